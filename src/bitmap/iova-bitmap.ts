@@ -1,0 +1,178 @@
+// The user bitmap a REPORT writes (SPEC §5). Bit n covers IOVA [iova + n*P, iova + (n+1)*P) and
+// lives in byte n/8, bit n%8 from the bitmap pointer: u32 half n>>5, bit n&31, since u64 words
+// are little-endian. Only bits are ever set; nothing at or past bitCount is touched.
+//
+// Callers hand in absolute IOVAs (`set`) or granules of a device log (`project`); words, bytes
+// and alignment stay in here. Whether bits are ORed atomically or with a plain read-modify-write
+// (the merged kernel's contract, SPEC §1) is chosen once, at construction.
+
+export type Contract = 'atomic' | 'plain';
+
+export interface BitmapWindow { iova: bigint; length: bigint; pageSize: bigint }
+
+/** Number of report bits for a window: ceil(length / pageSize). */
+export function reportBitCount(length: bigint, pageSize: bigint): number {
+  return Number((length + pageSize - 1n) / pageSize);
+}
+
+/** Floor division for bigint (JS `/` truncates toward zero). */
+export function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+}
+
+export function ceilDiv(a: bigint, b: bigint): bigint {
+  return -floorDiv(-a, b);
+}
+
+export class IovaBitmap {
+  readonly window: BitmapWindow;
+  readonly bitCount: number;
+  /** Distinct report bits this bitmap object set (pages reported), summed at each word flush. */
+  bitsSet = 0;
+  readonly #plain: boolean;
+  readonly #u8: Uint8Array;
+  readonly #u32: Uint32Array | null;
+  readonly #byteAt: number;
+  readonly #flushWord: (wordIndex: number, mask: number) => void;
+  #pendingWord = -1;
+  #pendingMask = 0;
+  #pendingBase = 0;
+
+  constructor(memory: SharedArrayBuffer, bitmapAt: number, window: BitmapWindow, contract: Contract = 'atomic') {
+    this.window = window;
+    this.bitCount = reportBitCount(window.length, window.pageSize);
+    this.#byteAt = bitmapAt;
+    this.#plain = contract === 'plain';
+    this.#u8 = new Uint8Array(memory);
+    const aligned = bitmapAt % 4 === 0;
+    this.#u32 = aligned ? new Uint32Array(memory) : null;
+    this.#flushWord = contract === 'atomic'
+      ? (aligned ? this.#orAlignedAtomic : this.#orBytesAtomic)
+      : (aligned ? this.#orAlignedPlain : this.#orBytesPlain);
+  }
+
+  #orAlignedAtomic = (w: number, mask: number): void => {
+    Atomics.or(this.#u32!, (this.#byteAt >>> 2) + w, mask);
+  };
+  #orBytesAtomic = (w: number, mask: number): void => {
+    const at = this.#byteAt + w * 4;
+    for (let k = 0; k < 4; k++) {
+      const b = (mask >>> (8 * k)) & 0xff;
+      if (b !== 0) Atomics.or(this.#u8, at + k, b);
+    }
+  };
+  // Plain mode: the old value was loaded when the word was first touched (#pendingBase), so the
+  // store below is a read-modify-write spanning every granule that landed in this word. A
+  // concurrent reporter's bits set in between are overwritten: the merged kernel's lost update.
+  #orAlignedPlain = (w: number, mask: number): void => {
+    this.#u32![(this.#byteAt >>> 2) + w] = this.#pendingBase | mask;
+  };
+  #orBytesPlain = (w: number, mask: number): void => {
+    const at = this.#byteAt + w * 4;
+    const merged = this.#pendingBase | mask;
+    for (let k = 0; k < 4; k++) if (((mask >>> (8 * k)) & 0xff) !== 0) this.#u8[at + k] = (merged >>> (8 * k)) & 0xff;
+  };
+
+  #loadWord(w: number): number {
+    if (this.#u32) return this.#u32[(this.#byteAt >>> 2) + w]!;
+    const at = this.#byteAt + w * 4;
+    return (this.#u8[at]! | (this.#u8[at + 1]! << 8) | (this.#u8[at + 2]! << 16) | (this.#u8[at + 3]! << 24)) >>> 0;
+  }
+
+  #orWord(w: number, mask: number): void {
+    if (w !== this.#pendingWord) {
+      this.flush();
+      this.#pendingWord = w;
+      if (this.#plain) this.#pendingBase = this.#loadWord(w);
+    }
+    this.#pendingMask |= mask;
+  }
+
+  /** Set bits [first, last] (inclusive), clipped to the bitmap. */
+  setBits(first: number, last: number): void {
+    if (first < 0) first = 0;
+    if (last >= this.bitCount) last = this.bitCount - 1;
+    if (first > last) return;
+    const w0 = first >>> 5;
+    const w1 = last >>> 5;
+    for (let w = w0; w <= w1; w++) {
+      const lo = w === w0 ? first & 31 : 0;
+      const hi = w === w1 ? last & 31 : 31;
+      const mask = hi - lo === 31 ? 0xffffffff : (((1 << (hi - lo + 1)) - 1) << lo) >>> 0;
+      this.#orWord(w, mask);
+    }
+  }
+
+  /** Mark the absolute IOVA span [iova, iova + length) dirty, clipped to the window. */
+  set(iova: bigint, length: bigint): void {
+    const { iova: base, pageSize } = this.window;
+    const start = iova > base ? iova : base;
+    const end = iova + length;
+    const windowEnd = base + this.window.length;
+    const clippedEnd = end < windowEnd ? end : windowEnd;
+    if (clippedEnd <= start) return;
+    this.setBits(Number((start - base) / pageSize), Number((clippedEnd - 1n - base) / pageSize));
+  }
+
+  /**
+   * A projection of a device log's granules (size T, granule index relative to `firstGranule`)
+   * onto this bitmap. Computed once per region with bigint; per granule it is number-only.
+   */
+  project(granuleSize: bigint, firstGranule: bigint, firstVisited: number): GranuleProjection {
+    return new GranuleProjection(this, granuleSize, firstGranule, firstVisited);
+  }
+
+  /** Write out the word being accumulated. Call once the caller is done setting bits. */
+  flush(): void {
+    if (this.#pendingWord >= 0 && this.#pendingMask !== 0) {
+      this.#flushWord(this.#pendingWord, this.#pendingMask);
+      this.bitsSet += popcount32(this.#pendingMask);
+    }
+    this.#pendingWord = -1;
+    this.#pendingMask = 0;
+  }
+}
+
+/**
+ * Granule j covers [(G0 + j)·T, (G0 + j + 1)·T). In units u = min(T, P), with the offset of the
+ * first visited granule from the report iova written as qBase·u + phase (0 ≤ phase < u), granule j
+ * covers units [n0, n0 + T/u) where n0 = qBase + (j − firstVisited)·T/u, and so report bits
+ * floor(n0 / (P/u)) through floor((n0 + T/u − [phase = 0]) / (P/u)). Every quantity stays below
+ * 2^53 because only granules meeting the window are visited and T/u, P/u ≤ 2^51.
+ */
+export class GranuleProjection {
+  readonly #bitmap: IovaBitmap;
+  readonly #qBase: number;
+  readonly #unitsPerGranule: number;
+  readonly #unitsPerBit: number;
+  readonly #endAdjust: number;
+  readonly #firstVisited: number;
+
+  constructor(bitmap: IovaBitmap, granuleSize: bigint, firstGranule: bigint, firstVisited: number) {
+    const { iova, pageSize } = bitmap.window;
+    const unit = granuleSize < pageSize ? granuleSize : pageSize;
+    const offset = (firstGranule + BigInt(firstVisited)) * granuleSize - iova;
+    const q = floorDiv(offset, unit);
+    const phase = offset - q * unit;
+    this.#bitmap = bitmap;
+    this.#qBase = Number(q);
+    this.#unitsPerGranule = Number(granuleSize / unit);
+    this.#unitsPerBit = Number(pageSize / unit);
+    this.#endAdjust = phase === 0n ? 1 : 0;
+    this.#firstVisited = firstVisited;
+  }
+
+  setGranule(j: number): void {
+    const n0 = this.#qBase + (j - this.#firstVisited) * this.#unitsPerGranule;
+    const first = Math.floor(n0 / this.#unitsPerBit);
+    const last = Math.floor((n0 + this.#unitsPerGranule - this.#endAdjust) / this.#unitsPerBit);
+    this.#bitmap.setBits(first, last);
+  }
+}
+
+export function popcount32(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}

@@ -1,0 +1,97 @@
+// The host thread's handle on a tracker thread. Every call races the worker's death and a
+// deadline: a call in flight when the thread dies rejects with ENODEV, one past its deadline
+// with ETIMEDOUT (and the tracker is then treated as failed: its thread is terminated).
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { VfioError, type Errno } from '../uapi/errno.js';
+import { nodeEndpoint } from './node-endpoint.js';
+import { isReadyMessage, type TrackerWorkerData } from './protocol.js';
+import type { Tracker } from './tracker.js';
+
+const TRACKER_ENTRY = new URL('../../workers/tracker.js', import.meta.url);
+
+type Methods = 'start' | 'stop' | 'report' | 'injectFault' | 'status';
+type Result<M extends Methods> = ReturnType<Tracker[M]>;
+
+export class RemoteTracker {
+  readonly #worker: Worker;
+  readonly #proxy: Comlink.Remote<Tracker>;
+  readonly #timeoutMs: number;
+  /** Why this tracker is gone, once it is. */
+  #death: Errno | null = null;
+  readonly #deathWaiters = new Set<(errno: Errno) => void>();
+
+  private constructor(worker: Worker, timeoutMs: number) {
+    this.#worker = worker;
+    this.#timeoutMs = timeoutMs;
+    this.#proxy = Comlink.wrap<Tracker>(nodeEndpoint(worker));
+    worker.on('error', () => this.#markDead('ENODEV'));
+    worker.on('exit', () => this.#markDead('ENODEV'));
+  }
+
+  /** The first cause wins; every call still waiting is failed with it. */
+  #markDead(errno: Errno): void {
+    this.#death ??= errno;
+    for (const w of this.#deathWaiters) w(this.#death);
+    this.#deathWaiters.clear();
+  }
+
+  static async spawn(data: TrackerWorkerData, timeoutMs: number): Promise<RemoteTracker> {
+    const worker = new Worker(TRACKER_ENTRY, { workerData: data, name: `tracker:${data.device.name}` });
+    const remote = new RemoteTracker(worker, timeoutMs);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new VfioError('ETIMEDOUT', `tracker ${data.device.name} did not start`)), timeoutMs);
+      const onMessage = (msg: unknown) => {
+        if (!isReadyMessage(msg)) return;
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        resolve();
+      };
+      worker.on('message', onMessage);
+      remote.#onDeath((errno) => { clearTimeout(timer); reject(new VfioError(errno, `tracker ${data.device.name} died while starting`)); });
+    });
+    return remote;
+  }
+
+  get dead(): Errno | null {
+    return this.#death;
+  }
+
+  #onDeath(waiter: (errno: Errno) => void): () => void {
+    if (this.#death) { waiter(this.#death); return () => {}; }
+    this.#deathWaiters.add(waiter);
+    return () => this.#deathWaiters.delete(waiter);
+  }
+
+  /** Call a tracker method; rejects with VfioError ENODEV (dead) or ETIMEDOUT (deadline). */
+  call<M extends Methods>(method: M, ...args: Parameters<Tracker[M]>): Promise<Result<M>> {
+    if (this.#death) return Promise.reject(new VfioError('ENODEV', 'tracker thread is gone'));
+    return new Promise<Result<M>>((resolve, reject) => {
+      let settled = false;
+      const finish = () => { settled = true; clearTimeout(timer); forget(); };
+      const timer = setTimeout(() => {
+        if (settled) return;
+        finish();
+        reject(new VfioError('ETIMEDOUT', `tracker ${method} exceeded ${this.#timeoutMs} ms`));
+        this.#markDead('ETIMEDOUT');
+        void this.#worker.terminate();
+      }, this.#timeoutMs);
+      const forget = this.#onDeath((errno) => {
+        if (settled) return;
+        finish();
+        reject(new VfioError(errno, `tracker thread died during ${method}`));
+      });
+      const fn = this.#proxy[method] as unknown as (...a: unknown[]) => Promise<Result<M>>;
+      fn(...args).then(
+        (value) => { if (!settled) { finish(); resolve(value); } },
+        (error: unknown) => { if (!settled) { finish(); reject(error); } },
+      );
+    });
+  }
+
+  /** End the thread; idempotent. */
+  async terminate(): Promise<void> {
+    this.#markDead('ENODEV');
+    await this.#worker.terminate();
+  }
+}

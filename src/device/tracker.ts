@@ -1,0 +1,117 @@
+// A device's tracker: the driver side of DMA logging (SPEC §4-6) as a state machine. It runs in
+// the device's own worker thread; it takes requests the core already validated (validate.ts)
+// and answers with result objects, never throws, so errnos survive the thread hop intact.
+import { IovaBitmap, type Contract } from '../bitmap/iova-bitmap.js';
+import type { Errno } from '../uapi/errno.js';
+import type { LoggingRange } from '../uapi/structs.js';
+import { failed, type Checked, type ReportRequest } from '../uapi/validate.js';
+import { DirtyLog, planLog, type DirtyLogDescriptor } from './dirty-log.js';
+import { PROFILE_TRAITS, STATE_ERRNO, profileStart, type DeviceConfig } from './profiles.js';
+
+export type TrackerState = 'idle' | 'logging' | 'error';
+
+/** Faults injected for tests and stress runs; each applies to the next REPORT(s). */
+export type Fault =
+  /** The next REPORT fails with `errno` (default EIO) after reading-and-clearing half its window. */
+  | { kind: 'report-error'; errno?: Errno }
+  /** The tracker breaks: mlx5 fails every REPORT until STOP + START; pds fails one. */
+  | { kind: 'tracker-error' }
+  /** The next REPORT blocks the device thread for `ms` before it starts. */
+  | { kind: 'slow-report'; ms: number }
+  /** The device thread dies in the middle of the next REPORT. */
+  | { kind: 'die-in-report' }
+  /** The device thread dies now. */
+  | { kind: 'die' };
+
+export interface TrackerInit {
+  device: DeviceConfig;
+  userMemory: SharedArrayBuffer;
+  contract: Contract;
+  maxLogBytes: number;
+}
+
+export interface StartResult { pageSize: bigint; log: DirtyLogDescriptor }
+export interface ReportResult { pagesReported: number; granules: number }
+export interface TrackerStatus { state: TrackerState; pageSize: bigint | null; regions: LoggingRange[]; reports: number }
+
+export class Tracker {
+  readonly #init: TrackerInit;
+  readonly #die: () => never;
+  #state: TrackerState = 'idle';
+  #log: DirtyLog | null = null;
+  #faults: Fault[] = [];
+  #reports = 0;
+
+  constructor(init: TrackerInit, die: () => never) {
+    this.#init = init;
+    this.#die = die;
+  }
+
+  start(pageSizeHint: bigint, ranges: LoggingRange[]): Checked<StartResult> {
+    if (this.#state !== 'idle') return { errno: STATE_ERRNO.startWhileActive };
+    const plan = profileStart(this.#init.device, pageSizeHint, ranges);
+    if (failed(plan)) return plan;
+    const log = planLog(plan.pageSize, plan.regions, this.#init.maxLogBytes);
+    if (failed(log)) return log;
+    this.#log = new DirtyLog(log);
+    this.#state = 'logging';
+    return { pageSize: plan.pageSize, log };
+  }
+
+  /** STOP when idle is 0 (SPEC §4); it also clears a sticky error. */
+  stop(): Checked<{ stopped: boolean }> {
+    const stopped = this.#state !== 'idle';
+    this.#state = 'idle';
+    this.#log = null;
+    return { stopped };
+  }
+
+  report(req: ReportRequest): Checked<ReportResult> {
+    const log = this.#log;
+    if (this.#state === 'idle' || log === null) return { errno: STATE_ERRNO.reportWhenIdle };
+    if (this.#state === 'error') return { errno: 'EIO' };
+    if (PROFILE_TRAITS[this.#init.device.profile].reportMustLieInOneRegion && !insideOneRegion(log, req.iova, req.length)) {
+      return { errno: 'EINVAL' };
+    }
+    this.#reports++;
+    const fault = this.#faults.shift();
+    if (fault?.kind === 'slow-report') sleep(fault.ms);
+    const bitmap = new IovaBitmap(this.#init.userMemory, req.bitmapAt, req, this.#init.contract);
+    if (fault?.kind === 'die-in-report') {
+      log.readAndClear(req.iova, req.length, bitmap, true);
+      this.#die();
+    }
+    if (fault?.kind === 'report-error' || fault?.kind === 'tracker-error') {
+      log.readAndClear(req.iova, req.length, bitmap, true);
+      if (fault.kind === 'tracker-error' && PROFILE_TRAITS[this.#init.device.profile].stickyError) this.#state = 'error';
+      return { errno: fault.kind === 'report-error' ? (fault.errno ?? 'EIO') : 'EIO' };
+    }
+    const stats = log.readAndClear(req.iova, req.length, bitmap);
+    return { pagesReported: bitmap.bitsSet, granules: stats.granules };
+  }
+
+  injectFault(fault: Fault): void {
+    if (fault.kind === 'die') this.#die();
+    this.#faults.push(fault);
+  }
+
+  status(): TrackerStatus {
+    const log = this.#log;
+    return {
+      state: this.#state,
+      pageSize: log ? log.granuleSize : null,
+      regions: log ? log.regions.map((r) => ({ iova: r.iova, length: r.length })) : [],
+      reports: this.#reports,
+    };
+  }
+}
+
+function insideOneRegion(log: DirtyLog, iova: bigint, length: bigint): boolean {
+  return log.regions.some((r) => iova >= r.iova && iova + length <= r.iova + r.length);
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+/** Block this thread: a slow device does not answer anything else meanwhile. */
+function sleep(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}

@@ -1,0 +1,103 @@
+// createHost options: checked once at the public edge, merged over defaults into a trusted
+// FilledHostOptions that nothing re-checks.
+import type { Contract } from '../bitmap/iova-bitmap.js';
+import { PDS_MAX_RANGES, PROFILE_NAMES, type DeviceConfig, type ProfileName } from '../device/profiles.js';
+
+export interface DeviceOptions {
+  name: string;
+  profile: ProfileName;
+  minPageSize?: number | bigint;
+  maxPageSize?: number | bigint;
+  maxRanges?: number;
+  maxAddressSpaceBits?: number;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface HostOptions {
+  /** Size of the simulated user address space (default 16 MiB). */
+  userMemoryBytes?: number;
+  /** Host page size; LOG_MAX_RANGES = hostPageSize / 16 (default 4096). */
+  hostPageSize?: number;
+  devices: DeviceOptions[];
+  /** `atomic` (the seed's contract, default) or `plain` read-modify-write (the merged kernel's). */
+  contract?: Contract;
+  /** Deadline for every call into a tracker thread (default 10 s). */
+  callTimeoutMs?: number;
+  /** Largest dirty log one device may allocate; bigger START requests fail with ENOMEM (default 256 MiB). */
+  maxLogBytes?: number;
+  /** pino level (default: $DMALOG_LOG_LEVEL, else `silent`). */
+  logLevel?: LogLevel;
+}
+
+export interface FilledHostOptions {
+  userMemoryBytes: number;
+  hostPageSize: number;
+  devices: DeviceConfig[];
+  contract: Contract;
+  callTimeoutMs: number;
+  maxLogBytes: number;
+  logLevel: LogLevel;
+}
+
+export const DEFAULT_DEVICE: Record<Exclude<ProfileName, 'none'>, Omit<DeviceConfig, 'name' | 'profile'>> = {
+  mlx5: { minPageSize: 4096n, maxPageSize: 1n << 30n, maxRanges: 4, maxAddressSpaceBits: 42 },
+  pds: { minPageSize: 4096n, maxPageSize: 1n << 63n, maxRanges: 8, maxAddressSpaceBits: 64 },
+};
+
+function bad(message: string): never {
+  throw new TypeError(message);
+}
+
+function positiveInt(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) bad(`${what} must be a positive integer`);
+  return v;
+}
+
+function powerOfTwo(v: unknown, what: string): bigint {
+  const n = typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : typeof v === 'bigint' ? v : bad(`${what} must be an integer`);
+  if (n <= 0n || (n & (n - 1n)) !== 0n) bad(`${what} must be a power of two (got ${n})`);
+  return n;
+}
+
+export function fillHostOptions(options: HostOptions): FilledHostOptions {
+  if (typeof options !== 'object' || options === null) bad('options must be an object');
+  const userMemoryBytes = positiveInt(options.userMemoryBytes ?? 1 << 24, 'options.userMemoryBytes');
+  const hostPageSize = Number(powerOfTwo(options.hostPageSize ?? 4096, 'options.hostPageSize'));
+  if (hostPageSize < 4096) bad('options.hostPageSize must be at least 4096');
+  const contract = options.contract ?? 'atomic';
+  if (contract !== 'atomic' && contract !== 'plain') bad(`options.contract must be 'atomic' or 'plain' (got ${String(contract)})`);
+  const callTimeoutMs = positiveInt(options.callTimeoutMs ?? 10_000, 'options.callTimeoutMs');
+  const maxLogBytes = positiveInt(options.maxLogBytes ?? 256 << 20, 'options.maxLogBytes');
+  const envLevel = process.env['DMALOG_LOG_LEVEL'];
+  const logLevel = options.logLevel ?? (envLevel as LogLevel | undefined) ?? 'silent';
+  if (!LOG_LEVELS.includes(logLevel)) bad(`log level must be one of ${LOG_LEVELS.join(', ')} (got ${logLevel})`);
+  if (!Array.isArray(options.devices) || options.devices.length === 0) bad('options.devices must be a non-empty array');
+  const names = new Set<string>();
+  const devices = options.devices.map((d, i) => {
+    const at = `options.devices[${i}]`;
+    if (typeof d?.name !== 'string' || d.name === '') bad(`${at}.name must be a non-empty string`);
+    if (names.has(d.name)) bad(`${at}.name '${d.name}' is used twice`);
+    names.add(d.name);
+    if (!PROFILE_NAMES.includes(d.profile)) bad(`${at}.profile must be one of ${PROFILE_NAMES.join(', ')} (got ${String(d.profile)})`);
+    return fillDevice(d, hostPageSize, at);
+  });
+  return { userMemoryBytes, hostPageSize, devices, contract, callTimeoutMs, maxLogBytes, logLevel };
+}
+
+function fillDevice(d: DeviceOptions, hostPageSize: number, at: string): DeviceConfig {
+  if (d.profile === 'none') {
+    return { name: d.name, profile: 'none', minPageSize: BigInt(hostPageSize), maxPageSize: BigInt(hostPageSize), maxRanges: 0, maxAddressSpaceBits: 0 };
+  }
+  const def = DEFAULT_DEVICE[d.profile];
+  const minPageSize = powerOfTwo(d.minPageSize ?? def.minPageSize, `${at}.minPageSize`);
+  const maxPageSize = powerOfTwo(d.maxPageSize ?? def.maxPageSize, `${at}.maxPageSize`);
+  if (minPageSize < 4096n) bad(`${at}.minPageSize must be at least 4096`);
+  if (minPageSize > maxPageSize) throw new RangeError(`${at}.minPageSize must not exceed maxPageSize`);
+  const maxRanges = positiveInt(d.maxRanges ?? def.maxRanges, `${at}.maxRanges`);
+  if (d.profile === 'pds' && maxRanges > PDS_MAX_RANGES) throw new RangeError(`${at}.maxRanges must be at most ${PDS_MAX_RANGES} for pds (a u8)`);
+  const maxAddressSpaceBits = positiveInt(d.maxAddressSpaceBits ?? def.maxAddressSpaceBits, `${at}.maxAddressSpaceBits`);
+  if (maxAddressSpaceBits < 12 || maxAddressSpaceBits > 64) throw new RangeError(`${at}.maxAddressSpaceBits must be within 12..64`);
+  return { name: d.name, profile: d.profile, minPageSize, maxPageSize, maxRanges, maxAddressSpaceBits };
+}

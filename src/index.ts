@@ -1,0 +1,11 @@
+// dmalog's public entry.
+export * from './uapi/abi.js';
+export { ERRNO, VfioError, DmalogError, isErrno, type Errno } from './uapi/errno.js';
+export * from './uapi/structs.js';
+export { UserMemory, bitmapBytes } from './uapi/user-memory.js';
+export { createHost, Host, DeviceHandle, type FeatureResult, type StartLogging, type ReportDirty } from './host/host.js';
+export type { HostOptions, DeviceOptions, LogLevel } from './host/options.js';
+export { IovaBitmap, reportBitCount, type Contract, type BitmapWindow } from './bitmap/iova-bitmap.js';
+export { DirtyLog, type DirtyLogDescriptor, type LogRegion } from './device/dirty-log.js';
+export type { Fault, TrackerState, TrackerStatus } from './device/tracker.js';
+export { mergeRanges, profileStart, type ProfileName, type DeviceConfig } from './device/profiles.js';

@@ -1,0 +1,30 @@
+// The simulated user address space. Pointers are byte offsets into one SharedArrayBuffer;
+// a struct that does not lie wholly inside it is the simulated copy_from_user failure.
+import { BITS_PER_U64, BYTES_PER_U64 } from './abi.js';
+
+export class UserMemory {
+  readonly buffer: SharedArrayBuffer;
+  readonly view: DataView;
+  readonly bytes: Uint8Array;
+  readonly byteLength: number;
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer;
+    this.view = new DataView(buffer);
+    this.bytes = new Uint8Array(buffer);
+    this.byteLength = buffer.byteLength;
+  }
+
+  /** Byte offset of `[ptr, ptr + lengthBytes)` when it lies wholly inside, else null (EFAULT). */
+  locate(ptr: bigint | number, lengthBytes: bigint | number): number | null {
+    const start = BigInt(ptr);
+    const end = start + BigInt(lengthBytes);
+    if (start < 0n || end > BigInt(this.byteLength)) return null;
+    return Number(start);
+  }
+}
+
+/** Bytes a REPORT bitmap of `bitCount` bits occupies: whole u64 words. */
+export function bitmapBytes(bitCount: bigint): bigint {
+  return ((bitCount + BigInt(BITS_PER_U64) - 1n) / BigInt(BITS_PER_U64)) * BigInt(BYTES_PER_U64);
+}

@@ -1,0 +1,10 @@
+// A device's thread: builds its tracker from workerData, exposes it over comlink, posts READY.
+import { parentPort, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { nodeEndpoint } from '../src/device/node-endpoint.js';
+import { TRACKER_DEATH_EXIT_CODE, TRACKER_READY, type TrackerWorkerData } from '../src/device/protocol.js';
+import { Tracker } from '../src/device/tracker.js';
+
+const tracker = new Tracker(workerData as TrackerWorkerData, () => process.exit(TRACKER_DEATH_EXIT_CODE));
+Comlink.expose(tracker, nodeEndpoint(parentPort!));
+parentPort!.postMessage({ type: TRACKER_READY });
