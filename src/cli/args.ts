@@ -1,0 +1,63 @@
+// Command-line parsing shared by every subcommand: node:util parseArgs plus units for sizes and
+// durations. A bad value is a UsageError (one line naming it, exit code 2).
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Documented exit codes of every subcommand. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+const SIZE_UNITS: Record<string, bigint> = { '': 1n, B: 1n, K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n, P: 1n << 50n };
+
+/** `4G`, `512M`, `64K`, `4096`, `1.5G` (binary units; KiB-style suffixes accepted) → bytes. */
+export function parseSize(text: string, what: string): bigint {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`${what}: '${text}' is not a size (try 4096, 64K, 512M, 4G)`);
+  const unit = SIZE_UNITS[m[2]!.toUpperCase()]!;
+  const [whole, frac = ''] = m[1]!.split('.');
+  const scale = 10n ** BigInt(frac.length);
+  const bytes = (BigInt(whole!) * scale + BigInt(frac || '0')) * unit / scale;
+  if (bytes <= 0n) throw new UsageError(`${what}: '${text}' must be more than 0 bytes`);
+  if (bytes >= 1n << 64n) throw new UsageError(`${what}: '${text}' does not fit in 64 bits`);
+  return bytes;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `300ms`, `2s`, `1.5s`, `5m` → milliseconds. A bare number is milliseconds. */
+export function parseDuration(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`${what}: '${text}' is not a duration (try 300ms, 2s, 5m)`);
+  const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']!;
+  if (!Number.isFinite(ms) || ms <= 0) throw new UsageError(`${what}: '${text}' must be a positive duration`);
+  return ms;
+}
+
+export function parseIntArg(text: string, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${what}: '${text}' is not a whole number`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${what}: '${text}' must be within ${min}..${max}`);
+  return n;
+}
+
+export function parseRate(text: string, what: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`${what}: '${text}' must be a number within 0..1`);
+  return n;
+}
+
+export function parseChoice<T extends string>(text: string, what: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) throw new UsageError(`${what}: '${text}' must be one of ${choices.join(', ')}`);
+  return text as T;
+}
+
+/** parseArgs with unknown options and stray positionals turned into UsageErrors. */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0]!);
+  }
+}
