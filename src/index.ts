@@ -9,3 +9,6 @@ export { IovaBitmap, reportBitCount, type Contract, type BitmapWindow } from './
 export { DirtyLog, type DirtyLogDescriptor, type LogRegion } from './device/dirty-log.js';
 export type { Fault, TrackerState, TrackerStatus } from './device/tracker.js';
 export { mergeRanges, profileStart, type ProfileName, type DeviceConfig } from './device/profiles.js';
+export { Coordinator, errnoOf, type CoordinatorOptions, type RecoveryPolicy, type ReportSetResult, type TrackerOutcome, type Recovery } from './coordinator/coordinator.js';
+export { ReportBitmap, ZeroingViolation, type BitmapState } from './coordinator/report-bitmap.js';
+export type { DirtyTracker, ReportWindow, TrackerKind } from './coordinator/tracker.js';

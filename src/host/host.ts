@@ -1,6 +1,7 @@
 // The simulated host: user memory, one tracker thread per device, and the ioctl entry that runs
 // the core's checks (validate.ts) before handing validated requests to a device's tracker.
 import type { Logger } from 'pino';
+import type { DirtyTracker } from '../coordinator/tracker.js';
 import { DirtyLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
 import { PROFILE_TRAITS, type DeviceConfig } from '../device/profiles.js';
 import { RemoteTracker } from '../device/remote-tracker.js';
@@ -244,7 +245,8 @@ export interface ReportDirty { iova: bigint | number; length: bigint | number; p
  * every rule has one implementation. Scratch space comes from `host.alloc`, once per device; all
  * of a call's structs are read before it first awaits, so calls may overlap.
  */
-export class DeviceHandle {
+export class DeviceHandle implements DirtyTracker {
+  readonly kind = 'device' as const;
   readonly #host: Host;
   readonly name: string;
   readonly fd: number;

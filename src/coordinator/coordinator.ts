@@ -1,0 +1,247 @@
+// The coordinator sequences PROBE, START, report sets and STOP across trackers (SPEC §6) and
+// applies the recovery policy on a failed REPORT. It knows only the DirtyTracker interface.
+//
+// Why `restart` loses no dirty page: a failed REPORT leaves the tracker's log untrustworthy
+// (it may have cleared bits it never delivered). The coordinator STOPs and STARTs the tracker
+// first, so every write after the restart is in the new log, and only then marks the tracker's
+// whole tracked span dirty, which covers every write before it. The span is marked in the
+// current set for the window being reported and, for the rest of the span, in later report sets
+// until each part has been covered once ("owed" ranges). A tracker that cannot be restarted
+// (its thread is gone, or START fails again) is retired: its span is marked in every set.
+import type { Logger } from 'pino';
+import { IovaBitmap } from '../bitmap/iova-bitmap.js';
+import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
+import type { LoggingRange } from '../uapi/structs.js';
+import { intersect, normalize, subtract } from './range-set.js';
+import { ReportBitmap } from './report-bitmap.js';
+import type { DirtyTracker, ReportWindow } from './tracker.js';
+
+export type RecoveryPolicy = 'fail' | 'restart';
+
+export interface CoordinatorOptions {
+  trackers: DirtyTracker[];
+  memory: SharedArrayBuffer;
+  /** Allocates user memory for bitmaps (e.g. `host.alloc.bind(host)`). */
+  allocate: (bytes: number) => number;
+  policy?: RecoveryPolicy;
+  /** Checking mode: verify the bitmap really is all zero at the start of every report set. */
+  verifyZeroed?: boolean;
+  logger?: Logger;
+}
+
+export type Recovery = 'none' | 'restarted' | 'retired';
+
+export interface TrackerOutcome {
+  name: string;
+  ok: boolean;
+  /** Bits the tracker's REPORT set (0 when it failed). */
+  pagesReported: number;
+  errno: Errno | null;
+  recovery: Recovery;
+  /** Bytes of IOVA the coordinator marked dirty for this tracker in this set (recovery debt). */
+  markedBytes: bigint;
+}
+
+export interface ReportSetResult {
+  window: ReportWindow;
+  outcomes: TrackerOutcome[];
+  /** Wall time from the first REPORT issued to the last mark. */
+  ms: number;
+}
+
+export type CoordinatorState = 'idle' | 'logging' | 'failed' | 'closed';
+
+interface Started {
+  tracker: DirtyTracker;
+  pageSize: bigint;
+  /** IOVA this tracker still owes the report sets after a restart (or always, once retired). */
+  owed: LoggingRange[];
+  retired: boolean;
+}
+
+export class Coordinator {
+  readonly #trackers: DirtyTracker[];
+  readonly #memory: SharedArrayBuffer;
+  readonly #allocate: (bytes: number) => number;
+  readonly #policy: RecoveryPolicy;
+  readonly #verify: boolean;
+  readonly #logger: Logger | undefined;
+  #state: CoordinatorState = 'idle';
+  #started: Started[] = [];
+  #ranges: LoggingRange[] = [];
+  #pageSizeHint = 0n;
+  #setInFlight = false;
+  readonly stats = { reportSets: 0, reportErrors: 0, restarts: 0, retired: 0 };
+
+  constructor(options: CoordinatorOptions) {
+    if (!Array.isArray(options.trackers) || options.trackers.length === 0) throw new TypeError('options.trackers must be a non-empty array');
+    const policy = options.policy ?? 'fail';
+    if (policy !== 'fail' && policy !== 'restart') throw new TypeError(`options.policy must be 'fail' or 'restart' (got ${String(policy)})`);
+    this.#trackers = [...options.trackers];
+    this.#memory = options.memory;
+    this.#allocate = options.allocate;
+    this.#policy = policy;
+    this.#verify = options.verifyZeroed ?? false;
+    this.#logger = options.logger;
+  }
+
+  get state(): CoordinatorState {
+    return this.#state;
+  }
+
+  get policy(): RecoveryPolicy {
+    return this.#policy;
+  }
+
+  /** Page size each started tracker chose. */
+  get pageSizes(): Map<string, bigint> {
+    return new Map(this.#started.map((s) => [s.tracker.name, s.pageSize]));
+  }
+
+  #assertUsable(): void {
+    if (this.#state === 'closed') throw new DmalogError('DMALOG_CLOSED', 'coordinator is closed');
+  }
+
+  async probeAll(): Promise<Map<string, boolean>> {
+    this.#assertUsable();
+    const answers = await Promise.all(this.#trackers.map((t) => t.probe()));
+    return new Map(this.#trackers.map((t, i) => [t.name, answers[i]!]));
+  }
+
+  /**
+   * START every tracker with the same ranges and page-size hint, in order. If tracker k fails,
+   * trackers 0..k-1 are stopped again and the tracker's VfioError is rethrown.
+   */
+  async startAll(req: { ranges: LoggingRange[]; pageSize: bigint }): Promise<Map<string, bigint>> {
+    this.#assertUsable();
+    if (this.#state === 'logging') throw new DmalogError('DMALOG_STATE', 'trackers are already logging (stopAll first)');
+    const started: Started[] = [];
+    for (const tracker of this.#trackers) {
+      try {
+        const pageSize = await tracker.startLogging({ pageSize: req.pageSize, ranges: req.ranges });
+        started.push({ tracker, pageSize, owed: [], retired: false });
+      } catch (error) {
+        await Promise.allSettled(started.map((s) => s.tracker.stopLogging()));
+        this.#logger?.warn({ tracker: tracker.name, errno: (error as VfioError).errno, rolledBack: started.length }, 'START failed; rolled back');
+        throw error;
+      }
+    }
+    this.#started = started;
+    this.#ranges = req.ranges.map((r) => ({ ...r }));
+    this.#pageSizeHint = req.pageSize;
+    this.#state = 'logging';
+    return this.pageSizes;
+  }
+
+  /** A bitmap in user memory big enough for `window`, zeroed. */
+  createBitmap(window: Pick<ReportWindow, 'length' | 'pageSize'>): ReportBitmap {
+    this.#assertUsable();
+    const probe = new ReportBitmap(this.#memory, 0, 0);
+    const bytes = probe.bytesFor({ iova: 0n, ...window });
+    const at = this.#allocate(bytes);
+    const bitmap = new ReportBitmap(this.#memory, at, bytes);
+    bitmap.zero();
+    return bitmap;
+  }
+
+  /**
+   * One REPORT per started tracker for `window`, all in flight at once, into `bitmap`. Refused
+   * (DMALOG_ZEROING_RULE) when the bitmap was not zeroed since the last set, unless `zero` asks
+   * the coordinator to zero it first.
+   */
+  async reportSet(window: ReportWindow, bitmap: ReportBitmap, opts: { zero?: boolean } = {}): Promise<ReportSetResult> {
+    this.#assertUsable();
+    if (this.#state !== 'logging') throw new DmalogError('DMALOG_STATE', `no report set while '${this.#state}'`);
+    if (this.#setInFlight) throw new DmalogError('DMALOG_STATE', 'a report set is already in flight');
+    if (opts.zero) bitmap.zero();
+    bitmap.begin(window, this.#verify);
+    this.#setInFlight = true;
+    const began = performance.now();
+    try {
+      const reports = await Promise.allSettled(this.#started.map((s) =>
+        s.retired ? Promise.resolve(0) : s.tracker.report({ ...window, bitmap: bitmap.at })));
+      const outcomes: TrackerOutcome[] = [];
+      const failures: Array<{ started: Started; errno: Errno; outcome: TrackerOutcome }> = [];
+      reports.forEach((r, i) => {
+        const started = this.#started[i]!;
+        const outcome: TrackerOutcome = { name: started.tracker.name, ok: r.status === 'fulfilled' && !started.retired, pagesReported: r.status === 'fulfilled' ? r.value : 0, errno: null, recovery: 'none', markedBytes: 0n };
+        if (r.status === 'rejected') {
+          outcome.errno = errnoOf(r.reason);
+          failures.push({ started, errno: outcome.errno, outcome });
+        }
+        outcomes.push(outcome);
+      });
+      this.stats.reportSets++;
+      this.stats.reportErrors += failures.length;
+      if (failures.length > 0 && this.#policy === 'fail') {
+        await this.#stopEverything();
+        this.#state = 'failed';
+        const first = failures[0]!;
+        throw Object.assign(new VfioError(first.errno, `REPORT failed on ${first.started.tracker.name}; logging stopped (policy fail)`), { outcomes });
+      }
+      for (const f of failures) f.outcome.recovery = await this.#restart(f.started);
+      // Restarts come before marks: what a mark covers was written before the new log began.
+      const marker = new IovaBitmap(this.#memory, bitmap.at, window);
+      this.#started.forEach((s, i) => {
+        if (s.owed.length === 0) return;
+        const w = { iova: window.iova, length: window.length };
+        for (const r of intersect(s.owed, w)) {
+          marker.set(r.iova, r.length);
+          outcomes[i]!.markedBytes += r.length;
+        }
+        if (!s.retired) s.owed = subtract(s.owed, w);
+        if (s.retired && outcomes[i]!.recovery === 'none') outcomes[i]!.recovery = 'retired';
+      });
+      marker.flush();
+      const ms = performance.now() - began;
+      this.#logger?.debug({ iova: window.iova, length: window.length, pageSize: window.pageSize, errors: failures.length, ms }, 'report set');
+      return { window, outcomes, ms };
+    } finally {
+      bitmap.complete();
+      this.#setInFlight = false;
+    }
+  }
+
+  async #restart(s: Started): Promise<Recovery> {
+    const whole = normalize(this.#ranges);
+    try {
+      await s.tracker.stopLogging().catch((error: unknown) => {
+        if (errnoOf(error) === 'ENODEV' || errnoOf(error) === 'ETIMEDOUT') throw error;
+      });
+      s.pageSize = await s.tracker.startLogging({ pageSize: this.#pageSizeHint, ranges: this.#ranges });
+      s.owed = whole;
+      this.stats.restarts++;
+      this.#logger?.info({ tracker: s.tracker.name }, 'tracker restarted after a failed REPORT');
+      return 'restarted';
+    } catch (error) {
+      s.retired = true;
+      s.owed = whole;
+      this.stats.retired++;
+      this.#logger?.warn({ tracker: s.tracker.name, errno: errnoOf(error) }, 'tracker retired: its span is marked dirty in every report set');
+      return 'retired';
+    }
+  }
+
+  async #stopEverything(): Promise<void> {
+    const started = this.#started;
+    this.#started = [];
+    await Promise.allSettled(started.filter((s) => !s.retired).map((s) => s.tracker.stopLogging()));
+  }
+
+  /** STOP every tracker; idempotent. */
+  async stopAll(): Promise<void> {
+    if (this.#state === 'closed') return;
+    await this.#stopEverything();
+    if (this.#state === 'logging') this.#state = 'idle';
+  }
+
+  /** stopAll, then refuse further calls; idempotent. */
+  async close(): Promise<void> {
+    await this.stopAll();
+    this.#state = 'closed';
+  }
+}
+
+export function errnoOf(error: unknown): Errno {
+  return error instanceof VfioError ? error.errno : 'EIO';
+}
