@@ -28,8 +28,11 @@ export function ceilDiv(a: bigint, b: bigint): bigint {
 export class IovaBitmap {
   readonly window: BitmapWindow;
   readonly bitCount: number;
-  /** Distinct report bits this bitmap object set (pages reported), summed at each word flush. */
+  /** Distinct report bits this bitmap object set (pages reported), summed at each word flush: exact
+   *  when words are set in ascending order, as a REPORT does. */
   bitsSet = 0;
+  /** @internal First unit (see GranuleProjection) of the last granule projected into this bitmap. */
+  lastGranuleUnit = -Infinity;
   readonly #plain: boolean;
   readonly #u8: Uint8Array;
   readonly #u32: Uint32Array | null;
@@ -180,8 +183,6 @@ export class GranuleProjection {
   readonly #unitsPerBit: number;
   readonly #endAdjust: number;
   readonly #firstVisited: number;
-  /** Set the granules jBase + k for every bit k of `mask` (granule indexes as for setGranule). */
-  readonly setGranules: (jBase: number, mask: number) => void;
 
   constructor(bitmap: IovaBitmap, granuleSize: bigint, firstGranule: bigint, firstVisited: number) {
     const { iova, pageSize } = bitmap.window;
@@ -195,10 +196,26 @@ export class GranuleProjection {
     this.#unitsPerBit = Number(pageSize / unit);
     this.#endAdjust = phase === 0n ? 1 : 0;
     this.#firstVisited = firstVisited;
-    this.setGranules = granuleSize === pageSize
+    this.#project = granuleSize === pageSize
       ? (phase === 0n ? this.#sameSizeAligned : this.#sameSizeStraddling)
       : granuleSize < pageSize ? this.#coalesce : this.#replicate;
   }
+
+  readonly #project: (jBase: number, mask: number) => void;
+
+  // Regions closer than T share a granule, each region with its own log bit. Granules arrive in
+  // ascending order, so a shared one is the previous region's last: project it once, or its
+  // bits would be counted twice in bitsSet.
+  /** Set the granules jBase + k for every bit k of `mask` (granule indexes as for setGranule). */
+  readonly setGranules = (jBase: number, mask: number): void => {
+    const base = this.#qBase + (jBase - this.#firstVisited) * this.#unitsPerGranule; // unit of granule jBase
+    if (base + (31 - Math.clz32(mask & -mask)) * this.#unitsPerGranule <= this.#bitmap.lastGranuleUnit) {
+      mask &= mask - 1;
+      if (mask === 0) return;
+    }
+    this.#bitmap.lastGranuleUnit = base + (31 - Math.clz32(mask)) * this.#unitsPerGranule;
+    this.#project(jBase, mask);
+  };
 
   setGranule(j: number): void {
     const n0 = this.#qBase + (j - this.#firstVisited) * this.#unitsPerGranule;

@@ -1,0 +1,135 @@
+// SPEC §5 geometry of the user bitmap writer on its own (one thread): bit n covers
+// [iova + n*P, iova + (n+1)*P), lives in byte n/8 bit n%8 from any byte address, only ORs bits
+// below ceil(length/P), and leaves every other byte alone.
+import test from 'ava';
+import { IovaBitmap, ceilDiv, floorDiv, popcount32, reportBitCount, type Contract } from '../../src/bitmap/iova-bitmap.js';
+import { PAGE, presetBits, setBits } from '../helpers/abi.js';
+
+const CONTRACTS: Contract[] = ['atomic', 'plain'];
+const MEMORY_BYTES = 4096;
+
+/** Memory filled with `fill`, a bitmap at `at` for the window, and a snapshot to diff against. */
+function setup(at: number, window: { iova: bigint; length: bigint; pageSize: bigint }, contract: Contract = 'atomic', fill = 0) {
+  const memory = new SharedArrayBuffer(MEMORY_BYTES);
+  const bytes = new Uint8Array(memory);
+  bytes.fill(fill);
+  return { memory, bytes, bitmap: new IovaBitmap(memory, at, window, contract) };
+}
+
+/** Every byte except [at, at + n) is as in `before`. */
+function untouchedOutside(bytes: Uint8Array, before: Uint8Array, at: number, n: number): boolean {
+  for (let i = 0; i < bytes.length; i++) if ((i < at || i >= at + n) && bytes[i] !== before[i]) return false;
+  return true;
+}
+
+test('reportBitCount is ceil(length / P); floorDiv/ceilDiv round toward -∞/+∞; popcount32', (t) => {
+  t.is(reportBitCount(1n, PAGE), 1);
+  t.is(reportBitCount(PAGE, PAGE), 1);
+  t.is(reportBitCount(PAGE + 1n, PAGE), 2);
+  t.is(reportBitCount((1n << 64n) - 1n, 1n << 63n), 2);
+  t.deepEqual([floorDiv(-1n, 4n), floorDiv(-4n, 4n), floorDiv(5n, 4n), ceilDiv(-1n, 4n), ceilDiv(5n, 4n), ceilDiv(8n, 4n)], [-1n, -1n, 1n, 0n, 2n, 2n]);
+  t.deepEqual([0, 1, 0xff, 0x80000000, 0xffffffff, 0x55555555].map(popcount32), [0, 1, 8, 1, 32, 16]);
+});
+
+for (const contract of CONTRACTS) {
+  test(`${contract}: bit n is bit n%8 of byte n/8 (u64 words, little-endian)`, (t) => {
+    const { bytes, bitmap } = setup(64, { iova: 0n, length: 256n * PAGE, pageSize: PAGE }, contract);
+    for (const n of [0, 7, 8, 31, 32, 63, 64, 100, 255]) bitmap.setBits(n, n);
+    bitmap.flush();
+    t.deepEqual(setBits(bytes, 64, 256), [0, 7, 8, 31, 32, 63, 64, 100, 255]);
+    t.deepEqual([...bytes.subarray(64, 64 + 13)], [0x81, 0x01, 0, 0x80, 0x01, 0, 0, 0x80, 0x01, 0, 0, 0, 0x10]);
+    t.is(bytes[64 + 31], 0x80);
+    t.is(bitmap.bitsSet, 9);
+  });
+
+  test(`${contract}: bit 0 starts at the report iova, which need not be aligned`, (t) => {
+    const iova = 0x5800n; // not a multiple of P
+    const { bytes, bitmap } = setup(0, { iova, length: 8n * PAGE, pageSize: PAGE }, contract);
+    bitmap.set(iova - 1n, 1n); // just before the window: nothing
+    bitmap.set(iova, 1n); // bit 0
+    bitmap.set(iova + 2n * PAGE - 1n, 2n); // last byte of bit 1, first of bit 2
+    bitmap.set(iova + 5n * PAGE + 100n, 1n); // bit 5
+    bitmap.flush();
+    t.deepEqual(setBits(bytes, 0, 64), [0, 1, 2, 5]);
+    t.is(bitmap.bitsSet, 4);
+  });
+
+  test(`${contract}: nothing at or past ceil(length/P); the partial last word keeps its other bits`, (t) => {
+    const at = 128;
+    const window = { iova: 0x10000n, length: 69n * PAGE + 1n, pageSize: PAGE }; // 70 bits: word 1 partial
+    const { bytes, bitmap } = setup(at, window, contract);
+    presetBits(bytes.buffer as SharedArrayBuffer, at, [70, 71, 100, 127]); // user bits past the end
+    const before = bytes.slice();
+    bitmap.set(0n, 1n << 40n); // covers the window and far beyond on both sides
+    bitmap.flush();
+    bitmap.setBits(5000, 6000);
+    bitmap.flush();
+    const expected = [...Array.from({ length: 70 }, (_, n) => n), 70, 71, 100, 127];
+    t.deepEqual(setBits(bytes, at, 128), expected);
+    t.true(untouchedOutside(bytes, before, at, 16));
+    t.is(bitmap.bitCount, 70);
+    t.is(bitmap.bitsSet, 70);
+  });
+
+  test(`${contract}: an unaligned bitmap pointer is written byte-wise from that address`, (t) => {
+    for (const at of [1, 2, 3, 5, 6, 7]) {
+      const { bytes, bitmap } = setup(at + 256, { iova: 0n, length: 100n * PAGE, pageSize: PAGE }, contract);
+      const before = bytes.slice();
+      for (const n of [0, 9, 31, 32, 33, 63, 64, 99]) bitmap.setBits(n, n);
+      bitmap.setBits(40, 47);
+      bitmap.flush();
+      t.deepEqual(setBits(bytes, at + 256, 128), [0, 9, 31, 32, 33, 40, 41, 42, 43, 44, 45, 46, 47, 63, 64, 99], `at +${at}`);
+      t.true(untouchedOutside(bytes, before, at + 256, 13), `at +${at}: only ceil(100/8) bytes may change`);
+    }
+  });
+
+  test(`${contract}: bits the user already set stay set`, (t) => {
+    const { bytes, bitmap } = setup(8, { iova: 0n, length: 64n * PAGE, pageSize: PAGE }, contract);
+    presetBits(bytes.buffer as SharedArrayBuffer, 8, [1, 3, 33, 62]);
+    bitmap.setBits(2, 3);
+    bitmap.setBits(40, 40);
+    bitmap.flush();
+    t.deepEqual(setBits(bytes, 8, 64), [1, 2, 3, 33, 40, 62]);
+  });
+}
+
+test('plain contract: a concurrent bit set between load and store is lost (the merged kernel\'s RMW)', (t) => {
+  // Single-threaded demonstration: the word is loaded when first touched and stored at flush.
+  const { bytes, bitmap } = setup(0, { iova: 0n, length: 32n * PAGE, pageSize: PAGE }, 'plain');
+  bitmap.setBits(0, 0);
+  bytes[1] = 0x01; // "another tracker" sets bit 8 meanwhile
+  bitmap.flush();
+  t.deepEqual(setBits(bytes, 0, 32), [0]);
+  const atomic = setup(0, { iova: 0n, length: 32n * PAGE, pageSize: PAGE }, 'atomic');
+  atomic.bitmap.setBits(0, 0);
+  atomic.bytes[1] = 0x01;
+  atomic.bitmap.flush();
+  t.deepEqual(setBits(atomic.bytes, 0, 32), [0, 8]);
+});
+
+test('set clips to the window on both sides and handles a window ending at 2^64 - 1', (t) => {
+  const top = (1n << 64n) - 1n;
+  const { bytes, bitmap } = setup(0, { iova: top - 3n * PAGE + 1n, length: 3n * PAGE - 1n, pageSize: PAGE });
+  t.is(bitmap.bitCount, 3);
+  bitmap.set(top - PAGE + 1n, PAGE); // the last bit (one byte short of a page), and past 2^64 - 1
+  bitmap.flush();
+  t.deepEqual(setBits(bytes, 0, 64), [2]);
+  bitmap.set(top - PAGE, 1n); // the last byte of bit 1
+  bitmap.set(0n, top - 3n * PAGE + 1n); // everything before the window
+  bitmap.flush();
+  t.deepEqual(setBits(bytes, 0, 64), [1, 2]);
+});
+
+test('a granule projection: T > P replicates, T < P coalesces, unaligned iova straddles', (t) => {
+  const run = (T: bigint, P: bigint, iova: bigint, granule: bigint) => {
+    const { bytes, bitmap } = setup(0, { iova, length: 64n * P, pageSize: P });
+    bitmap.project(T, granule, 0).setGranule(0);
+    bitmap.flush();
+    return setBits(bytes, 0, 64);
+  };
+  t.deepEqual(run(16384n, PAGE, 0n, 1n), [4, 5, 6, 7]); // [16K, 32K) at 4K
+  t.deepEqual(run(PAGE, 16384n, 0n, 5n), [1]); // [20K, 24K) at 16K
+  t.deepEqual(run(PAGE, PAGE, 0x800n, 1n), [0, 1]); // [4K, 8K) against bits at 2K offset
+  t.deepEqual(run(16384n, PAGE, 0x800n, 1n), [3, 4, 5, 6, 7]); // [16K, 32K) from 2K
+  t.deepEqual(run(16384n, PAGE, 20480n, 1n), [0, 1, 2]); // granule starts before the window
+});
