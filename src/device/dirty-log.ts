@@ -56,6 +56,13 @@ export function planLog(granuleSize: bigint, ranges: readonly LoggingRange[], ma
 
 export interface ReadStats { granules: number }
 
+// Fields of one region in DirtyLog's number table.
+const R_IOVA = 0;
+const R_END = 1;
+const R_FIRST_GRANULE = 2;
+const R_BIT_OFFSET = 3;
+const REGION_FIELDS = 4;
+
 /** Largest IOVA end the number-only paths handle exactly. */
 const SAFE_END = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -64,21 +71,22 @@ export class DirtyLog {
   readonly regions: readonly LogRegion[];
   readonly #log: Uint32Array;
   readonly #summary: Uint32Array;
-  /** The regions as numbers for `markWriteNumber` (values past 2^53 round, which stays correct there). */
-  readonly #granuleBytes: number;
-  readonly #regionIova: Float64Array;
-  readonly #regionEnd: Float64Array;
-  readonly #regionFirstGranule: Float64Array;
+  /** 1 / T: T is a power of two, so multiplying by it is exact and cheaper than dividing. */
+  readonly #perGranuleByte: number;
+  /**
+   * The regions as numbers for `markWriteNumber`, REGION_FIELDS per region in one array (one
+   * load per field, no object hops). Values past 2^53 round, which stays correct (see there).
+   */
+  readonly #regionNumbers: Float64Array;
 
   constructor(readonly descriptor: DirtyLogDescriptor) {
     this.granuleSize = descriptor.granuleSize;
     this.regions = descriptor.regions;
     this.#log = new Uint32Array(descriptor.buffer, 0, descriptor.logWords);
     this.#summary = new Uint32Array(descriptor.buffer, descriptor.logWords * BYTES_PER_WORD, descriptor.summaryWords);
-    this.#granuleBytes = Number(descriptor.granuleSize);
-    this.#regionIova = Float64Array.from(descriptor.regions, (r) => Number(r.iova));
-    this.#regionEnd = Float64Array.from(descriptor.regions, (r) => Number(r.iova + r.length));
-    this.#regionFirstGranule = Float64Array.from(descriptor.regions, (r) => Number(r.firstGranule));
+    this.#perGranuleByte = 1 / Number(descriptor.granuleSize);
+    this.#regionNumbers = Float64Array.from(descriptor.regions.flatMap((r) =>
+      [Number(r.iova), Number(r.iova + r.length), Number(r.firstGranule), r.bitOffset]));
   }
 
   /** Log a DMA write of [iova, iova + length): every granule it touches inside a region. */
@@ -105,22 +113,29 @@ export class DirtyLog {
    * (perf/logging.bench.ts, "markWrite (bigint)" against "markWriteNumber").
    */
   markWriteNumber(iova: number, length: number): number {
-    const T = this.#granuleBytes; // a power of two, so the divisions below are exact
     const end = iova + length;
+    // One region is the common case; without the loop it runs ~10% faster (perf/logging.bench.ts).
+    if (this.#regionNumbers.length === REGION_FIELDS) return this.#markInRegion(0, iova, end);
     let marked = 0;
-    for (let ri = 0; ri < this.#regionIova.length; ri++) {
-      const rIova = this.#regionIova[ri]!;
-      const rEnd = this.#regionEnd[ri]!;
-      const a = iova > rIova ? iova : rIova;
-      const b = end < rEnd ? end : rEnd;
-      if (b <= a) continue;
-      const first = this.#regionFirstGranule[ri]!;
-      const j0 = Math.floor(a / T) - first;
-      const j1 = Math.floor((b - 1) / T) - first;
-      this.markBits(this.regions[ri]!.bitOffset + j0, j1 - j0 + 1);
-      marked += j1 - j0 + 1;
-    }
+    for (let at = 0; at < this.#regionNumbers.length; at += REGION_FIELDS) marked += this.#markInRegion(at, iova, end);
     return marked;
+  }
+
+  /** Mark what [iova, end) touches of the region whose numbers start at `at`; granules marked. */
+  #markInRegion(at: number, iova: number, end: number): number {
+    const regions = this.#regionNumbers;
+    const rIova = regions[at + R_IOVA]!;
+    const rEnd = regions[at + R_END]!;
+    const a = iova > rIova ? iova : rIova;
+    const b = end < rEnd ? end : rEnd;
+    if (b <= a) return 0;
+    const first = regions[at + R_FIRST_GRANULE]!;
+    const j0 = Math.floor(a * this.#perGranuleByte) - first;
+    const j1 = Math.floor((b - 1) * this.#perGranuleByte) - first;
+    const bit = regions[at + R_BIT_OFFSET]! + j0;
+    if (j0 === j1) markOne(this.#log, this.#summary, bit); // a write within one granule: most DMA writes
+    else this.markBits(bit, j1 - j0 + 1);
+    return j1 - j0 + 1;
   }
 
   /** Hot path for DMA engines: mark `count` granules starting at log bit `bit`. */
@@ -221,6 +236,15 @@ export class DirtyLog {
     for (let i = 0; i < this.#log.length; i++) n += popcount32(this.#log[i]!);
     return n;
   }
+}
+
+/** Mark one granule: its log bit, then its summary bit if clear (see markBits for the plain read). */
+function markOne(log: Uint32Array, summary: Uint32Array, bit: number): void {
+  const w = bit >>> 5;
+  Atomics.or(log, w, 1 << (bit & 31));
+  const s = w >>> 5;
+  const sBit = 1 << (w & 31);
+  if ((summary[s]! & sBit) === 0) Atomics.or(summary, s, sBit);
 }
 
 function clamp(v: bigint, lo: bigint, hi: bigint): bigint {

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The benchmark runner: `node dist/perf/run.js [name ...] [--quick] [--write]` runs every scenario
+// (or the named ones), prints each as a table of ratios against its same-run baseline and, with
+// --write, replaces those scenarios' sections of perf/RESULTS.md (other sections are kept).
+import { parseArgs } from 'node:util';
+import { machineInfo, textTable, type Scenario, type ScenarioResult } from './harness.js';
+import { writeResults } from './results.js';
+
+/** Scenario name → module (one `*.bench.ts` per scenario). */
+const SCENARIOS: Record<string, () => Promise<{ scenario: Scenario }>> = {
+  logging: () => import('./logging.bench.js'),
+};
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, write: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(`usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')} ...] [--quick] [--write]\n`);
+    return 0;
+  }
+  const names = positionals.length > 0 ? positionals : Object.keys(SCENARIOS);
+  const unknown = names.filter((n) => !(n in SCENARIOS));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown scenario(s): ${unknown.join(', ')} (have: ${Object.keys(SCENARIOS).join(', ')})\n`);
+    return 2;
+  }
+  const machine = machineInfo();
+  process.stdout.write(`${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${machine.date}, load ${machine.load}\n\n`);
+  const results: ScenarioResult[] = [];
+  for (const name of names) {
+    const { scenario } = await SCENARIOS[name]!();
+    const result = await scenario.run({ quick: values.quick! });
+    results.push(result);
+    process.stdout.write(`${textTable(result)}\n\n`);
+  }
+  if (values.write) {
+    const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd();
+    const file = await writeResults(results, machine, command);
+    process.stdout.write(`wrote ${file}\n`);
+  }
+  return 0;
+}
+
+main().then((code) => { process.exitCode = code; }, (error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});
