@@ -1,0 +1,199 @@
+// The fuzz run: a few lanes (one fuzzed device each, profiles in turn) driven concurrently, one
+// seed for the whole run. Call k goes to lane k % lanes and draws everything it does (DMA before
+// it, a state change, the call itself) from its own PRNG seeded by (seed, k), so a lane's history
+// depends only on the seed: `--seed S --calls K` replays every call below K exactly, and the
+// failing call is reported with the K that reproduces it. Thread interleavings are not replayed,
+// but no lane shares anything a call can reach with another.
+import { PROFILE_NAMES, type ProfileName } from '../device/profiles.js';
+import type { Host } from '../host/host.js';
+import { createPrng } from '../util/prng.js';
+import { describeCall, type FuzzCall } from './call.js';
+import { chance, pick, prngDraw, type Draw } from './draw.js';
+import { generateCall } from './generate.js';
+import { FuzzFailure, FuzzLane, createMirrorHost, type FailureKind, type LaneOptions, type Outcome } from './lane.js';
+
+export interface FuzzOptions {
+  seed: number;
+  calls: number;
+  /** Lanes run concurrently; lane i fuzzes a device of profile mlx5, pds, none in turn (default 6). */
+  lanes?: number;
+  memoryBytes?: number;
+  callTimeoutMs?: number;
+  hostCallTimeoutMs?: number;
+  maxLogBytes?: number;
+  /** Largest growth of the process's resident set after warm-up (default 200 MiB). */
+  rssBudgetBytes?: number;
+  /** Called about every `progressEveryMs` with the calls done so far. */
+  onProgress?: (done: number, total: number) => void;
+  progressEveryMs?: number;
+  createHost?: LaneOptions['createHost'];
+  /** Every step of lane `traceLane` as a line (replaying a failure). */
+  trace?: (line: string) => void;
+  traceLane?: number;
+}
+
+export type Counts = Partial<Record<Outcome, number>>;
+
+export interface FuzzFailureReport {
+  kind: FailureKind;
+  detail: string;
+  /** Index of the call that failed; `--calls callIndex + 1` with the same seed replays it. */
+  callIndex: number;
+  lane: number;
+  profile: ProfileName;
+  call: string | null;
+}
+
+export interface FuzzReport {
+  seed: number;
+  /** Fuzzed ioctls made. */
+  calls: number;
+  lanes: number;
+  counts: Counts;
+  byProfile: Partial<Record<ProfileName, Counts>>;
+  /** DMA writes and reads made alongside (both devices of a lane). */
+  dma: Counts;
+  stateChanges: number;
+  verifies: number;
+  rounds: number;
+  rssBaselineBytes: number;
+  rssPeakDeltaBytes: number;
+  elapsedMs: number;
+  failure: FuzzFailureReport | null;
+}
+
+export const FUZZ_DEFAULTS = {
+  lanes: 6,
+  memoryBytes: 32 << 10,
+  callTimeoutMs: 30_000,
+  hostCallTimeoutMs: 20_000,
+  // Small enough that huge START ranges meet ENOMEM (refused before allocating) often, and that
+  // the allocator churn of many freed logs stays small.
+  maxLogBytes: 4 << 20,
+  rssBudgetBytes: 200 << 20,
+  progressEveryMs: 2000,
+} as const;
+
+/** Lane-local schedule, in lane calls. */
+const CANARY_REFRESH_EVERY = 512;
+const ROUND_EVERY = 512;
+const RSS_SAMPLE_EVERY = 256;
+/**
+ * The resident-set baseline is taken after this many calls: by then the JS heaps of the main and
+ * tracker threads have grown to their working size (~100 MiB over 12 threads), which is not what
+ * the budget is about. What it is about: a length of 2^64 - 1 must never cost memory in proportion.
+ */
+const RSS_WARMUP_CALLS = 4096;
+
+/** The PRNG stream of call k of run `seed`. */
+export function callDraw(seed: number, k: number): Draw {
+  return prngDraw(createPrng(BigInt.asUintN(64, BigInt(seed) * 0x9e3779b97f4a7c15n + BigInt(k))));
+}
+
+export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
+  const o = { ...FUZZ_DEFAULTS, ...options };
+  if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new TypeError('seed must be a non-negative safe integer');
+  if (!Number.isSafeInteger(o.calls) || o.calls < 0) throw new TypeError('calls must be a non-negative safe integer');
+  if (!Number.isSafeInteger(o.lanes) || o.lanes < 1) throw new TypeError('lanes must be a positive integer');
+  const started = performance.now();
+  const profiles = Array.from({ length: o.lanes }, (_, i) => PROFILE_NAMES[i % PROFILE_NAMES.length]!);
+  const laneOptions = { memoryBytes: o.memoryBytes, callTimeoutMs: o.callTimeoutMs, hostCallTimeoutMs: o.hostCallTimeoutMs, maxLogBytes: o.maxLogBytes, createHost: o.createHost };
+  const report: FuzzReport = {
+    seed: o.seed, calls: 0, lanes: o.lanes, counts: {}, byProfile: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
+    rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 0, failure: null,
+  };
+  let mirrorHost: Host | null = null;
+  const lanes: FuzzLane[] = [];
+  const failures: FuzzFailureReport[] = [];
+  let progress: NodeJS.Timeout | undefined;
+  try {
+    mirrorHost = await createMirrorHost(profiles, laneOptions);
+    for (let i = 0; i < o.lanes; i++) lanes.push(await FuzzLane.open(i, { ...laneOptions, profile: profiles[i]! }, mirrorHost));
+    let stop = false;
+    if (o.onProgress) progress = setInterval(() => o.onProgress!(report.calls, o.calls), o.progressEveryMs);
+
+    const runLane = async (lane: FuzzLane): Promise<void> => {
+      const trace = o.trace && (o.traceLane === undefined || o.traceLane === lane.index) ? o.trace : null;
+      let k = lane.index;
+      let call: FuzzCall | null = null;
+      try {
+        for (let j = 0; k < o.calls && !stop; j++, k += o.lanes) {
+          call = null;
+          const d = callDraw(o.seed, k);
+          if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
+          if (chance(d, 3)) {
+            const target = pick(d, lane.profile === 'mlx5' ? ['idle', 'logging', 'error'] as const : ['idle', 'logging'] as const);
+            await lane.setState(d, target);
+            trace?.(`#${k} lane ${lane.index}: state → ${target}: ${lane.describeStatus()}`);
+            report.stateChanges++;
+          }
+          if (chance(d, 20)) {
+            const outcomes = await lane.dma(d, trace);
+            for (const outcome of outcomes) bump(report.dma, outcome);
+          }
+          call = generateCall(d, lane.context());
+          const outcome = await lane.call(call);
+          trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
+          report.calls++;
+          bump(report.counts, outcome);
+          bump(report.byProfile[lane.profile] ??= {}, outcome);
+          // A failed call while logging must have left the log alone: compare it with the mirror's.
+          if (outcome !== 'ok' && lane.state !== 'idle' && chance(d, 25)) {
+            await lane.verify();
+            trace?.(`#${k} lane ${lane.index}: verified`);
+            report.verifies++;
+          }
+          if (j % ROUND_EVERY === ROUND_EVERY - 1) {
+            await lane.round();
+            report.rounds++;
+          }
+          if (report.calls === Math.min(RSS_WARMUP_CALLS, o.calls >>> 2)) report.rssBaselineBytes = process.memoryUsage.rss();
+          else if (report.calls % RSS_SAMPLE_EVERY === 0 && report.rssBaselineBytes > 0) checkRss(report, o.rssBudgetBytes);
+        }
+        if (!stop) {
+          call = null;
+          await lane.verify();
+          await lane.round();
+          report.verifies++;
+          report.rounds++;
+        }
+      } catch (error) {
+        stop = true;
+        const f = error instanceof FuzzFailure ? error : new FuzzFailure('exception', `the fuzz harness threw: ${(error as Error)?.stack ?? String(error)}`);
+        failures.push({ kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.profile, call: call ? describeCall(call) : null });
+      }
+    };
+    await Promise.all(lanes.map(runLane));
+    if (failures.length === 0 && report.rssBaselineBytes > 0) {
+      try {
+        checkRss(report, o.rssBudgetBytes);
+      } catch (error) {
+        const f = error as FuzzFailure;
+        failures.push({ kind: f.kind, detail: f.detail, callIndex: Math.max(0, o.calls - 1), lane: -1, profile: 'none', call: null });
+      }
+    }
+  } finally {
+    clearInterval(progress);
+    await Promise.all([...lanes.map((l) => l.close()), mirrorHost?.close()]);
+  }
+  // Lanes stop at their first failure; the earliest call is the one to replay.
+  report.failure = failures.sort((a, b) => a.callIndex - b.callIndex)[0] ?? null;
+  report.elapsedMs = Math.round(performance.now() - started);
+  return report;
+}
+
+function bump(counts: Counts, outcome: Outcome): void {
+  counts[outcome] = (counts[outcome] ?? 0) + 1;
+}
+
+function checkRss(report: FuzzReport, budget: number): void {
+  const delta = process.memoryUsage.rss() - report.rssBaselineBytes;
+  if (delta > report.rssPeakDeltaBytes) report.rssPeakDeltaBytes = delta;
+  if (delta > budget) throw new FuzzFailure('memory', `resident set grew by ${(delta / 2 ** 20).toFixed(1)} MiB (budget ${(budget / 2 ** 20).toFixed(0)} MiB)`);
+}
+
+/** Outcomes in a stable order: 'ok' first, then errnos by name. */
+export function sortedCounts(counts: Counts): Array<[Outcome, number]> {
+  return (Object.entries(counts) as Array<[Outcome, number]>).sort(([a], [b]) => (a === 'ok' ? -1 : b === 'ok' ? 1 : a.localeCompare(b)));
+}
+
