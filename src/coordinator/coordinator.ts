@@ -40,6 +40,8 @@ export interface TrackerOutcome {
   recovery: Recovery;
   /** Bytes of IOVA the coordinator marked dirty for this tracker in this set (recovery debt). */
   markedBytes: bigint;
+  /** The IOVA ranges behind markedBytes. */
+  marked: LoggingRange[];
 }
 
 export interface ReportSetResult {
@@ -164,7 +166,7 @@ export class Coordinator {
       const failures: Array<{ started: Started; errno: Errno; outcome: TrackerOutcome }> = [];
       reports.forEach((r, i) => {
         const started = this.#started[i]!;
-        const outcome: TrackerOutcome = { name: started.tracker.name, ok: r.status === 'fulfilled' && !started.retired, pagesReported: r.status === 'fulfilled' ? r.value : 0, errno: null, recovery: 'none', markedBytes: 0n };
+        const outcome: TrackerOutcome = { name: started.tracker.name, ok: r.status === 'fulfilled' && !started.retired, pagesReported: r.status === 'fulfilled' ? r.value : 0, errno: null, recovery: 'none', markedBytes: 0n, marked: [] };
         if (r.status === 'rejected') {
           outcome.errno = errnoOf(r.reason);
           failures.push({ started, errno: outcome.errno, outcome });
@@ -188,6 +190,7 @@ export class Coordinator {
         for (const r of intersect(s.owed, w)) {
           marker.set(r.iova, r.length);
           outcomes[i]!.markedBytes += r.length;
+          outcomes[i]!.marked.push(r);
         }
         if (!s.retired) s.owed = subtract(s.owed, w);
         if (s.retired && outcomes[i]!.recovery === 'none') outcomes[i]!.recovery = 'retired';
