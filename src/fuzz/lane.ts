@@ -32,6 +32,8 @@ export type FailureKind =
 
 export class FuzzFailure extends Error {
   override name = 'FuzzFailure';
+  /** The fuzzed call it happened on, when it did (describeCall). */
+  call: string | null = null;
   constructor(readonly kind: FailureKind, readonly detail: string) {
     super(`${kind}: ${detail}`);
   }
@@ -142,28 +144,40 @@ export class FuzzLane {
 
   /** One fuzzed ioctl with every per-call check. Resolves its outcome or throws FuzzFailure. */
   async call(call: FuzzCall): Promise<Outcome> {
+    try {
+      return await this.#call(call);
+    } catch (error) {
+      if (error instanceof FuzzFailure) {
+        error.call ??= describeCall(call);
+        error.message = `${error.message}\n  ${error.call}`;
+      }
+      throw error;
+    }
+  }
+
+  async #call(call: FuzzCall): Promise<Outcome> {
     const expected = this.#expected;
     expected.set(this.#template);
     applyWrites(expected, call.writes);
     this.#arena.set(expected);
     const ptr = call.ptrAsNumber ? Number(call.ptr) : call.ptr;
-    const outcome = await this.#settle(() => this.#host.ioctl(this.#fd, call.request, ptr), call);
+    const outcome = await this.#settle(() => this.#host.ioctl(this.#fd, call.request, ptr));
     const effect = outcome === 'ok' ? successEffect(expected, call.ptr) : null;
-    if (outcome === 'ok' && effect === null) throw new FuzzFailure('state', `resolved 0 although its structs are unreadable or its feature unknown\n  ${describeCall(call)}`);
+    if (outcome === 'ok' && effect === null) throw new FuzzFailure('state', `resolved 0 although its structs are unreadable or its feature unknown`);
     const stray = strayWrite(expected, this.#arena, effect);
     if (stray >= 0) {
-      throw new FuzzFailure('canary', `${outcome}: user byte ${stray} changed 0x${hex2(expected[stray]!)} → 0x${hex2(this.#arena[stray]!)}\n  ${describeCall(call)}`);
+      throw new FuzzFailure('canary', `${outcome}: user byte ${stray} changed 0x${hex2(expected[stray]!)} → 0x${hex2(this.#arena[stray]!)}`);
     }
     const before = this.#status;
     const after = await this.#deviceStatus();
-    const fail = (what: string) => new FuzzFailure('state', `${outcome}: ${what}; before ${showStatus(before)}, after ${showStatus(after)}\n  ${describeCall(call)}`);
+    const fail = (what: string) => new FuzzFailure('state', `${outcome}: ${what}; before ${showStatus(before)}, after ${showStatus(after)}`);
     if (outcome !== 'ok' || effect!.kind === 'none') {
       if (!sameStatus(before, after)) throw fail('the call changed the device');
     } else if (effect!.kind === 'start') {
       const written = new DataView(this.#host.memory).getBigUint64(effect!.pageSizeAt, true);
       if (before.state !== 'idle' || after.state !== 'logging' || after.pageSize !== written) throw fail(`START wrote page size ${written}`);
       const mirrored = await this.#mirrorCall('START', () => this.#mirror.startLogging({ pageSize: effect!.pageSizeHint, ranges: effect!.ranges }));
-      if (mirrored !== written) throw new FuzzFailure('bits', `the mirror chose page size ${mirrored}, the device ${written}\n  ${describeCall(call)}`);
+      if (mirrored !== written) throw new FuzzFailure('bits', `the mirror chose page size ${mirrored}, the device ${written}`);
     } else if (effect!.kind === 'stop') {
       if (after.state !== 'idle') throw fail('STOP left the device logging');
       await this.#mirrorCall('STOP', () => this.#mirror.stopLogging());
@@ -177,7 +191,7 @@ export class FuzzLane {
       for (let i = 0; i < bitmapBytes; i++) {
         const want = expected[bitmapAt + i]! | this.#mirrorBytes[this.#mirrorBitmapAt + i]!;
         if (this.#arena[bitmapAt + i] !== want) {
-          throw new FuzzFailure('bits', `REPORT bitmap byte ${i}: device 0x${hex2(this.#arena[bitmapAt + i]!)}, mirror says 0x${hex2(want)}\n  ${describeCall(call)}`);
+          throw new FuzzFailure('bits', `REPORT bitmap byte ${i}: device 0x${hex2(this.#arena[bitmapAt + i]!)}, mirror says 0x${hex2(want)}`);
         }
       }
     }
@@ -186,19 +200,18 @@ export class FuzzLane {
   }
 
   /** Run `op` under the fuzz deadline; 0 → 'ok', a VfioError → its errno, anything else fails. */
-  async #settle(op: () => Promise<unknown>, call?: FuzzCall): Promise<Outcome> {
+  async #settle(op: () => Promise<unknown>): Promise<Outcome> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'hang'>((resolve) => { timer = setTimeout(() => resolve('hang'), this.#o.callTimeoutMs); });
-    const where = call ? `\n  ${describeCall(call)}` : '';
     try {
       const settled = await Promise.race([op().then(() => 'ok' as const), deadline]);
-      if (settled === 'hang') throw new FuzzFailure('hang', `no answer within ${this.#o.callTimeoutMs} ms${where}`);
+      if (settled === 'hang') throw new FuzzFailure('hang', `no answer within ${this.#o.callTimeoutMs} ms`);
       return 'ok';
     } catch (error) {
       if (error instanceof FuzzFailure) throw error;
-      if (!(error instanceof VfioError)) throw new FuzzFailure('exception', `rejected with ${(error as Error)?.name}: ${(error as Error)?.message}${where}`);
-      if (ERRNO[error.errno] !== error.code) throw new FuzzFailure('exception', `VfioError ${error.errno} carries code ${error.code}${where}`);
-      if (error.errno === 'ENODEV' || error.errno === 'ETIMEDOUT') throw new FuzzFailure('device-lost', `${error.errno} with no fault injected${where}`);
+      if (!(error instanceof VfioError)) throw new FuzzFailure('exception', `rejected with ${(error as Error)?.name}: ${(error as Error)?.message}`);
+      if (ERRNO[error.errno] !== error.code) throw new FuzzFailure('exception', `VfioError ${error.errno} carries code ${error.code}`);
+      if (error.errno === 'ENODEV' || error.errno === 'ETIMEDOUT') throw new FuzzFailure('device-lost', `${error.errno} with no fault injected`);
       return error.errno;
     } finally {
       clearTimeout(timer);

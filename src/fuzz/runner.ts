@@ -7,7 +7,7 @@
 import { PROFILE_NAMES, type ProfileName } from '../device/profiles.js';
 import type { Host } from '../host/host.js';
 import { createPrng } from '../util/prng.js';
-import { describeCall, type FuzzCall } from './call.js';
+import { describeCall } from './call.js';
 import { chance, pick, prngDraw, type Draw } from './draw.js';
 import { generateCall } from './generate.js';
 import { FuzzFailure, FuzzLane, createMirrorHost, type FailureKind, type LaneOptions, type Outcome } from './lane.js';
@@ -115,10 +115,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const runLane = async (lane: FuzzLane): Promise<void> => {
       const trace = o.trace && (o.traceLane === undefined || o.traceLane === lane.index) ? o.trace : null;
       let k = lane.index;
-      let call: FuzzCall | null = null;
       try {
         for (let j = 0; k < o.calls && !stop; j++, k += o.lanes) {
-          call = null;
           const d = callDraw(o.seed, k);
           if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
           if (chance(d, 3)) {
@@ -131,7 +129,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
             const outcomes = await lane.dma(d, trace);
             for (const outcome of outcomes) bump(report.dma, outcome);
           }
-          call = generateCall(d, lane.context());
+          const call = generateCall(d, lane.context());
           const outcome = await lane.call(call);
           trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
           report.calls++;
@@ -151,7 +149,6 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           else if (report.calls % RSS_SAMPLE_EVERY === 0 && report.rssBaselineBytes > 0) checkRss(report, o.rssBudgetBytes);
         }
         if (!stop) {
-          call = null;
           await lane.verify();
           await lane.round();
           report.verifies++;
@@ -160,7 +157,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       } catch (error) {
         stop = true;
         const f = error instanceof FuzzFailure ? error : new FuzzFailure('exception', `the fuzz harness threw: ${(error as Error)?.stack ?? String(error)}`);
-        failures.push({ kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.profile, call: call ? describeCall(call) : null });
+        failures.push({ kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.profile, call: f.call });
       }
     };
     await Promise.all(lanes.map(runLane));

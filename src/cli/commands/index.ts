@@ -1,5 +1,6 @@
 // The subcommand table. Each command module exports { help, run(argv) → exit code }.
 import * as demo from './demo.js';
+import * as fuzz from './fuzz.js';
 
 export interface Command {
   summary: string;
@@ -9,6 +10,7 @@ export interface Command {
 
 export const COMMANDS: Record<string, Command> = {
   demo,
+  fuzz,
 };
 
 export function usage(): string {
