@@ -1,0 +1,109 @@
+// The guest being migrated: its RAM (a SharedArrayBuffer laid out by the memory map) and the
+// writers that dirty it, vCPUs and devices, each with a seeded workload. Writes run on the DMA
+// engine threads (src/dma) in one burst per writer and RAM section per 100 ms window; each write
+// stores data first and then marks the log its writer is tracked by (vCPUs: the CPU log,
+// devices: their own device log, or nothing when the device is not logging).
+import type { DirtyLogDescriptor } from '../device/dirty-log.js';
+import type { DmaPool } from '../dma/pool.js';
+import type { BurstResult, BurstTask } from '../dma/types.js';
+import type { WorkloadSpec } from '../workload/workload.js';
+import type { MemoryMap, MemorySection } from './memory-map.js';
+import type { WorkloadOptions } from './options.js';
+
+export interface WriterSpec {
+  name: string;
+  kind: 'vcpu' | 'device';
+  workload: WorkloadOptions;
+}
+
+interface Lane {
+  writer: number;
+  section: MemorySection;
+  workload: WorkloadSpec;
+  /** Pages per simulated second this lane gets of its writer's rate. */
+  rate: number;
+  /** Fractional pages carried into the next window. */
+  carry: number;
+}
+
+export interface WindowWrites {
+  /** Pages each writer wrote this window (by writer index). */
+  pages: number[];
+}
+
+export class Guest {
+  readonly map: MemoryMap;
+  readonly ram: SharedArrayBuffer;
+  readonly writers: readonly WriterSpec[];
+  readonly #lanes: Lane[] = [];
+  readonly #seed: bigint;
+
+  constructor(map: MemoryMap, writers: WriterSpec[], seed: bigint) {
+    this.map = map;
+    this.ram = new SharedArrayBuffer(map.ramBytes);
+    this.writers = writers;
+    this.#seed = seed;
+    // A writer's traffic is spread over the RAM sections in proportion to their size; each
+    // (writer, section) pair is one stream of the writer's workload over that section's pages.
+    writers.forEach((w, writer) => {
+      map.ram.forEach((section, s) => {
+        const pageCount = Number(section.length) / map.pageSize;
+        this.#lanes.push({
+          writer,
+          section,
+          rate: w.workload.rate * (pageCount / map.addressablePages),
+          carry: 0,
+          workload: {
+            kind: w.workload.kind,
+            pageBase: section.offset / map.pageSize,
+            pageCount,
+            writer,
+            writers: writers.length,
+            stream: writer * map.ram.length + s,
+            hotFraction: w.workload.hotFraction,
+            hotProbability: w.workload.hotProbability,
+          },
+        });
+      });
+    });
+  }
+
+  /** Give every RAM page seeded content (one value per page, distinct across pages). */
+  fill(seed: bigint): void {
+    const words = new Uint32Array(this.ram);
+    const perPage = this.map.pageSize >>> 2;
+    const s = Number(BigInt.asUintN(32, seed ^ (seed >> 32n)));
+    for (let page = 0; page * perPage < words.length; page++) {
+      words.fill(Math.imul(page + 1, 0x9e3779b1) ^ s, page * perPage, (page + 1) * perPage);
+    }
+  }
+
+  /**
+   * Start `seconds` of simulated writes on the pool, as burst `burst` of every writer's streams. `logOf(writer)` is the
+   * log the writer marks now; `speedOf(writer)` scales its rate (vCPU throttling). Resolves once
+   * every burst has finished.
+   */
+  runWindow(pool: DmaPool, burst: number, seconds: number, logOf: (writer: number) => DirtyLogDescriptor | null, speedOf: (writer: number) => number): Promise<WindowWrites> {
+    const pages = this.writers.map(() => 0);
+    const runs: Array<Promise<BurstResult>> = [];
+    for (const lane of this.#lanes) {
+      const want = lane.rate * seconds * speedOf(lane.writer) + lane.carry;
+      const count = Math.floor(want);
+      lane.carry = want - count;
+      if (count === 0) continue;
+      const task: BurstTask = {
+        guest: this.ram,
+        // Page p of RAM (offset p·P) sits at IOVA section.iova + (p·P − section.offset).
+        guestIova: lane.section.iova - BigInt(lane.section.offset),
+        pageBytes: this.map.pageSize,
+        log: logOf(lane.writer),
+        workload: lane.workload,
+        seed: this.#seed,
+        burstId: burst,
+        count,
+      };
+      runs.push(pool.run(task).then((r) => { pages[lane.writer]! += r.attempted; return r; }));
+    }
+    return Promise.all(runs).then(() => ({ pages }));
+  }
+}

@@ -1,0 +1,369 @@
+// Pre-copy live migration of a guest whose RAM is dirtied by vCPUs and device DMA, following
+// QEMU's loop (SPEC §8) on a virtual clock of 100 ms rate windows:
+//
+//   PROBE every device → container choice (device logging if all support it; else every section
+//   is dirty on every sync, only with enable-migration=on) → START the CPU log and every device
+//   with QEMU's ranges → sync #1, every RAM page dirty (the bulk stage) → passes: each window the
+//   writers run in threads while the migration copies up to bandwidth × 100 ms of dirty pages;
+//   a pass ends when the RAM bitmap is empty, and the next window holds a sync at its middle
+//   (racing that window's writes) → switch over once pending (dirty RAM + device state) ≤ bandwidth ×
+//   downtime-limit → stop the guest (writers quiesce), final sync, copy the rest and the device
+//   state at link speed → STOP → compare destination with source.
+//
+// Only the inputs are deterministic (workloads, fills and counts come from the seed); how the
+// writer threads interleave with syncs and copies is not, and the end check holds either way.
+import { Coordinator, errnoOf } from '../coordinator/coordinator.js';
+import type { DirtyTracker } from '../coordinator/tracker.js';
+import { DmaPool } from '../dma/pool.js';
+import { createHost, type DeviceHandle, type Host } from '../host/host.js';
+import type { LogLevel } from '../host/options.js';
+import { VfioError } from '../uapi/errno.js';
+import { bitmapBytes } from '../uapi/user-memory.js';
+import { createPrng } from '../util/prng.js';
+import { AutoConverge } from './auto-converge.js';
+import { CpuDirtyTracker } from './cpu-tracker.js';
+import { ALL_DIRTY, DirtySync, type SyncOutcome } from './dirty-sync.js';
+import { Guest, type WriterSpec } from './guest.js';
+import { compareMemory } from './memory-check.js';
+import { buildMemoryMap, iovaToRamOffset, trackingRanges } from './memory-map.js';
+import { fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from './options.js';
+import { RamDirtyBitmap } from './ram-bitmap.js';
+import type { Failure, IterationStats, MigrationResult, NotConvergedCode, TimelinePoint } from './result.js';
+
+/** QEMU's rate-limit window. */
+export const WINDOW_MS = 100;
+
+export interface MigrationHooks {
+  /** Called after every sync (the final one included). */
+  onIteration?: (stats: IterationStats) => void;
+}
+
+export async function migrate(options: MigrationOptions = {}, hooks: MigrationHooks = {}): Promise<MigrationResult> {
+  const o = fillMigrationOptions(options);
+  const began = performance.now();
+  const prng = createPrng(o.seed);
+  const fillSeed = prng.nextBigU64();
+  const writeSeed = prng.nextBigU64();
+  const pageSize = o.hostPageSize;
+  const map = buildMemoryMap({ ramBytes: o.ram, pageSize, bars: o.devices.map((d) => [d.name, d.barBytes]) });
+  const largestSection = map.ram.reduce((m, s) => (s.length > m ? s.length : m), 0n);
+  const host = await createHost({
+    // Room for the report bitmap and each device's ioctl scratch.
+    userMemoryBytes: Number(bitmapBytes(largestSection / BigInt(pageSize))) + (o.devices.length + 1) * 8192 + (64 << 10),
+    hostPageSize: pageSize,
+    devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, minPageSize: d.minPageSize, maxPageSize: d.maxPageSize, maxRanges: d.maxRanges, maxAddressSpaceBits: d.maxAddressSpaceBits })),
+    logLevel: (process.env['DMALOG_LOG_LEVEL'] as LogLevel | undefined) ?? 'silent',
+  });
+  const run = new Run(o, host, map, fillSeed, writeSeed, hooks);
+  try {
+    const result = await run.execute();
+    result.wallMs = Math.round(performance.now() - began);
+    return result;
+  } finally {
+    await run.close();
+    await host.close();
+  }
+}
+
+class Run {
+  readonly o: FilledMigrationOptions;
+  readonly host: Host;
+  readonly map: ReturnType<typeof buildMemoryMap>;
+  readonly hooks: MigrationHooks;
+  readonly guest: Guest;
+  readonly destination: SharedArrayBuffer;
+  readonly cpu: CpuDirtyTracker;
+  readonly devices: DeviceHandle[];
+  readonly ram: RamDirtyBitmap;
+  readonly throttle: AutoConverge;
+  readonly result: MigrationResult;
+  readonly threshold: number;
+  readonly stateBytes: number;
+  pool: DmaPool | null = null;
+  coordinator: Coordinator | null = null;
+  timeMs = 0;
+  sentRam = 0;
+  sentSinceSync = 0;
+  cursor = 0;
+  copyCarry = 0;
+
+  constructor(o: FilledMigrationOptions, host: Host, map: Run['map'], fillSeed: bigint, writeSeed: bigint, hooks: MigrationHooks) {
+    this.o = o;
+    this.host = host;
+    this.map = map;
+    this.hooks = hooks;
+    const writers: WriterSpec[] = [
+      ...Array.from({ length: o.vcpus }, (_, i): WriterSpec => ({ name: `vcpu${i}`, kind: 'vcpu', workload: o.vcpuWorkload })),
+      ...o.devices.map((d): WriterSpec => ({ name: d.name, kind: 'device', workload: d.workload })),
+    ];
+    this.guest = new Guest(map, writers, writeSeed);
+    this.guest.fill(fillSeed);
+    this.destination = new SharedArrayBuffer(map.ramBytes);
+    this.cpu = new CpuDirtyTracker({ userMemory: host.memory, hostPageSize: o.hostPageSize });
+    this.devices = o.devices.map((d) => host.device(d.name));
+    this.ram = new RamDirtyBitmap(map.ramBytes, map.pageSize);
+    this.throttle = new AutoConverge(o.autoConverge);
+    this.threshold = Math.floor(o.bandwidth * o.downtimeLimit / 1000);
+    this.stateBytes = o.devices.reduce((n, d) => n + d.stateBytes, 0);
+    this.result = {
+      status: 'completed',
+      seed: o.seed.toString(),
+      scenario: {
+        ramBytes: o.ram, pageSize: map.pageSize, vcpus: o.vcpus,
+        devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, logging: false, workload: describeWorkload(d.workload) })),
+        bandwidth: o.bandwidth, downtimeLimitMs: o.downtimeLimit, linkSpeed: o.linkSpeed,
+        autoConverge: o.autoConverge, enableMigration: o.enableMigration, policy: o.policy,
+      },
+      tracking: 'none', ranges: [], pageSizes: {}, trackers: [],
+      totalTimeMs: 0, downtimeMs: 0, iterations: 0, windows: 0,
+      bytesSent: { ram: 0, deviceState: 0, total: 0 },
+      converged: false, notConverged: null, throttlePct: 0,
+      iterationStats: [], timeline: [],
+      recovery: { reportErrors: 0, restarts: 0, retired: 0 },
+      failure: null, check: null, droppedPage: null, wallMs: 0,
+    };
+  }
+
+  get pageSize(): number {
+    return this.map.pageSize;
+  }
+
+  async execute(): Promise<MigrationResult> {
+    const r = this.result;
+    // PROBE: the container uses device logging only if every device supports it.
+    const supported = await Promise.all(this.devices.map((d) => d.probe()));
+    supported.forEach((ok, i) => { r.scenario.devices[i]!.logging = ok; });
+    const unsupported = this.devices.filter((_, i) => !supported[i]);
+    if (unsupported.length > 0 && this.o.enableMigration === 'auto') {
+      const names = unsupported.map((d) => d.name).join(', ');
+      return this.#fail({
+        code: 'DMALOG_MIGRATION_BLOCKED', stage: 'probe', errno: 'ENOTTY', tracker: unsupported[0]!.name,
+        message: `migration blocked: ${names} cannot log DMA (PROBE: ENOTTY) and there is no IOMMU dirty tracking; with enable-migration=on every RAM page would count dirty on every sync`,
+      });
+    }
+    const deviceLogging = unsupported.length === 0;
+    r.tracking = deviceLogging ? 'device-logging' : 'all-dirty';
+    let startFailed: string | null = null;
+    const trackers: DirtyTracker[] = [this.cpu, ...(deviceLogging ? this.devices : [])].map((t) => noteStartFailure(t, (name) => { startFailed ??= name; }));
+    r.trackers = trackers.map((t) => t.name);
+    this.coordinator = new Coordinator({ trackers, memory: this.host.memory, allocate: (n) => this.host.alloc(n), policy: this.o.policy });
+    const ranges = trackingRanges(this.map);
+    r.ranges = ranges.map((x) => ({ iova: hex(x.iova), length: hex(x.length) }));
+    try {
+      const sizes = await this.coordinator.startAll({ ranges, pageSize: BigInt(this.pageSize) });
+      for (const [name, size] of sizes) r.pageSizes[name] = Number(size);
+    } catch (error) {
+      if (!(error instanceof VfioError) || startFailed === null) throw error;
+      const failedAt = r.trackers.indexOf(startFailed);
+      return this.#fail({
+        code: 'DMALOG_MIGRATION_FAILED', stage: 'start', errno: error.errno, tracker: startFailed, rolledBack: r.trackers.slice(0, failedAt),
+        message: `START failed on ${startFailed} (${error.errno}); stopped again: ${r.trackers.slice(0, failedAt).join(', ') || 'none'}`,
+      });
+    }
+    const sync = new DirtySync(this.coordinator, this.map, this.ram, !deviceLogging);
+    this.pool = new DmaPool({ threads: this.o.writerThreads });
+    r.timeline.push(this.#point());
+    this.ram.markAll(); // the bulk stage: every page is sent once
+    let window = 0;
+    let syncDue = true;
+    let capped: string | null = null;
+    const halfWindow = WINDOW_MS / 2;
+    for (;;) {
+      let restarted = false;
+      let switchover = false;
+      if (!syncDue) {
+        const writes = this.#runWriters(2 * window, WINDOW_MS);
+        this.#copy(this.o.bandwidth * WINDOW_MS / 1000);
+        await writes;
+      } else {
+        // A sync sits mid-window: the first half's writes race its REPORTs, the second half's
+        // come after it (and, on switchover, are what the guest writes until it is stopped).
+        syncDue = false;
+        const racing = this.#runWriters(2 * window, halfWindow);
+        const outcome = await this.#sync(sync, 'precopy', racing);
+        if (outcome === null) return r;
+        restarted = outcome.recoveries.some((x) => x.recovery === 'restarted');
+        const pending = this.ram.dirtyPages * this.pageSize + this.stateBytes;
+        if (pending <= this.threshold) { r.converged = true; switchover = true; }
+        else if (r.iterations >= this.o.maxIterations) capped = `iteration cap ${this.o.maxIterations}`;
+        else if (this.timeMs + halfWindow >= this.o.maxTime) capped = `time cap ${this.o.maxTime} ms`;
+        if (capped) switchover = true;
+        const after = this.#runWriters(2 * window + 1, halfWindow);
+        if (!switchover) this.#copy(this.o.bandwidth * WINDOW_MS / 1000);
+        await Promise.all([racing, after]);
+      }
+      // A device restarted in this window's sync: its bursts already in flight were handed the
+      // old log and marked it after the restart, where nobody reads; cover them once they end.
+      if (restarted) this.ram.markAll();
+      this.timeMs += WINDOW_MS;
+      window++;
+      r.windows = window;
+      r.timeline.push(this.#point());
+      if (switchover) break;
+      if (this.ram.dirtyPages === 0) syncDue = true;
+    }
+    // Stop-and-copy: the guest is stopped (its writers have finished their last window).
+    if (this.o.dropDirtyBit) {
+      this.cpu.dropNextBit((iova) => {
+        const offset = iovaToRamOffset(this.map, iova);
+        return offset >= 0 && !this.ram.isDirty(offset / this.pageSize);
+      });
+    }
+    if (await this.#sync(sync, 'final', Promise.resolve()) === null) return r;
+    r.droppedPage = this.cpu.dropped === null ? null : hex(this.cpu.dropped);
+    r.timeline.push(this.#point());
+    const remaining = this.ram.dirtyPages * this.pageSize;
+    this.#copy(Infinity);
+    r.bytesSent = { ram: this.sentRam, deviceState: this.stateBytes, total: this.sentRam + this.stateBytes };
+    r.downtimeMs = round((remaining + this.stateBytes) / this.o.linkSpeed * 1000);
+    this.timeMs += r.downtimeMs;
+    r.totalTimeMs = round(this.timeMs);
+    r.timeline.push(this.#point(this.stateBytes));
+    await this.coordinator.stopAll();
+    if (!r.converged) r.notConverged = this.#whyNotConverged(capped ?? 'cap');
+    this.#recoveryStats();
+    r.check = compareMemory(this.guest.ram, this.destination, this.pageSize);
+    return r;
+  }
+
+  /** Start `ms` of guest writes as burst `burst` of every writer; resolves when they are done. */
+  #runWriters(burst: number, ms: number): Promise<unknown> {
+    const vcpus = this.o.vcpus;
+    const cpuLog = this.cpu.logDescriptor();
+    const logs = this.devices.map((d) => d.logDescriptor());
+    return this.guest.runWindow(this.pool!, burst, ms / 1000,
+      (w) => (w < vcpus ? cpuLog : logs[w - vcpus]!),
+      (w) => (w < vcpus ? this.throttle.vcpuSpeed : 1));
+  }
+
+  /** One sync with its bookkeeping; null when it failed the migration (the result says why). */
+  async #sync(sync: DirtySync, phase: IterationStats['phase'], writes: Promise<unknown>): Promise<SyncOutcome | null> {
+    const r = this.result;
+    const iteration = r.iterations + 1;
+    for (const f of this.o.faults) {
+      if (f.iteration === iteration) await this.devices.find((d) => d.name === f.device)!.injectFault({ kind: f.kind });
+    }
+    let outcome: SyncOutcome;
+    try {
+      outcome = await sync.run();
+    } catch (error) {
+      if (!(error instanceof VfioError)) throw error;
+      await writes;
+      const outcomes = (error as VfioError & { outcomes?: Array<{ name: string; errno: string | null }> }).outcomes ?? [];
+      const culprit = outcomes.find((x) => x.errno !== null)?.name ?? 'unknown';
+      this.#recoveryStats();
+      this.#fail({
+        code: 'DMALOG_MIGRATION_FAILED', stage: 'sync', errno: errnoOf(error), tracker: culprit,
+        message: `REPORT failed on ${culprit} (${error.errno}) in sync ${iteration}; logging stopped (policy fail)`,
+      });
+      return null;
+    }
+    r.iterations = iteration;
+    const stats: IterationStats = {
+      iteration, phase, atMs: round(this.timeMs + (phase === 'precopy' ? WINDOW_MS / 2 : 0)), sentBytes: this.sentSinceSync,
+      reported: outcome.reported, freshPages: outcome.freshPages,
+      pendingBytes: this.ram.dirtyPages * this.pageSize + this.stateBytes, thresholdBytes: this.threshold,
+      throttlePct: 0, recoveries: outcome.recoveries,
+    };
+    // QEMU skips the throttle check on the first sync: nothing was sent yet to compare with.
+    if (phase === 'precopy' && iteration > 1) this.throttle.afterSync(outcome.freshPages * this.pageSize, this.sentSinceSync);
+    stats.throttlePct = this.throttle.throttlePct;
+    r.throttlePct = this.throttle.throttlePct;
+    this.sentSinceSync = 0;
+    r.iterationStats.push(stats);
+    this.hooks.onIteration?.(stats);
+    return outcome;
+  }
+
+  /** Send dirty pages (bit cleared first, then the page copied) within `budgetBytes`. */
+  #copy(budgetBytes: number): void {
+    const src = new Uint8Array(this.guest.ram);
+    const dst = new Uint8Array(this.destination);
+    const P = this.pageSize;
+    let budget = budgetBytes + this.copyCarry;
+    while (budget >= P) {
+      const page = this.ram.takeNext(this.cursor);
+      if (page < 0) break;
+      const at = page * P;
+      dst.set(src.subarray(at, at + P), at);
+      this.cursor = page + 1;
+      budget -= P;
+      this.sentRam += P;
+      this.sentSinceSync += P;
+    }
+    // Rate-limit leftovers below a page carry over while there is still something to send.
+    this.copyCarry = Number.isFinite(budget) && this.ram.dirtyPages > 0 ? budget : 0;
+  }
+
+  #point(stateSent = 0): TimelinePoint {
+    return { atMs: round(this.timeMs), sentBytes: this.sentRam + stateSent, dirtyBytes: this.ram.dirtyPages * this.pageSize };
+  }
+
+  #whyNotConverged(cap: string): { code: NotConvergedCode; message: string } {
+    const r = this.result;
+    const MiBps = (bytes: number) => `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+    if (r.tracking === 'all-dirty') {
+      return { code: 'all-dirty', message: `${cap} reached: without device dirty tracking every sync marks all ${MiBps(this.map.ramBytes)} of RAM dirty` };
+    }
+    const last = [...r.iterationStats].reverse().find((s) => s.phase === 'precopy' && s.iteration > 1) ?? r.iterationStats[0]!;
+    const prev = r.iterationStats[r.iterationStats.indexOf(last) - 1];
+    const seconds = Math.max(WINDOW_MS, last.atMs - (prev?.atMs ?? 0)) / 1000;
+    const vcpuPages = last.reported[this.cpu.name] ?? 0;
+    const devicePages = this.devices.reduce((n, d) => n + (last.reported[d.name] ?? 0), 0);
+    const deviceRate = devicePages * this.pageSize / seconds;
+    const vcpuRate = vcpuPages * this.pageSize / seconds;
+    const pending = `pending ${MiBps(last.pendingBytes)} vs threshold ${MiBps(this.threshold)}`;
+    if (devicePages * this.pageSize + this.stateBytes > this.threshold && devicePages >= vcpuPages) {
+      return { code: 'device-dirty-rate', message: `${cap} reached: device DMA dirties ${MiBps(deviceRate)}/s against a bandwidth of ${MiBps(this.o.bandwidth)}/s (${pending}); auto-converge ${this.o.autoConverge ? `throttles vCPUs only (at ${r.throttlePct}%)` : 'is off and would throttle vCPUs only'}` };
+    }
+    if (vcpuPages * this.pageSize > this.threshold) {
+      return { code: 'vcpu-dirty-rate', message: `${cap} reached: vCPUs dirty ${MiBps(vcpuRate)}/s against a bandwidth of ${MiBps(this.o.bandwidth)}/s (${pending}); ${this.o.autoConverge ? `auto-converge throttle at ${r.throttlePct}%` : 'auto-converge is off'}` };
+    }
+    return { code: 'pending-above-threshold', message: `${cap} reached: ${pending}` };
+  }
+
+  #recoveryStats(): void {
+    const s = this.coordinator?.stats;
+    if (s) this.result.recovery = { reportErrors: s.reportErrors, restarts: s.restarts, retired: s.retired };
+  }
+
+  #fail(failure: Failure): MigrationResult {
+    const r = this.result;
+    r.status = failure.code === 'DMALOG_MIGRATION_BLOCKED' ? 'blocked' : 'failed';
+    r.failure = failure;
+    r.totalTimeMs = round(this.timeMs);
+    r.bytesSent = { ram: this.sentRam, deviceState: 0, total: this.sentRam };
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+    await this.coordinator?.close();
+  }
+}
+
+/** Delegates to `t`, telling `onFailure` which tracker's START failed. */
+function noteStartFailure(t: DirtyTracker, onFailure: (name: string) => void): DirtyTracker {
+  return {
+    name: t.name,
+    kind: t.kind,
+    probe: () => t.probe(),
+    startLogging: (req) => t.startLogging(req).catch((error: unknown) => { onFailure(t.name); throw error; }),
+    stopLogging: () => t.stopLogging(),
+    report: (req) => t.report(req),
+  };
+}
+
+export function describeWorkload(w: { kind: string; rate: number }): string {
+  return `${w.kind} ${w.rate} pages/s`;
+}
+
+function hex(v: bigint): string {
+  return `0x${v.toString(16)}`;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+export { ALL_DIRTY };
