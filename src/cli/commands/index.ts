@@ -1,5 +1,6 @@
 // The subcommand table. Each command module exports { help, run(argv) → exit code }.
 import * as demo from './demo.js';
+import * as stress from './stress.js';
 import * as fuzz from './fuzz.js';
 
 export interface Command {
@@ -10,6 +11,7 @@ export interface Command {
 
 export const COMMANDS: Record<string, Command> = {
   demo,
+  stress,
   fuzz,
 };
 

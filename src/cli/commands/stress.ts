@@ -1,0 +1,177 @@
+// dmalog stress: DMA engines race report sets into one bitmap; the checker proves no dirty page
+// was lost (or, under --contract plain, counts the ones that were).
+import { GUEST_IOVA, runStress, type StressReport } from '../../stress/runner.js';
+import { STRESS_DEFAULTS, STRESS_PROFILES, randomSeed, type StressOptions, type StressProfile } from '../../stress/options.js';
+import { WORKLOAD_KINDS } from '../../workload/workload.js';
+import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSize } from '../args.js';
+
+export const summary = 'race DMA writes against report sets and check that no dirty page is lost';
+export const help = `usage: dmalog stress [options]
+
+Starts trackers in worker threads, runs seeded DMA bursts on a thread pool (several queues per
+device, each write storing data before it marks the device log) while the coordinator runs report
+sets into one shared bitmap, then checks every run against the workload's ground truth:
+  lost        a page written before a report set began that no later set reported
+  imprecise   a reported page nothing wrote (at the tracker's granule) and no recovery marked
+  zeroing     a report set started on a bitmap that was not zeroed
+Prints SEED first; the same seed gives the same writes and faults.
+
+options:
+  --trackers N          devices (default ${STRESS_DEFAULTS.trackers})
+  --profiles LIST       profiles the devices cycle through: mlx5,pds (default mlx5,pds)
+  --queues N            DMA queues per device (default ${STRESS_DEFAULTS.queues})
+  --report-sets N       stop after N report sets
+  --seconds S           stop after S seconds (default ${STRESS_DEFAULTS.seconds}; also 500ms, 2m)
+  --workload KIND       ${WORKLOAD_KINDS.join(' | ')} (default uniform); shared-words puts
+                        different devices' pages in the same bitmap words
+  --contract C          atomic (seed uAPI, Atomics.or) | plain (merged kernel, read-modify-write)
+  --faults RATE         chance per REPORT of an injected fault: report-error, tracker-error,
+                        slow-report (default 0)
+  --kill                faults may also kill a tracker thread mid-REPORT
+  --policy P            restart (default) | fail (stop logging at the first REPORT error)
+  --seed N              64-bit seed (decimal or 0x hex; default random)
+  --guest SIZE          guest memory, all of it tracked (default 64M)
+  --burst N             writes per DMA burst (default ${STRESS_DEFAULTS.burstWrites})
+  --writes-per-set N    least writes between two report sets (default ${STRESS_DEFAULTS.writesPerSet}; 0 = back to back)
+  --windows K           report windows the span is split into, reported in turn (default ${STRESS_DEFAULTS.windows})
+  --threads N           DMA pool threads (default: cores)
+  --json                print the summary as JSON on stdout
+  --help
+
+exit codes: 0 every invariant held, 1 one was broken, 2 bad usage
+`;
+
+const FLAGS = {
+  trackers: { type: 'string' },
+  profiles: { type: 'string' },
+  queues: { type: 'string' },
+  'report-sets': { type: 'string' },
+  seconds: { type: 'string' },
+  workload: { type: 'string' },
+  contract: { type: 'string' },
+  faults: { type: 'string' },
+  kill: { type: 'boolean' },
+  policy: { type: 'string' },
+  seed: { type: 'string' },
+  guest: { type: 'string' },
+  burst: { type: 'string' },
+  'writes-per-set': { type: 'string' },
+  windows: { type: 'string' },
+  threads: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+const PAGE = 4096n;
+
+function parseSeed(text: string): bigint {
+  let seed: bigint;
+  try {
+    if (!/^(0x[0-9a-f]+|\d+)$/i.test(text.trim())) throw new Error();
+    seed = BigInt(text.trim());
+  } catch {
+    throw new UsageError(`--seed: '${text}' is not a whole number (decimal or 0x hex)`);
+  }
+  if (seed >= 1n << 64n) throw new UsageError(`--seed: '${text}' does not fit in 64 bits`);
+  return seed;
+}
+
+function parseSeconds(text: string): number {
+  return /^\d+(\.\d+)?$/.test(text.trim()) ? parseDuration(`${text}s`, '--seconds') / 1000 : parseDuration(text, '--seconds') / 1000;
+}
+
+/** argv → options; every bad value is a UsageError. */
+export function parseStressArgs(argv: string[]): { options: StressOptions; json: boolean } {
+  const { values: v } = parseFlags(argv, FLAGS);
+  if (v['report-sets'] !== undefined && v.seconds !== undefined) throw new UsageError('--report-sets and --seconds exclude each other');
+  const options: StressOptions = { seed: v.seed !== undefined ? parseSeed(v.seed) : randomSeed() };
+  if (v.trackers !== undefined) options.trackers = parseIntArg(v.trackers, '--trackers', 1, 64);
+  if (v.profiles !== undefined) options.profiles = v.profiles.split(',').map((p) => parseChoice(p.trim(), '--profiles', STRESS_PROFILES)) as StressProfile[];
+  if (v.queues !== undefined) options.queues = parseIntArg(v.queues, '--queues', 1, 64);
+  if (v['report-sets'] !== undefined) options.reportSets = parseIntArg(v['report-sets'], '--report-sets', 1);
+  if (v.seconds !== undefined) options.seconds = parseSeconds(v.seconds);
+  if (v.workload !== undefined) options.workload = parseChoice(v.workload, '--workload', WORKLOAD_KINDS);
+  if (v.contract !== undefined) options.contract = parseChoice(v.contract, '--contract', ['atomic', 'plain'] as const);
+  if (v.faults !== undefined) options.faultRate = parseRate(v.faults, '--faults');
+  if (v.kill) options.kill = true;
+  if (v.policy !== undefined) options.policy = parseChoice(v.policy, '--policy', ['fail', 'restart'] as const);
+  if (v.windows !== undefined) options.windows = parseIntArg(v.windows, '--windows', 1, 64);
+  if (v.guest !== undefined) {
+    const bytes = parseSize(v.guest, '--guest');
+    const unit = PAGE * 4n * BigInt(options.windows ?? STRESS_DEFAULTS.windows);
+    if (bytes % unit !== 0n || bytes / PAGE > 1n << 22n) throw new UsageError(`--guest: '${v.guest}' must be a multiple of ${unit / 1024n}K and at most 16G`);
+    options.guestPages = Number(bytes / PAGE);
+  }
+  if (v.burst !== undefined) options.burstWrites = parseIntArg(v.burst, '--burst', 1, 1 << 24);
+  if (v['writes-per-set'] !== undefined) options.writesPerSet = parseIntArg(v['writes-per-set'], '--writes-per-set', 0);
+  if (v.threads !== undefined) options.threads = parseIntArg(v.threads, '--threads', 1, 256);
+  if (options.workload === 'shared-words' && (options.guestPages ?? STRESS_DEFAULTS.guestPages) < (options.trackers ?? STRESS_DEFAULTS.trackers)) {
+    throw new UsageError('--workload shared-words needs at least one guest page per tracker');
+  }
+  return { options, json: v.json ?? false };
+}
+
+const n = (v: number) => Math.round(v).toLocaleString('en-US');
+
+function millions(v: number): string {
+  return v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : `${Math.round(v)}`;
+}
+
+/** The flags that reproduce a run. */
+export function reproduceLine(r: StressReport): string {
+  const o = r.options;
+  const budget = o.reportSets !== null ? `--report-sets ${o.reportSets}` : `--seconds ${o.seconds}`;
+  const parts = [`dmalog stress --seed ${r.seed}`, `--trackers ${o.trackers}`, `--profiles ${o.profiles.join(',')}`, `--queues ${o.queues}`, budget,
+    `--workload ${o.workload}`, `--contract ${o.contract}`, `--faults ${o.faultRate}`, ...(o.kill ? ['--kill'] : []), `--policy ${o.policy}`,
+    `--guest ${o.guestPages % 256 === 0 ? `${o.guestPages / 256}M` : `${o.guestPages * 4}K`}`, `--burst ${o.burstWrites}`, `--writes-per-set ${o.writesPerSet}`, `--windows ${o.windows}`];
+  return parts.join(' ');
+}
+
+export function formatSummary(r: StressReport): string {
+  const inj = r.faults.injected;
+  const kinds = (Object.keys(inj) as Array<keyof typeof inj>).filter((k) => inj[k] > 0).map((k) => `${k} ${inj[k]}`).join(', ');
+  const rows: Array<[string, string]> = [
+    ['devices', r.devices.map((d) => `${d.name} (${d.pageSize / 1024}K)`).join(', ')],
+    ['writes logged', `${n(r.writes)}  (${n(r.bursts)} bursts; ${n(r.writesAttempted - r.writes)} writes after a log stopped, in ${n(r.staleBursts)} bursts)`],
+    ['report sets', n(r.reportSets)],
+    ['pages reported', n(r.pagesReported)],
+    ['lost', n(r.lost)],
+    ['imprecise', `${n(r.imprecise)}  (${n(r.markedOnly)} reported pages explained only by recovery marks)`],
+    ['zeroing violations', n(r.zeroingViolations)],
+    ['faults injected', `${n(r.faults.total)}${kinds ? `  (${kinds})` : ''}`],
+    ['REPORT errors', n(r.faults.reportErrors)],
+    ['recovered', `${n(r.faults.restarts)} restarted, ${n(r.faults.retired)} retired`],
+    ['throughput', `${millions(r.writesPerSecond)} writes/s, ${Math.round(r.setsPerSecond)} report sets/s`],
+    ['elapsed', `${(r.elapsedMs / 1000).toFixed(2)} s`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
+  if (r.stoppedBy) {
+    lines.push(r.stoppedBy.errno === 'DMALOG_ZEROING_RULE'
+      ? `stopped at report set ${r.stoppedBy.set}: the bitmap was not zero at its start`
+      : `stopped at report set ${r.stoppedBy.set}: REPORT failed with ${r.stoppedBy.errno} on ${r.stoppedBy.tracker ?? '?'} (policy ${r.options.policy}: logging stopped everywhere)`);
+  }
+  for (const f of r.checker.lostExamples) lines.push(`  lost: page ${f.page} (iova 0x${(GUEST_IOVA + BigInt(f.page) * PAGE).toString(16)}) missing by set ${f.set}, written by tracker ${f.tracker}, stream ${f.stream}, burst ${f.burstId}`);
+  for (const f of r.checker.impreciseExamples) lines.push(`  imprecise: page ${f.page} reported in set ${f.set}`);
+  lines.push(r.ok ? 'result: every invariant held' : `result: BROKEN (${[r.lost && `${n(r.lost)} lost`, r.imprecise && `${n(r.imprecise)} imprecise`, r.zeroingViolations && 'zeroing rule'].filter(Boolean).join(', ')})`);
+  if (!r.ok) lines.push(`reproduce with: ${reproduceLine(r)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function toJson(r: StressReport): string {
+  return JSON.stringify(r, (_k, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { options, json } = parseStressArgs(argv);
+  (json ? process.stderr : process.stdout).write(`SEED=${options.seed}\n`);
+  const tty = process.stderr.isTTY === true;
+  const budget = options.reportSets !== undefined ? `/${options.reportSets}` : '';
+  options.onProgress = (p) => {
+    const line = `[${(p.elapsedMs / 1000).toFixed(1).padStart(6)} s] sets ${p.reportSets}${budget}  writes ${millions(p.writes)}  lost ${p.lost}  imprecise ${p.imprecise}  faults ${p.faults}`;
+    process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+  };
+  const report = await runStress(options);
+  if (tty) process.stderr.write('\n');
+  process.stdout.write(json ? `${toJson(report)}\n` : formatSummary(report));
+  return report.ok ? EXIT.ok : EXIT.failed;
+}
