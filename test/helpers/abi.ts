@@ -103,3 +103,10 @@ export async function errnoOf(call: Promise<unknown> | (() => unknown)): Promise
 export function errnoOfChecked(r: unknown): Errno | 'ok' {
   return typeof r === 'object' && r !== null && 'errno' in r ? (r as { errno: Errno }).errno : 'ok';
 }
+
+/** Index of the first byte where a and b differ, or -1 (deepEqual on a MiB of bytes is slow). */
+export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}

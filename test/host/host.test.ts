@@ -1,0 +1,531 @@
+// SPEC §2-§6 end to end: the simulated host with its tracker threads, driven through the raw
+// ABI (structs laid out in host.memory, host.ioctl) and through the typed layer. Every host is
+// closed in t.teardown, so no worker outlives its test.
+import { createHook } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import test, { type ExecutionContext } from 'ava';
+import {
+  DmalogError, VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+  VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
+  VfioError, createHost, decodeLoggingControl, type DeviceOptions, type Host, type HostOptions,
+} from '../../src/index.js';
+import {
+  KiB, PAGE, U64_LIMIT, errnoOf, firstDifference, presetBits, putHeader, putReport, putStart, putStop, setBits,
+  type ReportArgs, type StartArgs,
+} from '../helpers/abi.js';
+import { CONTROL_SLOTS, STOP_WRITING, WRITES_DONE, pageOfWrite, type DmaWriterData } from '../fixtures/dma-writer-plan.js';
+
+const MiB = 1024n * KiB;
+const MEMORY_BYTES = 1 << 20;
+/** Raw call structs live low in user memory (the typed layer allocates from the top). */
+const CALL_AT = 0x100;
+const BITMAP_AT = 0x8000;
+const PROBE = VFIO_DEVICE_FEATURE_PROBE;
+const F_START = VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
+const F_STOP = VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP;
+const F_REPORT = VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
+
+const MLX5: DeviceOptions = { name: 'mlx', profile: 'mlx5', minPageSize: 4096, maxPageSize: 2 << 20, maxRanges: 4, maxAddressSpaceBits: 42 };
+const PDS: DeviceOptions = { name: 'pds', profile: 'pds', maxRanges: 8 };
+const NONE: DeviceOptions = { name: 'none', profile: 'none' };
+
+async function hostFor(t: ExecutionContext, devices: DeviceOptions[] = [MLX5, PDS, NONE], options: Partial<HostOptions> = {}): Promise<Host> {
+  const host = await createHost({ userMemoryBytes: MEMORY_BYTES, logLevel: 'silent', ...options, devices });
+  t.teardown(() => host.close());
+  return host;
+}
+
+/** The raw ABI on one fd: each call lays its structs out at CALL_AT (or `at`) and ioctls. */
+function rawOn(host: Host, fd: number) {
+  const view = new DataView(host.memory);
+  const call = (ptr: number) => host.ioctl(fd, VFIO_DEVICE_FEATURE, ptr);
+  return {
+    view,
+    probe: (flags: number) => call(putHeader(view, CALL_AT, PROBE | flags)),
+    start: (a: StartArgs, at = CALL_AT) => call(putStart(view, at, a)),
+    stop: (at = CALL_AT) => call(putStop(view, at)),
+    report: (a: ReportArgs, at = CALL_AT) => call(putReport(view, at, a)),
+    /** REPORT into a zeroed bitmap at BITMAP_AT (or a.bitmap); resolves the set bits. */
+    async reportBits(iova: bigint, length: bigint, pageSize = PAGE, bitmap = BITMAP_AT): Promise<number[]> {
+      const bitCount = Number((length + pageSize - 1n) / pageSize);
+      host.zero(bitmap, Math.ceil(bitCount / 64) * 8);
+      await call(putReport(view, CALL_AT, { iova, length, pageSize, bitmap }));
+      return setBits(host.memory, bitmap, bitCount);
+    },
+  };
+}
+
+const span = (iova: bigint, length: bigint) => ({ iova, length });
+const pagesOf = (first: number, count: number) => Array.from({ length: count }, (_, i) => first + i);
+
+// ---- PROBE ---------------------------------------------------------------------------------
+
+test('PROBE: mlx5 and pds answer 0 for START/STOP (SET) and REPORT (GET); none ENOTTY; nothing written', async (t) => {
+  const host = await hostFor(t);
+  const bytes = new Uint8Array(host.memory);
+  for (const name of ['mlx', 'pds', 'none']) {
+    const fd = host.open(name);
+    const expected = name === 'none' ? 'ENOTTY' : 0;
+    for (const flags of [VFIO_DEVICE_FEATURE_SET | F_START, VFIO_DEVICE_FEATURE_SET | F_STOP, VFIO_DEVICE_FEATURE_GET | F_REPORT, F_REPORT]) {
+      const ptr = putHeader(new DataView(host.memory), CALL_AT, PROBE | flags, 32);
+      const before = bytes.slice();
+      t.is(await errnoOf(host.ioctl(fd, VFIO_DEVICE_FEATURE, ptr)), expected, `${name} 0x${flags.toString(16)}`);
+      t.is(firstDifference(bytes, before), -1, 'a PROBE touches nothing');
+    }
+    t.is(await errnoOf(rawOn(host, fd).probe(VFIO_DEVICE_FEATURE_GET | F_START)), name === 'none' ? 'ENOTTY' : 'EINVAL');
+  }
+  t.true(await host.device('mlx').probe());
+  t.true(await host.device('pds').probe(F_REPORT));
+  t.false(await host.device('none').probe());
+  t.is((await host.device('mlx').status()).state, 'idle');
+});
+
+// ---- Core checks reach the host -------------------------------------------------------------
+
+test('host.ioctl runs the SPEC §3 checks: one errno of each kind', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const fd = host.open('mlx');
+  const raw = rawOn(host, fd);
+  t.is(await errnoOf(host.ioctl(fd, VFIO_DEVICE_FEATURE, MEMORY_BYTES - 4)), 'EFAULT');
+  t.is(await errnoOf(host.ioctl(fd, VFIO_DEVICE_FEATURE, putHeader(raw.view, CALL_AT, 0x80000000 | VFIO_DEVICE_FEATURE_SET | F_START, 24))), 'EINVAL');
+  t.is(await errnoOf(host.ioctl(fd, VFIO_DEVICE_FEATURE, putHeader(raw.view, CALL_AT, VFIO_DEVICE_FEATURE_SET | 9, 24))), 'ENOTTY');
+  t.is(await errnoOf(raw.start({ pageSize: PAGE, ranges: Array.from({ length: 257 }, (_, i) => span(BigInt(2 * i) * PAGE, PAGE)) })), 'E2BIG');
+  t.is(await errnoOf(raw.start({ pageSize: PAGE, ranges: [span(U64_LIMIT - PAGE, PAGE)] })), 'EOVERFLOW');
+  t.is(await errnoOf(raw.report({ iova: U64_LIMIT - PAGE, length: PAGE, pageSize: PAGE, bitmap: BITMAP_AT })), 'EOVERFLOW');
+  t.is(await errnoOf(raw.report({ iova: 0n, length: PAGE, pageSize: 2048n, bitmap: BITMAP_AT })), 'EINVAL');
+  t.is((await host.device('mlx').status()).state, 'idle');
+});
+
+test('a request other than VFIO_DEVICE_FEATURE → ENOTTY; an fd not open → ENODEV', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const fd = host.open('mlx');
+  t.is(await errnoOf(host.ioctl(fd, VFIO_DEVICE_FEATURE + 1, CALL_AT)), 'ENOTTY');
+  t.is(await errnoOf(() => host.ioctl(fd + 100, VFIO_DEVICE_FEATURE, CALL_AT)), 'ENODEV');
+});
+
+test('open of an unknown device → ENODEV (code 19); fds are distinct per open', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const error = t.throws(() => host.open('nope'), { instanceOf: VfioError });
+  t.is(error?.errno, 'ENODEV');
+  t.is(error?.code, 19);
+  t.not(host.open('mlx'), host.open('mlx'));
+  t.throws(() => host.device('nope'), { instanceOf: VfioError });
+});
+
+// ---- SPEC §4 rows ---------------------------------------------------------------------------
+
+test('§4 mlx5 page size: raw START writes the chosen size back into control.page_size', async (t) => {
+  const host = await hostFor(t, [{ ...MLX5, minPageSize: 8192, maxPageSize: 64 * 1024 }]);
+  const fd = host.open('mlx');
+  const raw = rawOn(host, fd);
+  const controlAt = CALL_AT + 8;
+  // 12 KiB hint: the core's strange mask lets iova 0x4000 through; mlx5 rounds down to 8 KiB.
+  const ptr = putStart(raw.view, CALL_AT, { pageSize: 0x3000n, ranges: [span(0x4000n, 0xd000n)] });
+  const before = new Uint8Array(host.memory).slice();
+  t.is(await host.ioctl(fd, VFIO_DEVICE_FEATURE, ptr), 0);
+  t.is(decodeLoggingControl(raw.view, controlAt).pageSize, 0x2000n);
+  // Nothing but the 8 bytes of page_size changed.
+  const after = new Uint8Array(host.memory);
+  const changed = [];
+  for (let i = 0; i < MEMORY_BYTES; i++) if (after[i] !== before[i]) changed.push(i);
+  t.true(changed.every((i) => i >= controlAt && i < controlAt + 8) && changed.length > 0);
+  t.is(await raw.stop(), 0);
+  // Clamped up to the device minimum, and down to its maximum.
+  t.is(await raw.start({ pageSize: PAGE, ranges: [span(0n, MiB)] }), 0);
+  t.is(decodeLoggingControl(raw.view, controlAt).pageSize, 8192n);
+  t.is(await raw.stop(), 0);
+  t.is(await raw.start({ pageSize: MiB, ranges: [span(0n, MiB)] }), 0);
+  t.is(decodeLoggingControl(raw.view, controlAt).pageSize, 64n * KiB);
+  t.deepEqual((await host.device('mlx').status()).pageSize, 64n * KiB);
+});
+
+test('§4 mlx5 page size through the typed layer: startLogging resolves the chosen size', async (t) => {
+  const host = await hostFor(t, [{ ...MLX5, minPageSize: 8192, maxPageSize: 64 * 1024 }]);
+  const mlx = host.device('mlx');
+  t.is(await mlx.startLogging({ pageSize: 0x5000n, ranges: [span(0n, MiB)] }), 0x4000n);
+  await mlx.stopLogging();
+  t.is(await mlx.startLogging({ pageSize: 4096, ranges: [{ iova: 0, length: 1 << 20 }] }), 8192n);
+  await mlx.stopLogging();
+  t.is(await mlx.startLogging({ pageSize: 1n << 30n, ranges: [span(0n, 1n << 30n)] }), 64n * KiB);
+});
+
+test('§4 pds page size: the hint unchanged; not a power of two ≥ 4096 → EINVAL (raw and typed)', async (t) => {
+  const host = await hostFor(t, [PDS]);
+  const fd = host.open('pds');
+  const raw = rawOn(host, fd);
+  t.is(await errnoOf(raw.start({ pageSize: 0x3000n, ranges: [span(0x4000n, 0xd000n)] })), 'EINVAL');
+  t.is(await errnoOf(raw.start({ pageSize: 2048n, ranges: [span(0n, 2048n)] })), 'EINVAL');
+  t.is((await host.device('pds').status()).state, 'idle');
+  t.is(await raw.start({ pageSize: 64n * KiB, ranges: [span(0n, MiB)] }), 0);
+  t.is(decodeLoggingControl(raw.view, CALL_AT + 8).pageSize, 64n * KiB);
+  await raw.stop();
+  const pds = host.device('pds');
+  t.is(await errnoOf(pds.startLogging({ pageSize: 0x3000n, ranges: [span(0n, 0x3000n)] })), 'EINVAL');
+  t.is(await pds.startLogging({ pageSize: 1n << 21n, ranges: [span(0n, 1n << 30n)] }), 1n << 21n);
+});
+
+test('§4 too many ranges: merged smallest gap first, and the gaps become tracked (mlx5, pds)', async (t) => {
+  const host = await hostFor(t, [{ ...MLX5, maxRanges: 2 }, { ...PDS, maxRanges: 2 }]);
+  // Gaps: 2 pages, 6 pages, 1 page → [0, 4) pages and [10, 13) pages.
+  const ranges = [span(0n, PAGE), span(3n * PAGE, PAGE), span(10n * PAGE, PAGE), span(12n * PAGE, PAGE)];
+  for (const name of ['mlx', 'pds']) {
+    const raw = rawOn(host, host.open(name));
+    t.is(await raw.start({ pageSize: PAGE, ranges }), 0);
+    t.deepEqual((await host.device(name).status()).regions, [span(0n, 4n * PAGE), span(10n * PAGE, 3n * PAGE)], name);
+    await host.device(name).dmaWrite(PAGE, PAGE); // in a merged gap: logged
+    await host.device(name).dmaWrite(11n * PAGE, 1n);
+    await host.device(name).dmaWrite(6n * PAGE, PAGE); // in the gap that stayed a gap: not logged
+    t.deepEqual(await raw.reportBits(0n, 4n * PAGE), [1], name);
+    t.deepEqual(await raw.reportBits(10n * PAGE, 3n * PAGE), [1], name);
+  }
+});
+
+test('§4 mlx5 address-space limit: exactly 2^bits passes, more → EOPNOTSUPP (raw and typed); pds has none', async (t) => {
+  const host = await hostFor(t, [{ ...MLX5, maxAddressSpaceBits: 20 }, { ...PDS, maxRanges: 1 }]);
+  const raw = rawOn(host, host.open('mlx'));
+  t.is(await errnoOf(raw.start({ pageSize: PAGE, ranges: [span(0n, MiB + PAGE)] })), 'EOPNOTSUPP');
+  t.is((await host.device('mlx').status()).state, 'idle');
+  t.is(await raw.start({ pageSize: PAGE, ranges: [span(0n, MiB)] }), 0);
+  await raw.stop();
+  const mlx = host.device('mlx');
+  t.is(await errnoOf(mlx.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB / 2n), span(4n * MiB, MiB / 2n + PAGE)] })), 'EOPNOTSUPP');
+  t.is(await mlx.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB / 2n), span(4n * MiB, MiB / 2n)] }), PAGE);
+  t.is(await host.device('pds').startLogging({ pageSize: PAGE, ranges: [span(0n, PAGE), span(1n << 40n, PAGE)] }), PAGE);
+});
+
+test('§4 START while active → EINVAL (raw and typed); the running log is kept', async (t) => {
+  const host = await hostFor(t, [MLX5, PDS]);
+  for (const name of ['mlx', 'pds']) {
+    const dev = host.device(name);
+    const raw = rawOn(host, host.open(name));
+    t.is(await raw.start({ pageSize: PAGE, ranges: [span(0n, MiB)] }), 0);
+    await dev.dmaWrite(5n * PAGE, 1n);
+    t.is(await errnoOf(raw.start({ pageSize: PAGE, ranges: [span(2n * MiB, MiB)] })), 'EINVAL', name);
+    t.is(await errnoOf(dev.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB)] })), 'EINVAL', name);
+    t.deepEqual((await dev.status()).regions, [span(0n, MiB)]);
+    t.deepEqual(await raw.reportBits(0n, 16n * PAGE), [5], name);
+  }
+});
+
+test('§4 STOP when not active → 0, again and again (raw and typed); none → ENOTTY', async (t) => {
+  const host = await hostFor(t);
+  for (const name of ['mlx', 'pds']) {
+    const raw = rawOn(host, host.open(name));
+    t.is(await raw.stop(), 0);
+    t.is(await raw.stop(), 0);
+    await host.device(name).stopLogging();
+    t.is(await raw.start({ pageSize: PAGE, ranges: [span(0n, MiB)] }), 0);
+    t.is(await raw.stop(), 0);
+    t.is(await raw.stop(), 0);
+    t.is((await host.device(name).status()).state, 'idle');
+  }
+  t.is(await errnoOf(rawOn(host, host.open('none')).stop()), 'ENOTTY');
+  t.is(await errnoOf(host.device('none').stopLogging()), 'ENOTTY');
+});
+
+test('§4 REPORT when not active → EINVAL, before START and after STOP (raw and typed)', async (t) => {
+  const host = await hostFor(t, [MLX5, PDS]);
+  for (const name of ['mlx', 'pds']) {
+    const dev = host.device(name);
+    const raw = rawOn(host, host.open(name));
+    const report = { iova: 0n, length: PAGE, pageSize: PAGE, bitmap: BITMAP_AT };
+    t.is(await errnoOf(raw.report(report)), 'EINVAL', name);
+    t.is(await errnoOf(dev.report(report)), 'EINVAL', name);
+    await dev.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+    await dev.dmaWrite(0n, 1n);
+    await dev.stopLogging();
+    host.zero(BITMAP_AT, 8);
+    t.is(await errnoOf(raw.report(report)), 'EINVAL', name);
+    t.is(await errnoOf(dev.report(report)), 'EINVAL', name);
+    t.deepEqual(setBits(host.memory, BITMAP_AT, 64), [], 'a refused REPORT sets nothing');
+  }
+});
+
+test('§4 none: START, STOP and REPORT → ENOTTY (raw and typed)', async (t) => {
+  const host = await hostFor(t, [NONE]);
+  const raw = rawOn(host, host.open('none'));
+  const dev = host.device('none');
+  t.is(await errnoOf(raw.start({ pageSize: PAGE, ranges: [span(0n, MiB)] })), 'ENOTTY');
+  t.is(await errnoOf(raw.stop()), 'ENOTTY');
+  t.is(await errnoOf(raw.report({ iova: 0n, length: PAGE, pageSize: PAGE, bitmap: BITMAP_AT })), 'ENOTTY');
+  t.is(await errnoOf(dev.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB)] })), 'ENOTTY');
+  t.is(await errnoOf(dev.report({ iova: 0n, length: PAGE, pageSize: PAGE, bitmap: BITMAP_AT })), 'ENOTTY');
+  await dev.dmaWrite(0n, PAGE); // a device without logging still does DMA
+  t.is(dev.logDescriptor(), null);
+});
+
+test('§4 REPORT outside the tracked ranges: pds EINVAL unless inside one region; mlx5 reports clean', async (t) => {
+  const host = await hostFor(t, [MLX5, PDS]);
+  const ranges = [span(16n * PAGE, 16n * PAGE), span(64n * PAGE, 16n * PAGE)];
+  for (const name of ['mlx', 'pds']) {
+    await host.device(name).startLogging({ pageSize: PAGE, ranges });
+    for (const p of [16n, 31n, 64n, 79n]) await host.device(name).dmaWrite(p * PAGE, 1n);
+  }
+  const pds = rawOn(host, host.open('pds'));
+  const pdsTyped = host.device('pds');
+  const outside = [
+    [0n, 8n * PAGE], // below
+    [8n * PAGE, 16n * PAGE], // straddles a region start
+    [24n * PAGE, 16n * PAGE], // straddles a region end
+    [32n * PAGE, 32n * PAGE], // the gap, exactly
+    [16n * PAGE, 64n * PAGE], // spans both regions
+  ] as const;
+  for (const [iova, length] of outside) {
+    t.is(await errnoOf(pds.reportBits(iova, length)), 'EINVAL', `pds [${iova}, +${length})`);
+    t.is(await errnoOf(pdsTyped.report({ iova, length, pageSize: PAGE, bitmap: BITMAP_AT })), 'EINVAL');
+  }
+  t.deepEqual(await pds.reportBits(16n * PAGE, 16n * PAGE), [0, 15], 'a refused REPORT cleared nothing');
+  t.deepEqual(await pds.reportBits(72n * PAGE, 8n * PAGE), [7]);
+
+  const mlx = rawOn(host, host.open('mlx'));
+  t.deepEqual(await mlx.reportBits(0n, 8n * PAGE), []);
+  t.deepEqual(await mlx.reportBits(32n * PAGE, 32n * PAGE), []);
+  t.deepEqual(await mlx.reportBits(8n * PAGE, 80n * PAGE), [8, 23, 56, 71]);
+  t.is(await host.device('mlx').report({ iova: 0n, length: 1n << 30n, pageSize: 1n << 30n, bitmap: BITMAP_AT }), 0);
+});
+
+test('§4 injected tracker error: mlx5 fails every REPORT with EIO until STOP then START', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const dev = host.device('mlx');
+  const raw = rawOn(host, dev.fd);
+  const ranges = [span(0n, MiB)];
+  await dev.startLogging({ pageSize: PAGE, ranges });
+  await dev.dmaWrite(3n * PAGE, 1n);
+  await dev.injectFault({ kind: 'tracker-error' });
+  t.is(await errnoOf(raw.reportBits(0n, MiB)), 'EIO');
+  t.is(await errnoOf(raw.reportBits(0n, MiB)), 'EIO');
+  t.is(await errnoOf(dev.report({ iova: 0n, length: MiB, pageSize: PAGE, bitmap: BITMAP_AT })), 'EIO');
+  t.is(await errnoOf(raw.start({ pageSize: PAGE, ranges })), 'EINVAL', 'still active');
+  t.is(await raw.stop(), 0);
+  t.is(await errnoOf(raw.reportBits(0n, MiB)), 'EINVAL', 'idle now');
+  t.is(await raw.start({ pageSize: PAGE, ranges }), 0);
+  await dev.dmaWrite(7n * PAGE, 1n);
+  t.deepEqual(await raw.reportBits(0n, MiB), [7], 'a fresh log after the restart');
+});
+
+test('§4 injected tracker error: pds fails that one REPORT with EIO', async (t) => {
+  const host = await hostFor(t, [PDS]);
+  const dev = host.device('pds');
+  const raw = rawOn(host, dev.fd);
+  await dev.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  await dev.injectFault({ kind: 'tracker-error' });
+  t.is(await errnoOf(raw.reportBits(0n, MiB)), 'EIO');
+  await dev.dmaWrite(9n * PAGE, 1n);
+  t.deepEqual(await raw.reportBits(0n, MiB), [9]);
+  await dev.injectFault({ kind: 'tracker-error' });
+  t.is(await errnoOf(dev.report({ iova: 0n, length: MiB, pageSize: PAGE, bitmap: BITMAP_AT })), 'EIO');
+  t.is(await dev.report({ iova: 0n, length: MiB, pageSize: PAGE, bitmap: BITMAP_AT }), 0);
+  t.is((await dev.status()).state, 'logging');
+});
+
+// ---- EFAULT and write-back -------------------------------------------------------------------
+
+test('§3 START EFAULT paths change nothing: a later valid round behaves as fresh', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const dev = host.device('mlx');
+  const raw = rawOn(host, dev.fd);
+  const ranges = [span(0n, MiB)];
+  // The header, then the control struct, then the range array, each straddling the end.
+  t.is(await errnoOf(host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, MEMORY_BYTES - 6)), 'EFAULT');
+  t.is(await errnoOf(host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, putHeader(raw.view, MEMORY_BYTES - 16, VFIO_DEVICE_FEATURE_SET | F_START, 24))), 'EFAULT');
+  t.is(await errnoOf(raw.start({ pageSize: PAGE, ranges: [span(0n, PAGE), span(2n * PAGE, PAGE)], rangesAt: MEMORY_BYTES - 24 })), 'EFAULT');
+  t.is(await errnoOf(raw.start({ pageSize: PAGE, ranges, rangesAt: U64_LIMIT - 8n })), 'EFAULT');
+  t.deepEqual(await dev.status(), { state: 'idle', pageSize: null, regions: [], reports: 0 });
+  t.is(dev.logDescriptor(), null);
+  await dev.dmaWrite(PAGE, 1n); // while idle: not logged
+  t.is(await raw.start({ pageSize: PAGE, ranges }), 0);
+  await dev.dmaWrite(2n * PAGE, 1n);
+  t.deepEqual(await raw.reportBits(0n, MiB), [2]);
+});
+
+test('§3.7 REPORT with a bitmap that does not fit → EFAULT before anything is cleared', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const dev = host.device('mlx');
+  const raw = rawOn(host, dev.fd);
+  await dev.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  await dev.dmaWrite(4n * PAGE, 1n);
+  t.is(await errnoOf(raw.report({ iova: 0n, length: MiB, pageSize: PAGE, bitmap: MEMORY_BYTES - 8 })), 'EFAULT');
+  t.deepEqual(await raw.reportBits(0n, MiB), [4]);
+});
+
+test('§3.8 REPORT writes nothing but bits: the call structs and every other byte stay as they were', async (t) => {
+  const host = await hostFor(t, [{ ...MLX5, minPageSize: 16384 }]);
+  const dev = host.device('mlx');
+  const raw = rawOn(host, dev.fd);
+  await raw.start({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  await dev.dmaWrite(20n * KiB, 1n); // granule [16K, 32K)
+  const bytes = new Uint8Array(host.memory);
+  const bitmapAt = BITMAP_AT + 3; // unaligned
+  // Canary everywhere, the bitmap included (its bits are the user's pre-set ones).
+  for (let i = 0; i < MEMORY_BYTES - 8192; i++) bytes[i] = (i * 37) & 0xff;
+  const call = putReport(raw.view, CALL_AT, { iova: 2n * KiB, length: 9n * PAGE + 1n, pageSize: PAGE, bitmap: bitmapAt });
+  const before = bytes.slice();
+  t.is(await host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, call), 0);
+  // The granule [16K, 32K) against bits from 2K: bits 3..7 (10 bits in the window).
+  const expected = before.slice();
+  for (const n of [3, 4, 5, 6, 7]) expected[bitmapAt + (n >>> 3)]! |= 1 << (n & 7);
+  t.is(firstDifference(bytes, expected), -1);
+  t.not(firstDifference(expected, before), -1, 'the REPORT had bits to set');
+});
+
+// ---- Several devices, one bitmap --------------------------------------------------------------
+
+test('§5 several devices REPORT concurrently into one bitmap with pre-set user bits: the exact union', async (t) => {
+  const host = await hostFor(t, [
+    { ...MLX5, name: 'a' },
+    { ...MLX5, name: 'b', minPageSize: 16384 },
+    { ...PDS, name: 'c' },
+  ]);
+  const devs = ['a', 'b', 'c'].map((n) => host.device(n));
+  const pages = 4096; // 16 MiB at 4 KiB: 512 bytes of bitmap
+  const window = { iova: 0n, length: BigInt(pages) * PAGE, pageSize: PAGE, bitmap: BITMAP_AT };
+  for (const d of devs) await d.startLogging({ pageSize: PAGE, ranges: [span(0n, window.length)] });
+  for (let round = 0; round < 4; round++) {
+    const preset = pagesOf(0, pages).filter((p) => (p * 2654435761 + round) % 97 === 0);
+    // Each device writes its own pseudo-random pages; many share u32 words with the others'.
+    const written = devs.map((_, k) => pagesOf(0, pages).filter((p) => (p * (k + 3) + round * 7) % 11 === 0));
+    await Promise.all(devs.map((d, k) => Promise.all(written[k]!.map((p) => d.dmaWrite(BigInt(p) * PAGE + 100n, 1n)))));
+    host.zero(BITMAP_AT, pages / 8);
+    presetBits(host.memory, BITMAP_AT, preset);
+    const counts = await Promise.all(devs.map((d) => d.report(window)));
+    const union = new Set(preset);
+    written[0]!.forEach((p) => union.add(p));
+    written[1]!.forEach((p) => { const g = p & ~3; for (let i = 0; i < 4; i++) union.add(g + i); }); // 16 KiB granules
+    written[2]!.forEach((p) => union.add(p));
+    t.deepEqual(setBits(host.memory, BITMAP_AT, pages), [...union].sort((x, y) => x - y), `round ${round}`);
+    t.is(counts[0], written[0]!.length);
+    t.is(counts[1], new Set(written[1]!.map((p) => p & ~3)).size * 4);
+    t.is(counts[2], written[2]!.length);
+  }
+});
+
+// ---- DMA ----------------------------------------------------------------------------------------
+
+test('§4 DMA reads are never logged; writes outside the START ranges are not logged', async (t) => {
+  const host = await hostFor(t, [MLX5, PDS]);
+  for (const name of ['mlx', 'pds']) {
+    const dev = host.device(name);
+    const raw = rawOn(host, dev.fd);
+    await dev.startLogging({ pageSize: PAGE, ranges: [span(MiB, MiB)] });
+    await dev.dmaRead(MiB, MiB);
+    await host.dmaRead(dev.fd, MiB + PAGE, 1n);
+    await dev.dmaWrite(0n, MiB); // just below
+    await dev.dmaWrite(2n * MiB, MiB); // just above
+    t.deepEqual(await raw.reportBits(MiB, MiB), [], name);
+    await dev.dmaWrite(MiB - 1n, 2n); // straddles the start: only the inside page
+    t.deepEqual(await raw.reportBits(MiB, MiB), [0], name);
+  }
+});
+
+test('dmaWrite resolves once the write is in the log: a REPORT issued after it reports it', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const dev = host.device('mlx');
+  const raw = rawOn(host, dev.fd);
+  await dev.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  for (let p = 0; p < 32; p++) {
+    await dev.dmaWrite(BigInt(p) * PAGE + 7n, 1n);
+    t.deepEqual(await raw.reportBits(0n, MiB), [p]);
+  }
+});
+
+test('DMA arguments: non-bigint, negative, zero length → EINVAL; an end past 2^64 → EOVERFLOW', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const fd = host.open('mlx');
+  t.is(await errnoOf(host.dmaWrite(fd, 0n, 0n)), 'EINVAL');
+  t.is(await errnoOf(host.dmaWrite(fd, -1n, 1n)), 'EINVAL');
+  t.is(await errnoOf(host.dmaWrite(fd, 0 as unknown as bigint, 1n)), 'EINVAL');
+  t.is(await errnoOf(host.dmaRead(fd, U64_LIMIT - 1n, 2n)), 'EOVERFLOW');
+  t.is(await errnoOf(host.dmaWrite(fd, U64_LIMIT - 1n, 1n)), 'EOVERFLOW'); // like a range, the exclusive end 2^64 fails
+  t.is(await errnoOf(host.dmaWrite(fd, U64_LIMIT - 2n, 1n)), 0);
+});
+
+// ---- Race: DMA from another thread against a stream of REPORTs -----------------------------------
+
+test('race: DMA writes from a separate thread against a stream of REPORTs; every write is found', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const dev = host.device('mlx');
+  const iova = 1n << 30n;
+  const pages = 16384; // 64 MiB at 4 KiB
+  const length = BigInt(pages) * PAGE;
+  await dev.startLogging({ pageSize: PAGE, ranges: [span(iova, length)] });
+  const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
+  const slots = new Int32Array(control);
+  const data: DmaWriterData = { log: dev.logDescriptor()!, control, iova, pageSize: PAGE, pages, maxWrites: 1_000_000 };
+  const writer = new Worker(new URL('../fixtures/dma-writer.js', import.meta.url), { workerData: data });
+  t.teardown(() => writer.terminate());
+  const finished = new Promise<number>((resolve, reject) => { writer.once('message', resolve); writer.once('error', reject); });
+  while (Atomics.load(slots, WRITES_DONE) === 0) await sleep(1);
+
+  const raw = rawOn(host, dev.fd);
+  const reports: Array<{ doneBefore: number; doneAfter: number; bits: Set<number> }> = [];
+  const reportOnce = async () => {
+    const doneBefore = Atomics.load(slots, WRITES_DONE);
+    const bits = new Set(await raw.reportBits(iova, length));
+    reports.push({ doneBefore, doneAfter: Atomics.load(slots, WRITES_DONE), bits });
+  };
+  while (reports.length < 30 || Atomics.load(slots, WRITES_DONE) < 3000) await reportOnce();
+  Atomics.store(slots, STOP_WRITING, 1);
+  Atomics.notify(slots, STOP_WRITING);
+  const total = await finished;
+  await reportOnce(); // after the last write: catches whatever is left
+
+  t.true(reports.filter((r) => r.doneBefore > 0 && r.doneBefore < total).length >= 30, 'REPORTs ran while writes were in flight');
+  // Write i is complete before report k starts when doneBefore(k) > i; it cannot be in a report
+  // that ended before it started (doneAfter < i). Some report in between must hold its page.
+  let lost = 0;
+  let k0 = 0;
+  for (let i = 0; i < total; i++) {
+    while (reports[k0]!.doneAfter < i) k0++;
+    const page = pageOfWrite(i, pages);
+    let found = false;
+    for (let k = k0; k < reports.length && !found; k++) {
+      found = reports[k]!.bits.has(page);
+      if (reports[k]!.doneBefore > i) break;
+    }
+    if (!found) lost++;
+  }
+  t.is(lost, 0, `${lost} of ${total} writes never reported`);
+  t.true(total >= 3000);
+});
+
+// ---- close -------------------------------------------------------------------------------------
+
+/** OS threads of this process (Linux); worker threads are among them. */
+function osThreads(): number {
+  return Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+}
+
+test.serial('close() ends every tracker thread; calls after close are rejected; close is idempotent', async (t) => {
+  const live = new Set<number>();
+  let created = 0;
+  const hook = createHook({
+    init(id, type) { if (type === 'WORKER') { live.add(id); created++; } },
+    destroy(id) { live.delete(id); },
+  }).enable();
+  t.teardown(() => { hook.disable(); });
+  const threadsBefore = osThreads();
+  const host = await hostFor(t);
+  t.is(created, 3, 'one thread per device');
+  t.is(osThreads(), threadsBefore + 3);
+  const dev = host.device('mlx');
+  await dev.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  await dev.dmaWrite(0n, PAGE);
+  await host.close();
+  t.is(osThreads(), threadsBefore, 'every tracker thread has exited once close() resolves');
+  // The Worker handles' destroy hooks run a turn or so later.
+  for (let turn = 0; live.size > 0 && turn < 100; turn++) await new Promise((resolve) => setImmediate(resolve));
+  t.is(live.size, 0, 'no worker handle left');
+
+  const closed = { instanceOf: DmalogError, code: 'DMALOG_CLOSED' };
+  await t.throwsAsync(host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, CALL_AT), closed);
+  await t.throwsAsync(host.dmaWrite(dev.fd, 0n, PAGE), closed);
+  await t.throwsAsync(dev.report({ iova: 0n, length: PAGE, pageSize: PAGE, bitmap: BITMAP_AT }), closed);
+  await t.throwsAsync(dev.stopLogging(), closed);
+  t.throws(() => host.open('mlx'), closed);
+  t.throws(() => host.device('pds'), closed);
+  t.throws(() => host.alloc(8), closed);
+  await host.close();
+  t.is(live.size, 0);
+});
