@@ -333,7 +333,8 @@ export class DeviceHandle implements DirtyTracker {
     }
   }
 
-  status(): Promise<TrackerStatus> {
+  /** Async so that a closed host rejects like every other call, instead of throwing. */
+  async status(): Promise<TrackerStatus> {
     return this.#host.slotOf(this.fd).tracker.call('status');
   }
 

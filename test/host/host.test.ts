@@ -320,6 +320,26 @@ test('§4 injected tracker error: pds fails that one REPORT with EIO', async (t)
   t.is((await dev.status()).state, 'logging');
 });
 
+test('the typed layer goes through the same checks: more than LOG_MAX_RANGES ranges → E2BIG', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const ranges = Array.from({ length: 257 }, (_, i) => span(BigInt(2 * i) * PAGE, PAGE));
+  t.is(await errnoOf(host.device('mlx').startLogging({ pageSize: PAGE, ranges })), 'E2BIG');
+  t.is(await host.device('mlx').startLogging({ pageSize: PAGE, ranges: ranges.slice(0, 256) }), PAGE);
+  t.is((await host.device('mlx').status()).regions.length, 4, 'merged down to the device maximum');
+});
+
+test('a log larger than maxLogBytes → ENOMEM at START, and the device stays idle', async (t) => {
+  const host = await hostFor(t, [PDS], { maxLogBytes: 1 << 16 });
+  const pds = host.device('pds');
+  t.is(await errnoOf(pds.startLogging({ pageSize: PAGE, ranges: [span(0n, 1n << 40n)] })), 'ENOMEM');
+  t.is((await pds.status()).state, 'idle');
+  t.is(await pds.startLogging({ pageSize: PAGE, ranges: [span(0n, 1n << 30n)] }), PAGE); // 32 KiB of log
+});
+
+test('createHost refuses a pds device claiming more than 255 ranges (a u8), before any thread starts', async (t) => {
+  await t.throwsAsync(createHost({ logLevel: 'silent', devices: [{ ...PDS, maxRanges: 256 }] }), { instanceOf: RangeError });
+});
+
 // ---- EFAULT and write-back -------------------------------------------------------------------
 
 test('§3 START EFAULT paths change nothing: a later valid round behaves as fresh', async (t) => {
@@ -523,6 +543,8 @@ test.serial('close() ends every tracker thread; calls after close are rejected; 
   await t.throwsAsync(host.dmaWrite(dev.fd, 0n, PAGE), closed);
   await t.throwsAsync(dev.report({ iova: 0n, length: PAGE, pageSize: PAGE, bitmap: BITMAP_AT }), closed);
   await t.throwsAsync(dev.stopLogging(), closed);
+  await t.throwsAsync(() => dev.status(), closed);
+  await t.throwsAsync(() => dev.probe(), closed);
   t.throws(() => host.open('mlx'), closed);
   t.throws(() => host.device('pds'), closed);
   t.throws(() => host.alloc(8), closed);
