@@ -162,8 +162,8 @@ class Run {
     }
     const sync = new DirtySync(this.coordinator, this.map, this.ram, !deviceLogging);
     this.pool = new DmaPool({ threads: this.o.writerThreads });
-    r.timeline.push(this.#point());
     this.ram.markAll(); // the bulk stage: every page is sent once
+    r.timeline.push(this.#point());
     let window = 0;
     let syncDue = true;
     let capped: string | null = null;

@@ -2,6 +2,7 @@
 import * as demo from './demo.js';
 import * as stress from './stress.js';
 import * as fuzz from './fuzz.js';
+import * as migrate from './migrate.js';
 
 export interface Command {
   summary: string;
@@ -13,6 +14,7 @@ export const COMMANDS: Record<string, Command> = {
   demo,
   stress,
   fuzz,
+  migrate,
 };
 
 export function usage(): string {
