@@ -1,0 +1,138 @@
+// The stress checker on hand-made bursts and report sets: what it must call lost, imprecise or
+// fine, with no threads involved.
+import test from 'ava';
+import { StressChecker, type BurstSpec, type CheckerConfig, type PageRange } from '../../src/stress/checker.js';
+import type { BurstResult } from '../../src/dma/types.js';
+import { generatePages } from '../../src/workload/workload.js';
+
+const PAGES = 64;
+const ONE_WINDOW: PageRange[] = [{ from: 0, to: PAGES }];
+const TWO_WINDOWS: PageRange[] = [{ from: 0, to: 32 }, { from: 32, to: 64 }];
+
+function checker(granulePages = [1], windows = ONE_WINDOW): StressChecker {
+  const config: CheckerConfig = { guestPages: PAGES, granulePages, windows };
+  return new StressChecker(config);
+}
+
+function burst(tracker = 0, burstId = 0, count = 1): { spec: BurstSpec; pages: number[] } {
+  const spec: BurstSpec = { tracker, workload: { kind: 'uniform', pageBase: 0, pageCount: PAGES, writer: tracker, writers: 2, stream: tracker }, seed: 7n, burstId, count };
+  return { spec, pages: [...generatePages(spec.workload, spec.seed, burstId, count)] };
+}
+
+function result(c: number, g: number, attempted = 1, logged = attempted): BurstResult {
+  return { attempted, logged, granules: logged, setsCompletedAtStart: c, setsBegunAtEnd: g, stale: logged < attempted };
+}
+
+const report = (pages: number[], marked: PageRange[] = []) => ({ pages: Int32Array.from(pages), marked });
+
+test('a written page reported by the next set is neither lost nor imprecise', (t) => {
+  const k = checker();
+  const { spec, pages } = burst();
+  k.burstDone(k.dispatch(spec), result(0, 0));
+  k.setDone(0, report(pages));
+  t.like(k.finish(), { setsChecked: 1, burstsChecked: 1, lost: 0, imprecise: 0, markedOnly: 0 });
+});
+
+test('a written page missing from the first set that began after the write is lost, once per set', (t) => {
+  const k = checker();
+  const { spec, pages } = burst(0, 0, 1);
+  const again = burst(0, 0, 1); // the same page written twice: still one lost page in set 0
+  k.burstDone(k.dispatch(spec), result(0, 0));
+  k.burstDone(k.dispatch(again.spec), result(0, 0));
+  k.setDone(0, report([]));
+  const totals = k.finish();
+  t.is(totals.lost, 1);
+  t.deepEqual(totals.lostExamples, [{ page: pages[0]!, set: 0, tracker: 0, stream: 0, burstId: 0 }]);
+});
+
+test('a write still running when a set began may show in that set or the next', (t) => {
+  const k = checker();
+  const { spec, pages } = burst();
+  k.burstDone(k.dispatch(spec), result(0, 1)); // ended after set 0 began
+  k.setDone(0, report([]));
+  t.is(k.totals.lost, 0);
+  k.setDone(1, report([]));
+  t.is(k.finish().lost, 1);
+  const late = checker();
+  late.burstDone(late.dispatch(spec), result(0, 1));
+  late.setDone(0, report([]));
+  late.setDone(1, report(pages));
+  t.like(late.finish(), { lost: 0, imprecise: 0 });
+});
+
+test('a reported page nothing wrote is imprecise unless a recovery marked it', (t) => {
+  const k = checker();
+  k.setDone(0, report([5, 6], [{ from: 6, to: 7 }]));
+  t.like(k.finish(), { imprecise: 1, markedOnly: 1, impreciseExamples: [{ page: 5, set: 0 }] });
+});
+
+test('a page reported again after its write was reported is imprecise (a stale bit)', (t) => {
+  const k = checker();
+  const { spec, pages } = burst();
+  k.burstDone(k.dispatch(spec), result(0, 0));
+  k.setDone(0, report(pages));
+  k.setDone(1, report(pages));
+  t.like(k.finish(), { imprecise: 1, lost: 0 });
+});
+
+test('a page may not show in a set that completed before its burst began', (t) => {
+  const k = checker();
+  k.setDone(0, report([]));
+  const { spec, pages } = burst();
+  k.burstDone(k.dispatch(spec), result(1, 1));
+  k.setDone(1, report(pages));
+  t.like(k.finish(), { imprecise: 0, lost: 0 });
+  const early = checker();
+  const b = early.dispatch(spec);
+  early.setDone(0, report(pages)); // dispatched before set 0 completed, but it read c = 1
+  early.burstDone(b, result(1, 1));
+  early.setDone(1, report([]));
+  t.like(early.finish(), { imprecise: 1, lost: 1 });
+});
+
+test('a tracker granule of two pages explains both pages of the granule, nothing more', (t) => {
+  const k = checker([2]);
+  const { spec, pages } = burst();
+  const p = pages[0]!;
+  const buddy = p ^ 1;
+  const outside = (p & ~1) + 2 < PAGES ? (p & ~1) + 2 : (p & ~1) - 1;
+  k.burstDone(k.dispatch(spec), result(0, 0));
+  k.setDone(0, report([p, buddy, outside].sort((a, b) => a - b)));
+  t.like(k.finish(), { imprecise: 1, impreciseExamples: [{ page: outside, set: 0 }], lost: 0 });
+});
+
+test('with two windows a page is due in the first set at or after the write that covers it', (t) => {
+  const k = checker([1], TWO_WINDOWS);
+  const { spec, pages } = burst();
+  const p = pages[0]!;
+  const window = p < 32 ? 0 : 1;
+  k.burstDone(k.dispatch(spec), result(0, 0));
+  k.setDone(0, report([]));
+  k.setDone(1, report([]));
+  t.is(k.finish().lost, 1);
+  t.is(k.totals.lostExamples[0]!.set, window);
+});
+
+test('a set is checked only once every burst dispatched before it has finished', (t) => {
+  const k = checker();
+  const { spec, pages } = burst();
+  const id = k.dispatch(spec);
+  k.setDone(0, report([]));
+  t.is(k.totals.setsChecked, 0);
+  k.burstDone(id, result(0, 1));
+  k.setDone(1, report(pages));
+  t.like(k.finish(), { setsChecked: 2, lost: 0, imprecise: 0 });
+});
+
+test('a write the engine could not count as logged (its log stopped) is not required', (t) => {
+  const { spec, pages } = burst(0, 3, 2);
+  t.not(pages[0], pages[1]);
+  const k = checker();
+  k.burstDone(k.dispatch(spec), result(0, 0, 2, 1));
+  k.setDone(0, report([pages[0]!]));
+  t.like(k.finish(), { lost: 0, imprecise: 0 });
+  const missing = checker();
+  missing.burstDone(missing.dispatch(spec), result(0, 0, 2, 1));
+  missing.setDone(0, report([pages[1]!])); // precise (it was written) but the logged one is lost
+  t.like(missing.finish(), { lost: 1, imprecise: 0 });
+});
