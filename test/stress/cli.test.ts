@@ -1,0 +1,50 @@
+// `dmalog stress` as a user runs it: SEED first, the summary or JSON, documented exit codes.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { UsageError } from '../../src/cli/args.js';
+import { parseStressArgs, reproduceLine } from '../../src/cli/commands/stress.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const stress = (...args: string[]) => spawnSync(process.execPath, [MAIN, 'stress', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
+const SMALL = ['--guest', '16M', '--burst', '1024', '--writes-per-set', '2048', '--trackers', '3'];
+
+test('text mode prints SEED first, a summary table, and exits 0 when every invariant holds', (t) => {
+  const r = stress('--report-sets', '30', '--seed', '0x2a', '--faults', '0.05', ...SMALL);
+  t.is(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  t.is(lines[0], 'SEED=42');
+  for (const row of ['writes logged', 'report sets', 'pages reported', 'lost', 'imprecise', 'faults injected', 'recovered', 'throughput']) {
+    t.true(lines.some((l) => l.trimStart().startsWith(row)), row);
+  }
+  t.true(lines.some((l) => /^\s+report sets\s+30$/.test(l)));
+  t.true(lines.some((l) => /^\s+lost\s+0$/.test(l)));
+  t.regex(r.stderr, /sets 30\/30/); // the last progress line
+});
+
+test('--json prints one JSON document on stdout and the seed on stderr', (t) => {
+  const r = stress('--report-sets', '10', '--seed', '7', '--json', '--workload', 'ring', '--policy', 'fail', ...SMALL);
+  t.is(r.status, 0, r.stderr);
+  t.true(r.stderr.startsWith('SEED=7\n'));
+  const report = JSON.parse(r.stdout) as { seed: string; reportSets: number; lost: number; ok: boolean; options: { workload: string; policy: string } };
+  t.like(report, { seed: '7', reportSets: 10, lost: 0, ok: true, options: { workload: 'ring', policy: 'fail' } });
+});
+
+test('bad usage exits 2', (t) => {
+  for (const args of [['--workload', 'nope'], ['--report-sets', '5', '--seconds', '1'], ['--guest', '5K'], ['--faults', '2'], ['--trackers', '0'], ['--seed', '-1'], ['--bogus']]) {
+    t.is(stress(...args).status, 2, args.join(' '));
+  }
+});
+
+test('flags parse into run options, and the reproduce line parses back to the same ones', (t) => {
+  const { options, json } = parseStressArgs(['--trackers', '8', '--profiles', 'pds,mlx5', '--queues', '3', '--seconds', '1.5', '--workload', 'hot',
+    '--contract', 'plain', '--faults', '0.01', '--kill', '--policy', 'fail', '--seed', '99', '--guest', '32M', '--windows', '4', '--json']);
+  t.true(json);
+  t.like(options, { trackers: 8, profiles: ['pds', 'mlx5'], queues: 3, seconds: 1.5, workload: 'hot', contract: 'plain', faultRate: 0.01, kill: true, policy: 'fail', seed: 99n, guestPages: 8192, windows: 4 });
+  t.is(parseStressArgs(['--seconds', '500ms']).options.seconds, 0.5);
+  t.throws(() => parseStressArgs(['--profiles', 'mlx5,none']), { instanceOf: UsageError });
+  const line = reproduceLine({ seed: 99n, options: { trackers: 8, profiles: ['pds', 'mlx5'], queues: 3, reportSets: 10, seconds: null, workload: 'hot', contract: 'plain',
+    faultRate: 0.01, kill: true, policy: 'fail', guestPages: 8192, burstWrites: 100, writesPerSet: 0, windows: 4, threads: undefined, progressIntervalMs: 1000 } } as never);
+  const back = parseStressArgs(line.split(' ').slice(2)).options;
+  t.like(back, { seed: 99n, trackers: 8, profiles: ['pds', 'mlx5'], queues: 3, reportSets: 10, workload: 'hot', contract: 'plain', faultRate: 0.01, kill: true, policy: 'fail', guestPages: 8192, burstWrites: 100, writesPerSet: 0, windows: 4 });
+});
