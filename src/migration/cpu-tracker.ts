@@ -119,6 +119,7 @@ class DroppingBitmap extends IovaBitmap {
       if (b < 0 || b >= this.bitCount || !lose(this.window.iova + BigInt(b) * this.window.pageSize)) continue;
       this.#lose = null;
       mask = (mask & ~(1 << k)) >>> 0;
+      break;
     }
     super.orMask(firstBit, mask);
   }

@@ -6,8 +6,8 @@
 //   [0, 640 KiB)            ram-low   offset 0
 //   [640 KiB, 768 KiB)      VGA window (MMIO): RAM offsets under it are not addressable
 //   [768 KiB, lowEnd)       ram-low   offset 768 KiB
-//   [lowEnd, 4 GiB)         PCI hole (lowEnd = min(RAM, 3 GiB))
-//   [4 GiB, 4 GiB + high)   ram-high  offset lowEnd (only when RAM > 3 GiB)
+//   [lowEnd, 4 GiB)         PCI hole (lowEnd = min(RAM, max-ram-below-4g = 3 GiB))
+//   [4 GiB, 4 GiB + high)   ram-high  offset lowEnd (only when RAM > lowEnd)
 //   [barBase, ...)          one 64-bit BAR per device, barBase = 1 GiB-aligned end of RAM
 //
 // Example: 4 GiB RAM → ram-low [0, 0xa0000) and [0xc0000, 0xc0000000), ram-high
@@ -41,12 +41,14 @@ export interface MemoryMapOptions {
   pageSize: number;
   /** One BAR per device, in device order: [name, bytes]. */
   bars?: Array<[string, number]>;
+  /** Where RAM below 4 GiB ends at most (QEMU's max-ram-below-4g; default 3 GiB). */
+  maxRamBelow4g?: number;
 }
 
 export const GiB = 1 << 30;
 export const FOUR_GIB = 4n << 30n;
 export const VGA_WINDOW = { iova: 0xa_0000n, length: 0x2_0000n } as const;
-/** Where RAM below 4 GiB ends at most: the rest of [3 GiB, 4 GiB) is the 32-bit PCI hole. */
+/** Where RAM below 4 GiB ends at most by default: [3 GiB, 4 GiB) is the 32-bit PCI hole. */
 export const LOW_RAM_LIMIT = 3 * GiB;
 /** The smallest guest: room for the legacy area below 1 MiB plus some RAM above it. */
 export const MIN_RAM_BYTES = 2 << 20;
@@ -55,7 +57,9 @@ export function buildMemoryMap(options: MemoryMapOptions): MemoryMap {
   const { ramBytes, pageSize } = options;
   if (!Number.isSafeInteger(ramBytes) || ramBytes < MIN_RAM_BYTES) throw new RangeError(`guest RAM must be at least ${MIN_RAM_BYTES} bytes`);
   if (ramBytes % pageSize !== 0) throw new RangeError(`guest RAM must be a multiple of the page size ${pageSize}`);
-  const lowEnd = Math.min(ramBytes, LOW_RAM_LIMIT);
+  const limit = options.maxRamBelow4g ?? LOW_RAM_LIMIT;
+  if (limit < MIN_RAM_BYTES || limit > LOW_RAM_LIMIT || limit % pageSize !== 0) throw new RangeError(`max-ram-below-4g must be a page multiple within ${MIN_RAM_BYTES}..${LOW_RAM_LIMIT}`);
+  const lowEnd = Math.min(ramBytes, limit);
   const vgaEnd = Number(VGA_WINDOW.iova + VGA_WINDOW.length);
   const sections: MemorySection[] = [
     { name: 'ram-low', kind: 'ram', iova: 0n, length: VGA_WINDOW.iova, offset: 0 },

@@ -36,6 +36,8 @@ export const WINDOW_MS = 100;
 export interface MigrationHooks {
   /** Called after every sync (the final one included). */
   onIteration?: (stats: IterationStats) => void;
+  /** Called once the run is over, before its trackers are closed (tests inspect device state). */
+  beforeClose?: (host: Host) => Promise<void> | void;
 }
 
 export async function migrate(options: MigrationOptions = {}, hooks: MigrationHooks = {}): Promise<MigrationResult> {
@@ -45,7 +47,7 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
   const fillSeed = prng.nextBigU64();
   const writeSeed = prng.nextBigU64();
   const pageSize = o.hostPageSize;
-  const map = buildMemoryMap({ ramBytes: o.ram, pageSize, bars: o.devices.map((d) => [d.name, d.barBytes]) });
+  const map = buildMemoryMap({ ramBytes: o.ram, pageSize, maxRamBelow4g: o.maxRamBelow4g, bars: o.devices.map((d) => [d.name, d.barBytes]) });
   const largestSection = map.ram.reduce((m, s) => (s.length > m ? s.length : m), 0n);
   const host = await createHost({
     // Room for the report bitmap and each device's ioctl scratch.
@@ -58,6 +60,7 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
   try {
     const result = await run.execute();
     result.wallMs = Math.round(performance.now() - began);
+    await hooks.beforeClose?.(host);
     return result;
   } finally {
     await run.close();

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../cli/args.js';
 import { DmalogError } from '../uapi/errno.js';
+import { LOW_RAM_LIMIT } from './memory-map.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';
 import type { ProfileName } from '../device/profiles.js';
 import type { WorkloadKind } from '../workload/workload.js';
@@ -61,6 +62,8 @@ const faultSchema = z.object({
 
 export const migrationSchema = z.object({
   ram: bytes.default(512 * MiB),
+  /** Where guest RAM below 4 GiB ends at most; the rest goes above 4 GiB (QEMU's max-ram-below-4g). */
+  maxRamBelow4g: bytes.default(LOW_RAM_LIMIT),
   hostPageSize: z.number().int().min(4096).refine((n) => (n & (n - 1)) === 0, 'must be a power of two').default(4096),
   vcpus: z.number().int().min(0).max(64).default(2),
   vcpuWorkload: workloadSchema.default({ kind: 'hot', rate: 6000 }),
@@ -102,6 +105,7 @@ export interface FilledDevice {
 
 export interface FilledMigrationOptions {
   ram: number;
+  maxRamBelow4g: number;
   hostPageSize: number;
   vcpus: number;
   vcpuWorkload: WorkloadOptions;
@@ -157,6 +161,7 @@ export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigr
   });
   if (o.ram % o.hostPageSize !== 0) fail(['ram'], `must be a multiple of the page size ${o.hostPageSize}`);
   if (o.ram < 2 * MiB) fail(['ram'], 'must be at least 2M');
+  if (o.maxRamBelow4g % o.hostPageSize !== 0 || o.maxRamBelow4g < 2 * MiB || o.maxRamBelow4g > LOW_RAM_LIMIT) fail(['maxRamBelow4g'], 'must be a page multiple within 2M..3G');
   o.faults.forEach((f, i) => { if (!names.has(f.device)) fail(['faults', i, 'device'], `no device named '${f.device}'`); });
   return { ...o, seed: BigInt(o.seed), devices, writerThreads: o.writerThreads };
 }
