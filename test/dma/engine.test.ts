@@ -61,17 +61,18 @@ test('writes outside the tracked ranges store data but mark nothing', (t) => {
   t.is(new DirtyLog(tk.log!).countDirty(), new Set(inside).size);
 });
 
-test('an IOVA base that is not 4 KiB aligned takes the bigint path and marks the same as markWrite', (t) => {
-  const base = GUEST_IOVA + 0x800n;
-  const ranges = [{ iova: GUEST_IOVA, length: BigInt(GUEST_PAGES + 1) * PAGE }];
-  const tk = task({ guestIova: base, log: log(PAGE, ranges) });
-  runBurst(tk);
-  const reference = log(PAGE, ranges);
-  const ref = new DirtyLog(reference);
-  for (const p of generatePages(workload, 11n, 5, 300)) ref.markWrite(base + BigInt(p) * PAGE, PAGE);
-  t.deepEqual(dirtyGranules(tk.log!), dirtyGranules(reference));
-  t.true(dirtyGranules(reference).length > 300 * 1.5); // an unaligned page touches two granules
-});
+for (const [title, base] of [['not 4 KiB aligned', GUEST_IOVA + 0x800n], ['past 2^53 (bigint IOVAs)', (1n << 63n) + 0x800n]] as const) {
+  test(`a guest IOVA base ${title} marks what DirtyLog.markWrite marks`, (t) => {
+    const ranges = [{ iova: base - 0x800n, length: BigInt(GUEST_PAGES + 1) * PAGE }];
+    const tk = task({ guestIova: base, log: log(PAGE, ranges) });
+    runBurst(tk);
+    const reference = log(PAGE, ranges);
+    const ref = new DirtyLog(reference);
+    for (const p of generatePages(workload, 11n, 5, 300)) ref.markWrite(base + BigInt(p) * PAGE, PAGE);
+    t.deepEqual(dirtyGranules(tk.log!), dirtyGranules(reference));
+    t.true(dirtyGranules(reference).length > 300 * 1.5); // an unaligned page touches two granules
+  });
+}
 
 test('a burst reads the report-set epochs at its start and end', (t) => {
   const cells = controlCells(1);
