@@ -145,6 +145,7 @@ export function formatSummary(r: StressReport): string {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
+  if (r.faults.retired > 0 && r.faults.retired === r.devices.length) lines.push('every tracker was retired: the sets after that hold recovery marks only');
   if (r.stoppedBy) {
     lines.push(r.stoppedBy.errno === 'DMALOG_ZEROING_RULE'
       ? `stopped at report set ${r.stoppedBy.set}: the bitmap was not zero at its start`
