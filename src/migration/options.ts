@@ -142,6 +142,8 @@ export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigr
   const parsed = migrationSchema.safeParse(options);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
+    // An unknown key is named in the path itself: devices[0].bogus, not devices[0].
+    if (issue.code === 'unrecognized_keys') fail([...issue.path, issue.keys[0]!], 'unknown field');
     fail(issue.path, issue.message);
   }
   const o = parsed.data;
