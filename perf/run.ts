@@ -9,6 +9,7 @@ import { writeResults } from './results.js';
 /** Scenario name → module (one `*.bench.ts` per scenario). */
 const SCENARIOS: Record<string, () => Promise<{ scenario: Scenario }>> = {
   logging: () => import('./logging.bench.js'),
+  report: () => import('./report.bench.js'),
 };
 
 async function main(): Promise<number> {

@@ -25,6 +25,9 @@ export function ceilDiv(a: bigint, b: bigint): bigint {
   return -floorDiv(-a, b);
 }
 
+// Word masks travel as int32 (bit 31 set = negative), never as `>>> 0` uint32: a uint32 above
+// 2^31 passed to a call V8 does not inline is boxed as a heap number, one allocation per word
+// on a dense REPORT (perf/report.bench.ts, "100 %" rows).
 export class IovaBitmap {
   readonly window: BitmapWindow;
   readonly bitCount: number;
@@ -37,7 +40,10 @@ export class IovaBitmap {
   readonly #u8: Uint8Array;
   readonly #u32: Uint32Array | null;
   readonly #byteAt: number;
-  readonly #flushWord: (wordIndex: number, mask: number) => void;
+  /** How a finished word reaches user memory, chosen once (see `flush`). */
+  readonly #mode: FlushMode;
+  /** Index of the bitmap's first byte in u32 units, when it is 4-byte aligned. */
+  readonly #wordAt: number;
   /** Index and in-range mask of the last u32 word holding report bits (for `orMask` clipping). */
   readonly #lastWord: number;
   readonly #lastWordMask: number;
@@ -50,41 +56,46 @@ export class IovaBitmap {
     this.bitCount = reportBitCount(window.length, window.pageSize);
     this.#lastWord = (this.bitCount - 1) >>> 5;
     const tailBits = this.bitCount - (this.#lastWord << 5);
-    this.#lastWordMask = tailBits === 32 ? 0xffffffff : ((1 << tailBits) - 1) >>> 0;
+    this.#lastWordMask = tailBits === 32 ? -1 : (1 << tailBits) - 1;
     this.#byteAt = bitmapAt;
+    this.#wordAt = bitmapAt >>> 2;
     this.#plain = contract === 'plain';
     this.#u8 = new Uint8Array(memory);
     const aligned = bitmapAt % 4 === 0;
     this.#u32 = aligned ? new Uint32Array(memory) : null;
-    this.#flushWord = contract === 'atomic'
-      ? (aligned ? this.#orAlignedAtomic : this.#orBytesAtomic)
-      : (aligned ? this.#orAlignedPlain : this.#orBytesPlain);
+    this.#mode = contract === 'atomic'
+      ? (aligned ? FlushMode.AtomicAligned : FlushMode.AtomicBytes)
+      : (aligned ? FlushMode.PlainAligned : FlushMode.PlainBytes);
   }
 
-  #orAlignedAtomic = (w: number, mask: number): void => {
-    Atomics.or(this.#u32!, (this.#byteAt >>> 2) + w, mask);
-  };
-  #orBytesAtomic = (w: number, mask: number): void => {
+  /** The three rarer ways out of `flush`; the common one (atomic, aligned) is inlined there. */
+  #flushOther(w: number, mask: number): void {
     const at = this.#byteAt + w * 4;
-    for (let k = 0; k < 4; k++) {
-      const b = (mask >>> (8 * k)) & 0xff;
-      if (b !== 0) Atomics.or(this.#u8, at + k, b);
+    switch (this.#mode) {
+      case FlushMode.AtomicBytes:
+        for (let k = 0; k < 4; k++) {
+          const b = (mask >>> (8 * k)) & 0xff;
+          if (b !== 0) Atomics.or(this.#u8, at + k, b);
+        }
+        return;
+      // Plain mode: the old value was loaded when the word was first touched (#pendingBase), so
+      // the store below is a read-modify-write spanning every granule that landed in this word.
+      // A concurrent reporter's bits set in between are overwritten: the merged kernel's lost update.
+      case FlushMode.PlainAligned:
+        this.#u32![this.#wordAt + w] = this.#pendingBase | mask;
+        return;
+      case FlushMode.PlainBytes: {
+        const merged = this.#pendingBase | mask;
+        for (let k = 0; k < 4; k++) if (((mask >>> (8 * k)) & 0xff) !== 0) this.#u8[at + k] = (merged >>> (8 * k)) & 0xff;
+        return;
+      }
+      default:
+        Atomics.or(this.#u32!, this.#wordAt + w, mask);
     }
-  };
-  // Plain mode: the old value was loaded when the word was first touched (#pendingBase), so the
-  // store below is a read-modify-write spanning every granule that landed in this word. A
-  // concurrent reporter's bits set in between are overwritten: the merged kernel's lost update.
-  #orAlignedPlain = (w: number, mask: number): void => {
-    this.#u32![(this.#byteAt >>> 2) + w] = this.#pendingBase | mask;
-  };
-  #orBytesPlain = (w: number, mask: number): void => {
-    const at = this.#byteAt + w * 4;
-    const merged = this.#pendingBase | mask;
-    for (let k = 0; k < 4; k++) if (((mask >>> (8 * k)) & 0xff) !== 0) this.#u8[at + k] = (merged >>> (8 * k)) & 0xff;
-  };
+  }
 
   #loadWord(w: number): number {
-    if (this.#u32) return this.#u32[(this.#byteAt >>> 2) + w]!;
+    if (this.#u32) return this.#u32[this.#wordAt + w]!;
     const at = this.#byteAt + w * 4;
     return (this.#u8[at]! | (this.#u8[at + 1]! << 8) | (this.#u8[at + 2]! << 16) | (this.#u8[at + 3]! << 24)) >>> 0;
   }
@@ -108,7 +119,7 @@ export class IovaBitmap {
     for (let w = w0; w <= w1; w++) {
       const lo = w === w0 ? first & 31 : 0;
       const hi = w === w1 ? last & 31 : 31;
-      const mask = hi - lo === 31 ? 0xffffffff : (((1 << (hi - lo + 1)) - 1) << lo) >>> 0;
+      const mask = hi - lo === 31 ? -1 : ((1 << (hi - lo + 1)) - 1) << lo;
       this.#orWord(w, mask);
     }
   }
@@ -124,13 +135,17 @@ export class IovaBitmap {
     if (mask === 0) return;
     const w = firstBit >> 5; // floor, also for negative bits
     const lo = firstBit & 31;
-    this.#orClipped(w, (mask << lo) >>> 0);
+    if (lo === 0 && w >= 0 && w < this.#lastWord) { // one whole word, nothing to clip
+      this.#orWord(w, mask);
+      return;
+    }
+    this.#orClipped(w, mask << lo);
     if (lo !== 0) this.#orClipped(w + 1, mask >>> (32 - lo));
   }
 
   #orClipped(w: number, mask: number): void {
     if (w < 0 || w > this.#lastWord) return;
-    const m = w === this.#lastWord ? (mask & this.#lastWordMask) >>> 0 : mask;
+    const m = w === this.#lastWord ? mask & this.#lastWordMask : mask;
     if (m !== 0) this.#orWord(w, m);
   }
 
@@ -155,14 +170,21 @@ export class IovaBitmap {
 
   /** Write out the word being accumulated. Call once the caller is done setting bits. */
   flush(): void {
-    if (this.#pendingWord >= 0 && this.#pendingMask !== 0) {
-      this.#flushWord(this.#pendingWord, this.#pendingMask);
-      this.bitsSet += popcount32(this.#pendingMask);
+    const w = this.#pendingWord;
+    const mask = this.#pendingMask;
+    if (w >= 0 && mask !== 0) {
+      // Branch rather than a per-mode closure: V8 inlines this, and a dense REPORT flushes once
+      // per log word (perf/report.bench.ts, "100 %" rows against the bare read-clear-OR loop).
+      if (this.#mode === FlushMode.AtomicAligned) Atomics.or(this.#u32!, this.#wordAt + w, mask);
+      else this.#flushOther(w, mask);
+      this.bitsSet += popcount32(mask);
     }
     this.#pendingWord = -1;
     this.#pendingMask = 0;
   }
 }
+
+const enum FlushMode { AtomicAligned, AtomicBytes, PlainAligned, PlainBytes }
 
 /**
  * Granule j covers [(G0 + j)·T, (G0 + j + 1)·T). In units u = min(T, P), with the offset of the
@@ -196,26 +218,69 @@ export class GranuleProjection {
     this.#unitsPerBit = Number(pageSize / unit);
     this.#endAdjust = phase === 0n ? 1 : 0;
     this.#firstVisited = firstVisited;
-    this.#project = granuleSize === pageSize
-      ? (phase === 0n ? this.#sameSizeAligned : this.#sameSizeStraddling)
-      : granuleSize < pageSize ? this.#coalesce : this.#replicate;
+    this.#bitShift = this.#qBase - firstVisited;
+    this.#kind = granuleSize === pageSize
+      ? (phase === 0n ? ProjectionKind.SameSizeAligned : ProjectionKind.SameSizeStraddling)
+      : granuleSize < pageSize ? ProjectionKind.Coalesce : ProjectionKind.Replicate;
   }
 
-  readonly #project: (jBase: number, mask: number) => void;
+  readonly #kind: ProjectionKind;
+  /** Report bit of granule j is j + #bitShift when T = P. */
+  readonly #bitShift: number;
+  /** Until the first call: the first granule may be the one the previous region projected last. */
+  #firstCall = true;
+  /** The last call's arguments; `finish` turns them into bitmap.lastGranuleUnit. */
+  #topJBase = 0;
+  #topMask = 0;
 
-  // Regions closer than T share a granule, each region with its own log bit. Granules arrive in
-  // ascending order, so a shared one is the previous region's last: project it once, or its
-  // bits would be counted twice in bitsSet.
-  /** Set the granules jBase + k for every bit k of `mask` (granule indexes as for setGranule). */
-  readonly setGranules = (jBase: number, mask: number): void => {
-    const base = this.#qBase + (jBase - this.#firstVisited) * this.#unitsPerGranule; // unit of granule jBase
-    if (base + (31 - Math.clz32(mask & -mask)) * this.#unitsPerGranule <= this.#bitmap.lastGranuleUnit) {
-      mask &= mask - 1;
+  /**
+   * Set the granules jBase + k for every bit k of `mask` (granule indexes as for setGranule), in
+   * ascending order of jBase. Kept small so V8 inlines it into the REPORT loop; T = P goes over
+   * as one word mask (perf/report.bench.ts, "100 %" rows against the bare read-clear-OR loop).
+   */
+  setGranules(jBase: number, mask: number): void {
+    if (this.#firstCall) {
+      this.#firstCall = false;
+      mask = this.#dropShared(jBase, mask);
       if (mask === 0) return;
     }
-    this.#bitmap.lastGranuleUnit = base + (31 - Math.clz32(mask)) * this.#unitsPerGranule;
-    this.#project(jBase, mask);
-  };
+    this.#topJBase = jBase;
+    this.#topMask = mask;
+    if (this.#kind === ProjectionKind.SameSizeAligned) this.#bitmap.orMask(jBase + this.#bitShift, mask);
+    else this.#projectOther(jBase, mask);
+  }
+
+  /** Call once the region is done: records its last projected granule for the next region's check. */
+  finish(): void {
+    if (this.#topMask !== 0) this.#bitmap.lastGranuleUnit = this.#unitOf(this.#topJBase + 31 - Math.clz32(this.#topMask));
+  }
+
+  #unitOf(j: number): number {
+    return this.#qBase + (j - this.#firstVisited) * this.#unitsPerGranule;
+  }
+
+  // Regions closer than T share a granule, each region with its own log bit. Regions are read in
+  // ascending order, so a shared one is the previous region's last projected granule and this
+  // region's first: project it once, or its bits would be counted twice in bitsSet.
+  #dropShared(jBase: number, mask: number): number {
+    return this.#unitOf(jBase + 31 - Math.clz32(mask & -mask)) === this.#bitmap.lastGranuleUnit ? mask & (mask - 1) : mask;
+  }
+
+  #projectOther(jBase: number, mask: number): void {
+    switch (this.#kind) {
+      // T = P with granules straddling report pages: each sets its bit and the next, mask | mask << 1,
+      // whose 33rd bit goes separately (ascending word order, so the bitmap merges it).
+      case ProjectionKind.SameSizeStraddling:
+        this.#bitmap.orMask(jBase + this.#bitShift, mask | (mask << 1));
+        this.#bitmap.orMask(jBase + this.#bitShift + 32, mask >>> 31);
+        return;
+      case ProjectionKind.Coalesce:
+        this.#coalesce(jBase, mask);
+        return;
+      default:
+        this.#replicate(jBase, mask);
+    }
+  }
 
   setGranule(j: number): void {
     const n0 = this.#qBase + (j - this.#firstVisited) * this.#unitsPerGranule;
@@ -224,30 +289,18 @@ export class GranuleProjection {
     this.#bitmap.setBits(first, last);
   }
 
-  // T = P: n0 = qBase + j − firstVisited is the granule's first report bit.
-  #sameSizeAligned = (jBase: number, mask: number): void => {
-    this.#bitmap.orMask(this.#qBase + jBase - this.#firstVisited, mask);
-  };
-  #sameSizeStraddling = (jBase: number, mask: number): void => {
-    // Each granule sets its bit and the next: mask | mask << 1, whose 33rd bit goes separately
-    // (in ascending word order, so the bitmap merges it with the next word's bits).
-    const first = this.#qBase + jBase - this.#firstVisited;
-    this.#bitmap.orMask(first, (mask | (mask << 1)) >>> 0);
-    this.#bitmap.orMask(first + 32, mask >>> 31);
-  };
-
-  #replicate = (jBase: number, mask: number): void => {
+  #replicate(jBase: number, mask: number): void {
     let pending = mask;
     while (pending !== 0) {
       const k = 31 - Math.clz32(pending & -pending);
       pending &= pending - 1;
       this.setGranule(jBase + k);
     }
-  };
+  }
 
   // T < P: once granule j's last bit L is set, every following granule that ends within bit L
   // adds nothing; skip to the first one reaching past it (4 KiB → 2 MiB: one call per 512).
-  #coalesce = (jBase: number, mask: number): void => {
+  #coalesce(jBase: number, mask: number): void {
     const upg = this.#unitsPerGranule;
     let pending = mask;
     while (pending !== 0) {
@@ -261,11 +314,14 @@ export class GranuleProjection {
       if (skip >= 32) break;
       pending &= ~((1 << skip) - 1);
     }
-  };
+  }
 }
+
+/** Set bits of a 32-bit word (a uint32 or the same bits as an int32). */
+const enum ProjectionKind { SameSizeAligned, SameSizeStraddling, Coalesce, Replicate }
 
 export function popcount32(v: number): number {
   v = v - ((v >>> 1) & 0x55555555);
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }

@@ -186,6 +186,7 @@ export class DirtyLog {
       const clearTo = Number(clamp(floorDiv(end, T) - r.firstGranule, 0n, visitTo));
       const projection = bitmap.project(T, r.firstGranule, Number(visitFrom));
       stats.granules += this.#readRegion(r.bitOffset, Number(visitFrom), Number(visitTo), clearFrom, clearTo, projection);
+      projection.finish();
       if (failHalfway) break;
     }
     bitmap.flush();
@@ -202,6 +203,10 @@ export class DirtyLog {
     const clearLast = bitOffset + clearTo - 1;
     const w0 = firstBit >>> 5;
     const w1 = lastBit >>> 5;
+    // Words strictly inside both the visited and the cleared span take whole-word masks; only
+    // the few edge words need wordMask.
+    const innerFrom = clearLast >= clearFirst ? Math.max(w0, clearFirst >>> 5) + 1 : Infinity;
+    const innerTo = clearLast >= clearFirst ? Math.min(w1, clearLast >>> 5) - 1 : -Infinity;
     for (let s = w0 >>> 5; s <= w1 >>> 5; s++) {
       if (summary[s] === 0) continue; // plain read: a racing writer sets the bit after its log bit
       const sLo = s === w0 >>> 5 ? w0 & 31 : 0;
@@ -213,13 +218,14 @@ export class DirtyLog {
         const k = 31 - Math.clz32(pending & -pending);
         pending &= pending - 1;
         const w = (s << 5) + k;
-        const visit = wordMask(w, firstBit, lastBit);
-        const clear = wordMask(w, clearFirst, clearLast);
+        const inner = w >= innerFrom && w <= innerTo;
+        const visit = inner ? FULL_WORD : wordMask(w, firstBit, lastBit);
+        const clear = inner ? FULL_WORD : wordMask(w, clearFirst, clearLast);
         // An RMW even when nothing is cleared (edge words of partial granules), so that a writer
         // racing with this read synchronizes with it. Exchange when the whole word goes.
         const old = clear === FULL_WORD ? Atomics.exchange(log, w, 0) : Atomics.and(log, w, ~clear);
         if ((old & ~clear) !== 0) Atomics.or(summary, s, 1 << k); // bits this REPORT did not clear
-        const dirty = (old & visit) >>> 0;
+        const dirty = old & visit;
         if (dirty === 0) continue;
         // A word at a time: ~2x faster than a call per granule on dense logs
         // (perf/report.bench.ts, "100 %" rows against the bare read-clear-OR loop).
@@ -251,7 +257,7 @@ function clamp(v: bigint, lo: bigint, hi: bigint): bigint {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-const FULL_WORD = 0xffffffff;
+const FULL_WORD = -1; // int32 masks, as in iova-bitmap.ts
 
 /** Mask of bits [first, last] (absolute bit indexes) that fall in word w. */
 function wordMask(w: number, first: number, last: number): number {
@@ -259,6 +265,6 @@ function wordMask(w: number, first: number, last: number): number {
   const lo = Math.max(first, w << 5) - (w << 5);
   const hi = Math.min(last, (w << 5) + 31) - (w << 5);
   if (hi < lo) return 0;
-  return (hi - lo === 31 ? 0xffffffff : ((1 << (hi - lo + 1)) - 1) << lo) >>> 0;
+  return hi - lo === 31 ? -1 : ((1 << (hi - lo + 1)) - 1) << lo;
 }
 
