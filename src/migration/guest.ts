@@ -5,8 +5,8 @@
 // devices: their own device log, or nothing when the device is not logging).
 import type { DirtyLogDescriptor } from '../device/dirty-log.js';
 import type { DmaPool } from '../dma/pool.js';
-import type { BurstResult, BurstTask } from '../dma/types.js';
-import type { WorkloadSpec } from '../workload/workload.js';
+import type { BurstControl, BurstTask } from '../dma/types.js';
+import { generatePages, type WorkloadSpec } from '../workload/workload.js';
 import type { MemoryMap, MemorySection } from './memory-map.js';
 import type { WorkloadOptions } from './options.js';
 
@@ -26,9 +26,20 @@ interface Lane {
   carry: number;
 }
 
+/** The log a writer marks now; `control` lets its bursts notice that log being stopped. */
+export interface WriteTarget {
+  log: DirtyLogDescriptor;
+  control?: BurstControl;
+}
+
 export interface WindowWrites {
   /** Pages each writer wrote this window (by writer index). */
   pages: number[];
+  /**
+   * RAM pages written but maybe not logged: a burst that saw its log stop (a restart) ends at
+   * the write whose mark may have landed after the STOP. The caller marks these dirty itself.
+   */
+  unlogged: number[];
 }
 
 export class Guest {
@@ -79,31 +90,38 @@ export class Guest {
   }
 
   /**
-   * Start `seconds` of simulated writes on the pool, as burst `burst` of every writer's streams. `logOf(writer)` is the
-   * log the writer marks now; `speedOf(writer)` scales its rate (vCPU throttling). Resolves once
-   * every burst has finished.
+   * Start `seconds` of simulated writes on the pool, as burst `burst` of every writer's streams.
+   * `targetOf(writer)` is what the writer marks now (null: nothing, its writes go unlogged);
+   * `speedOf(writer)` scales its rate (vCPU throttling). Resolves once every burst has finished.
    */
-  runWindow(pool: DmaPool, burst: number, seconds: number, logOf: (writer: number) => DirtyLogDescriptor | null, speedOf: (writer: number) => number): Promise<WindowWrites> {
-    const pages = this.writers.map(() => 0);
-    const runs: Array<Promise<BurstResult>> = [];
+  async runWindow(pool: DmaPool, burst: number, seconds: number, targetOf: (writer: number) => WriteTarget | null, speedOf: (writer: number) => number): Promise<WindowWrites> {
+    const out: WindowWrites = { pages: this.writers.map(() => 0), unlogged: [] };
+    const runs: Array<Promise<void>> = [];
     for (const lane of this.#lanes) {
       const want = lane.rate * seconds * speedOf(lane.writer) + lane.carry;
       const count = Math.floor(want);
       lane.carry = want - count;
       if (count === 0) continue;
+      const target = targetOf(lane.writer);
       const task: BurstTask = {
         guest: this.ram,
         // Page p of RAM (offset p·P) sits at IOVA section.iova + (p·P − section.offset).
         guestIova: lane.section.iova - BigInt(lane.section.offset),
         pageBytes: this.map.pageSize,
-        log: logOf(lane.writer),
+        log: target?.log ?? null,
+        control: target?.control,
         workload: lane.workload,
         seed: this.#seed,
         burstId: burst,
         count,
       };
-      runs.push(pool.run(task).then((r) => { pages[lane.writer]! += r.attempted; return r; }));
+      runs.push(pool.run(task).then((r) => {
+        out.pages[lane.writer]! += r.attempted;
+        // The burst's pages are a pure function of its task: recompute the one left in doubt.
+        if (r.stale) out.unlogged.push(generatePages(lane.workload, this.#seed, burst, r.attempted)[r.attempted - 1]!);
+      }));
     }
-    return Promise.all(runs).then(() => ({ pages }));
+    await Promise.all(runs);
+    return out;
   }
 }

@@ -14,7 +14,9 @@
 // writer threads interleave with syncs and copies is not, and the end check holds either way.
 import { Coordinator, errnoOf } from '../coordinator/coordinator.js';
 import type { DirtyTracker } from '../coordinator/tracker.js';
+import { DmaDevice } from '../dma/dma-device.js';
 import { DmaPool } from '../dma/pool.js';
+import { CONTROL_FIRST_LOG_GEN, controlCells } from '../dma/types.js';
 import { createHost, type DeviceHandle, type Host } from '../host/host.js';
 import type { LogLevel } from '../host/options.js';
 import { VfioError } from '../uapi/errno.js';
@@ -23,7 +25,7 @@ import { createPrng } from '../util/prng.js';
 import { AutoConverge } from './auto-converge.js';
 import { CpuDirtyTracker } from './cpu-tracker.js';
 import { ALL_DIRTY, DirtySync, type SyncOutcome } from './dirty-sync.js';
-import { Guest, type WriterSpec } from './guest.js';
+import { Guest, type WindowWrites, type WriterSpec } from './guest.js';
 import { compareMemory } from './memory-check.js';
 import { buildMemoryMap, iovaToRamOffset, trackingRanges } from './memory-map.js';
 import { fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from './options.js';
@@ -77,6 +79,8 @@ class Run {
   readonly destination: SharedArrayBuffer;
   readonly cpu: CpuDirtyTracker;
   readonly devices: DeviceHandle[];
+  /** The devices as the coordinator and the DMA engines see them (log generations across restarts). */
+  readonly dmaDevices: DmaDevice[];
   readonly ram: RamDirtyBitmap;
   readonly throttle: AutoConverge;
   readonly result: MigrationResult;
@@ -104,6 +108,8 @@ class Run {
     this.destination = new SharedArrayBuffer(map.ramBytes);
     this.cpu = new CpuDirtyTracker({ userMemory: host.memory, hostPageSize: o.hostPageSize });
     this.devices = o.devices.map((d) => host.device(d.name));
+    const cells = controlCells(this.devices.length);
+    this.dmaDevices = this.devices.map((d, i) => new DmaDevice(d, cells, CONTROL_FIRST_LOG_GEN + i));
     this.ram = new RamDirtyBitmap(map.ramBytes, map.pageSize);
     this.throttle = new AutoConverge(o.autoConverge);
     this.threshold = Math.floor(o.bandwidth * o.downtimeLimit / 1000);
@@ -123,7 +129,7 @@ class Run {
       converged: false, notConverged: null, throttlePct: 0,
       iterationStats: [], timeline: [],
       recovery: { reportErrors: 0, restarts: 0, retired: 0 },
-      failure: null, check: null, droppedPage: null, wallMs: 0,
+      failure: null, check: null, droppedPage: null, unloggedWrites: 0, wallMs: 0,
     };
   }
 
@@ -147,7 +153,7 @@ class Run {
     const deviceLogging = unsupported.length === 0;
     r.tracking = deviceLogging ? 'device-logging' : 'all-dirty';
     let startFailed: string | null = null;
-    const trackers: DirtyTracker[] = [this.cpu, ...(deviceLogging ? this.devices : [])].map((t) => noteStartFailure(t, (name) => { startFailed ??= name; }));
+    const trackers: DirtyTracker[] = [this.cpu, ...(deviceLogging ? this.dmaDevices : [])].map((t) => noteStartFailure(t, (name) => { startFailed ??= name; }));
     r.trackers = trackers.map((t) => t.name);
     this.coordinator = new Coordinator({ trackers, memory: this.host.memory, allocate: (n) => this.host.alloc(n), policy: this.o.policy });
     const ranges = trackingRanges(this.map);
@@ -172,12 +178,12 @@ class Run {
     let capped: string | null = null;
     const halfWindow = WINDOW_MS / 2;
     for (;;) {
-      let restarted = false;
       let switchover = false;
+      let writes: WindowWrites[];
       if (!syncDue) {
-        const writes = this.#runWriters(2 * window, WINDOW_MS);
+        const running = this.#runWriters(2 * window, WINDOW_MS);
         this.#copy(this.o.bandwidth * WINDOW_MS / 1000);
-        await writes;
+        writes = [await running];
       } else {
         // A sync sits mid-window: the first half's writes race its REPORTs, the second half's
         // come after it (and, on switchover, are what the guest writes until it is stopped).
@@ -185,7 +191,6 @@ class Run {
         const racing = this.#runWriters(2 * window, halfWindow);
         const outcome = await this.#sync(sync, 'precopy', racing);
         if (outcome === null) return r;
-        restarted = outcome.recoveries.some((x) => x.recovery === 'restarted');
         const pending = this.ram.dirtyPages * this.pageSize + this.stateBytes;
         if (pending <= this.threshold) { r.converged = true; switchover = true; }
         else if (r.iterations >= this.o.maxIterations) capped = `iteration cap ${this.o.maxIterations}`;
@@ -193,11 +198,13 @@ class Run {
         if (capped) switchover = true;
         const after = this.#runWriters(2 * window + 1, halfWindow);
         if (!switchover) this.#copy(this.o.bandwidth * WINDOW_MS / 1000);
-        await Promise.all([racing, after]);
+        writes = await Promise.all([racing, after]);
       }
-      // A device restarted in this window's sync: its bursts already in flight were handed the
-      // old log and marked it after the restart, where nobody reads; cover them once they end.
-      if (restarted) this.ram.markAll();
+      // Writes whose bursts saw their device restart may have marked the retired log only.
+      for (const w of writes) {
+        for (const page of w.unlogged) this.ram.markRange(page * this.pageSize, this.pageSize);
+        r.unloggedWrites += w.unlogged.length;
+      }
       this.timeMs += WINDOW_MS;
       window++;
       r.windows = window;
@@ -230,12 +237,13 @@ class Run {
   }
 
   /** Start `ms` of guest writes as burst `burst` of every writer; resolves when they are done. */
-  #runWriters(burst: number, ms: number): Promise<unknown> {
+  #runWriters(burst: number, ms: number): Promise<WindowWrites> {
     const vcpus = this.o.vcpus;
     const cpuLog = this.cpu.logDescriptor();
-    const logs = this.devices.map((d) => d.logDescriptor());
+    const cpuTarget = cpuLog ? { log: cpuLog } : null;
+    const deviceTargets = this.dmaDevices.map((d) => d.burstTarget());
     return this.guest.runWindow(this.pool!, burst, ms / 1000,
-      (w) => (w < vcpus ? cpuLog : logs[w - vcpus]!),
+      (w) => (w < vcpus ? cpuTarget : deviceTargets[w - vcpus]!),
       (w) => (w < vcpus ? this.throttle.vcpuSpeed : 1));
   }
 

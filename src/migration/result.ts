@@ -90,6 +90,8 @@ export interface MigrationResult {
   recovery: { reportErrors: number; restarts: number; retired: number };
   failure: Failure | null;
   check: MemoryCheck | null;
+  /** Writes cut short by a device restart, their mark in doubt: the migration marked them dirty. */
+  unloggedWrites: number;
   /** The test-only switch lost this page (IOVA, hex), if it was armed and found one. */
   droppedPage: string | null;
   wallMs: number;

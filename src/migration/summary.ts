@@ -43,7 +43,7 @@ export function summaryText(r: MigrationResult): string {
   lines.push(`sent: ${mib(r.bytesSent.ram)} RAM + ${mib(r.bytesSent.deviceState)} device state = ${mib(r.bytesSent.total)}`);
   const totals = trackerTotals(r);
   lines.push(`dirty pages reported (all syncs): ${Object.entries(totals).map(([n, p]) => `${n} ${p}`).join(', ')}`);
-  if (r.recovery.reportErrors > 0) lines.push(`recovery: ${r.recovery.reportErrors} REPORT error(s), ${r.recovery.restarts} restart(s), ${r.recovery.retired} retired`);
+  if (r.recovery.reportErrors > 0) lines.push(`recovery: ${r.recovery.reportErrors} REPORT error(s), ${r.recovery.restarts} restart(s), ${r.recovery.retired} retired; ${r.unloggedWrites} write(s) cut short by a restart marked dirty`);
   if (r.throttlePct > 0) lines.push(`auto-converge: vCPUs throttled to ${r.throttlePct}%`);
   if (r.droppedPage) lines.push(`test switch: the vCPU log dropped the dirty bit of page ${r.droppedPage} in the final sync`);
   const c = r.check!;
