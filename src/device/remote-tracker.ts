@@ -1,6 +1,7 @@
 // The host thread's handle on a tracker thread. Every call races the worker's death and a
 // deadline: a call in flight when the thread dies rejects with ENODEV, one past its deadline
-// with ETIMEDOUT (and the tracker is then treated as failed: its thread is terminated).
+// with ETIMEDOUT, one whose method threw with EIO (in the last two cases the tracker is then
+// treated as failed: its thread is terminated, and every later call is ENODEV).
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { VfioError, type Errno } from '../uapi/errno.js';
@@ -40,7 +41,11 @@ export class RemoteTracker {
     const worker = new Worker(TRACKER_ENTRY, { workerData: data, name: `tracker:${data.device.name}` });
     const remote = new RemoteTracker(worker, timeoutMs);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new VfioError('ETIMEDOUT', `tracker ${data.device.name} did not start`)), timeoutMs);
+      const timer = setTimeout(() => {
+        reject(new VfioError('ETIMEDOUT', `tracker ${data.device.name} did not start`));
+        // A thread that never got ready is not left running: it would keep the process alive.
+        void remote.terminate();
+      }, timeoutMs);
       const onMessage = (msg: unknown) => {
         if (!isReadyMessage(msg)) return;
         clearTimeout(timer);
@@ -73,8 +78,7 @@ export class RemoteTracker {
         if (settled) return;
         finish();
         reject(new VfioError('ETIMEDOUT', `tracker ${method} exceeded ${this.#timeoutMs} ms`));
-        this.#markDead('ETIMEDOUT');
-        void this.#worker.terminate();
+        this.#fail('ETIMEDOUT');
       }, this.#timeoutMs);
       const forget = this.#onDeath((errno) => {
         if (settled) return;
@@ -84,9 +88,22 @@ export class RemoteTracker {
       const fn = this.#proxy[method] as unknown as (...a: unknown[]) => Promise<Result<M>>;
       fn(...args).then(
         (value) => { if (!settled) { finish(); resolve(value); } },
-        (error: unknown) => { if (!settled) { finish(); reject(error); } },
+        (error: unknown) => {
+          if (settled) return;
+          finish();
+          if (error instanceof VfioError) { reject(error); return; }
+          // Tracker methods answer errnos as values: a throw is a broken driver, its state unknown.
+          reject(new VfioError('EIO', `tracker ${method} threw: ${(error as Error)?.message ?? String(error)}`));
+          this.#fail('EIO');
+        },
       );
     });
+  }
+
+  /** Treat the tracker as failed: calls still pending get `errno`, later ones ENODEV. */
+  #fail(errno: Errno): void {
+    this.#markDead(errno);
+    void this.#worker.terminate();
   }
 
   /** End the thread; idempotent. */

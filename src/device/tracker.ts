@@ -1,6 +1,7 @@
 // A device's tracker: the driver side of DMA logging (SPEC §4-6) as a state machine. It runs in
 // the device's own worker thread; it takes requests the core already validated (validate.ts)
-// and answers with result objects, never throws, so errnos survive the thread hop intact.
+// and answers with result objects, never throws (only injected faults do), so errnos survive the
+// thread hop intact.
 import { IovaBitmap, type Contract } from '../bitmap/iova-bitmap.js';
 import type { Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
@@ -10,7 +11,7 @@ import { PROFILE_TRAITS, STATE_ERRNO, profileStart, type DeviceConfig } from './
 
 export type TrackerState = 'idle' | 'logging' | 'error';
 
-/** Faults injected for tests and stress runs; each applies to the next REPORT(s). */
+/** Faults injected for tests and stress runs; each applies to the next REPORT(s) unless it says otherwise. */
 export type Fault =
   /** The next REPORT fails with `errno` (default EIO) after reading-and-clearing half its window. */
   | { kind: 'report-error'; errno?: Errno }
@@ -20,8 +21,26 @@ export type Fault =
   | { kind: 'slow-report'; ms: number }
   /** The device thread dies in the middle of the next REPORT. */
   | { kind: 'die-in-report' }
+  /** A bug in the driver: the next REPORT throws after reading-and-clearing half its window. */
+  | { kind: 'throw-in-report' }
+  /** The device thread dies during the next START, once the log is allocated. */
+  | { kind: 'die-in-start' }
+  /** The next START throws once the log is allocated. */
+  | { kind: 'throw-in-start' }
+  /** An uncaught exception ends the device thread, just after this call returns. */
+  | { kind: 'throw' }
   /** The device thread dies now. */
   | { kind: 'die' };
+
+/** What a fault that throws throws. */
+export class InjectedFault extends Error {
+  override name = 'InjectedFault';
+}
+
+type StartFault = Extract<Fault, { kind: 'die-in-start' | 'throw-in-start' }>;
+function isStartFault(fault: Fault): fault is StartFault {
+  return fault.kind === 'die-in-start' || fault.kind === 'throw-in-start';
+}
 
 export interface TrackerInit {
   device: DeviceConfig;
@@ -40,6 +59,7 @@ export class Tracker {
   #state: TrackerState = 'idle';
   #log: DirtyLog | null = null;
   #faults: Fault[] = [];
+  #startFaults: StartFault[] = [];
   #reports = 0;
 
   constructor(init: TrackerInit, die: () => never) {
@@ -53,6 +73,9 @@ export class Tracker {
     if (failed(plan)) return plan;
     const log = planLog(plan.pageSize, plan.regions, this.#init.maxLogBytes);
     if (failed(log)) return log;
+    const fault = this.#startFaults.shift();
+    if (fault?.kind === 'die-in-start') this.#die();
+    if (fault?.kind === 'throw-in-start') throw new InjectedFault('START failed half-way');
     this.#log = new DirtyLog(log);
     this.#state = 'logging';
     return { pageSize: plan.pageSize, log };
@@ -77,9 +100,10 @@ export class Tracker {
     const fault = this.#faults.shift();
     if (fault?.kind === 'slow-report') sleep(fault.ms);
     const bitmap = new IovaBitmap(this.#init.userMemory, req.bitmapAt, req, this.#init.contract);
-    if (fault?.kind === 'die-in-report') {
+    if (fault?.kind === 'die-in-report' || fault?.kind === 'throw-in-report') {
       log.readAndClear(req.iova, req.length, bitmap, true);
-      this.#die();
+      if (fault.kind === 'die-in-report') this.#die();
+      throw new InjectedFault('REPORT failed half-way');
     }
     if (fault?.kind === 'report-error' || fault?.kind === 'tracker-error') {
       log.readAndClear(req.iova, req.length, bitmap, true);
@@ -92,7 +116,10 @@ export class Tracker {
 
   injectFault(fault: Fault): void {
     if (fault.kind === 'die') this.#die();
-    this.#faults.push(fault);
+    // After a macrotask, so that this call's answer is posted first.
+    if (fault.kind === 'throw') setTimeout(() => { throw new InjectedFault('uncaught exception in the device thread'); });
+    else if (isStartFault(fault)) this.#startFaults.push(fault);
+    else this.#faults.push(fault);
   }
 
   status(): TrackerStatus {

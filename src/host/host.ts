@@ -112,6 +112,8 @@ export class Host {
   /** `ioctl` with what the call produced (chosen page size, pages reported). */
   async featureCall(fd: number, request: number, ptr: number | bigint): Promise<FeatureResult> {
     const slot = this.#slot(fd);
+    // A device whose tracker failed is gone: every call on it, PROBE included, is ENODEV.
+    if (slot.tracker.dead) throw new VfioError('ENODEV', `device ${slot.config.name} is gone`);
     if (request !== VFIO_DEVICE_FEATURE) throw new VfioError('ENOTTY', `request 0x${request.toString(16)} is not VFIO_DEVICE_FEATURE`);
     const started = performance.now();
     let feature: FeatureResult['feature'] | 'unknown' = 'unknown';
@@ -328,8 +330,10 @@ export class DeviceHandle implements DirtyTracker {
     try {
       await this.#host.slotOf(this.fd).tracker.call('injectFault', fault);
     } catch (error) {
-      // A 'die' fault answers by dying: that is the fault taking effect.
-      if (!(fault.kind === 'die' && error instanceof VfioError && error.errno === 'ENODEV')) throw error;
+      // A 'die' fault answers by dying, and a 'throw' may kill the thread before its answer
+      // arrives: that is the fault taking effect.
+      const dies = fault.kind === 'die' || fault.kind === 'throw';
+      if (!(dies && error instanceof VfioError && error.errno === 'ENODEV')) throw error;
     }
   }
 
