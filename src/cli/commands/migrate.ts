@@ -182,7 +182,7 @@ export async function run(argv: string[]): Promise<number> {
   const live = progressOut.isTTY === true;
   const onIteration = (s: IterationStats) => {
     const line = progressLine(s);
-    if (live) progressOut.write(`\r\x1b[K${line.slice(0, Math.max(20, (progressOut.columns ?? 120) - 1))}`);
+    if (live) progressOut.write(`\r\x1b[K${line.slice(0, Math.max(20, (progressOut.columns || 120) - 1))}`);
     else progressOut.write(`${line}\n`);
   };
   const result = await migrate(options, { onIteration });
