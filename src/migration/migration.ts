@@ -24,7 +24,7 @@ import { bitmapBytes } from '../uapi/user-memory.js';
 import { createPrng } from '../util/prng.js';
 import { AutoConverge } from './auto-converge.js';
 import { CpuDirtyTracker } from './cpu-tracker.js';
-import { ALL_DIRTY, DirtySync, type SyncOutcome } from './dirty-sync.js';
+import { DirtySync, type SyncOutcome } from './dirty-sync.js';
 import { Guest, type WindowWrites, type WriterSpec } from './guest.js';
 import { compareMemory } from './memory-check.js';
 import { buildMemoryMap, iovaToRamOffset, trackingRanges } from './memory-map.js';
@@ -58,14 +58,15 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
     devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, minPageSize: d.minPageSize, maxPageSize: d.maxPageSize, maxRanges: d.maxRanges, maxAddressSpaceBits: d.maxAddressSpaceBits })),
     logLevel: (process.env['DMALOG_LOG_LEVEL'] as LogLevel | undefined) ?? 'silent',
   });
-  const run = new Run(o, host, map, fillSeed, writeSeed, hooks);
+  let run: Run | null = null;
   try {
+    run = new Run(o, host, map, fillSeed, writeSeed, hooks);
     const result = await run.execute();
     result.wallMs = Math.round(performance.now() - began);
     await hooks.beforeClose?.(host);
     return result;
   } finally {
-    await run.close();
+    await run?.close();
     await host.close();
   }
 }
@@ -377,4 +378,3 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-export { ALL_DIRTY };

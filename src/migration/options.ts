@@ -67,7 +67,7 @@ export const migrationSchema = z.object({
   hostPageSize: z.number().int().min(4096).refine((n) => (n & (n - 1)) === 0, 'must be a power of two').default(4096),
   vcpus: z.number().int().min(0).max(64).default(2),
   vcpuWorkload: workloadSchema.default({ kind: 'hot', rate: 6000 }),
-  devices: z.array(deviceSchema).default([{ profile: 'mlx5' }, { profile: 'mlx5' }, { profile: 'pds' }]),
+  devices: z.array(deviceSchema).min(1, 'needs at least one device').default([{ profile: 'mlx5' }, { profile: 'mlx5' }, { profile: 'pds' }]),
   /** max-bandwidth in bytes per second. */
   bandwidth: bytes.default(128 * MiB),
   downtimeLimit: ms.default(300),
