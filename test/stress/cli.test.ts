@@ -30,10 +30,11 @@ test('--json prints one JSON document on stdout and the seed on stderr', (t) => 
   t.like(report, { seed: '7', reportSets: 10, lost: 0, ok: true, options: { workload: 'ring', policy: 'fail' } });
 });
 
-test('bad usage exits 2', (t) => {
-  for (const args of [['--workload', 'nope'], ['--report-sets', '5', '--seconds', '1'], ['--guest', '5K'], ['--faults', '2'], ['--trackers', '0'], ['--seed', '-1'], ['--bogus']]) {
-    t.is(stress(...args).status, 2, args.join(' '));
+test('bad usage is a UsageError, and the command exits 2 on it', (t) => {
+  for (const args of [['--workload', 'nope'], ['--report-sets', '5', '--seconds', '1'], ['--guest', '5K'], ['--faults', '2'], ['--trackers', '0'], ['--seed', '-1'], ['--seed', '0x1ffffffffffffffff'], ['--bogus']]) {
+    t.throws(() => parseStressArgs(args), { instanceOf: UsageError }, args.join(' '));
   }
+  t.is(stress('--workload', 'nope').status, 2);
 });
 
 test('flags parse into run options, and the reproduce line parses back to the same ones', (t) => {
