@@ -2,10 +2,12 @@
 // region, in a SharedArrayBuffer so DMA engines in any thread mark it while the device's own
 // thread reads-and-clears it. 64 GiB at 4 KiB is 16 Mi bits = 2 MiB.
 //
-// A summary level (one bit per log word) lets a sparse REPORT skip clean words without reading
-// them. Ordering that keeps every write findable: a writer ORs the log bit, then sets the summary
-// bit if it is clear; a reader clears the summary bit before it reads-and-clears the log word and
-// sets it again if the word keeps bits it did not clear.
+// Summary levels let a sparse REPORT skip clean words without reading them: level 1 has one bit
+// per log word, level k + 1 one bit per level-k word, until a level fits in TOP_LEVEL_WORDS
+// (1 TiB at 4 KiB: 8 Mi log words, then 256 Ki, 8 Ki and 256 summary words). Ordering that
+// keeps every write findable: a writer ORs the log bit, then sets each level's bit going up and
+// stops at the first one already set (whoever set it goes on up); a reader clears a level's bit
+// before it reads-and-clears the words below it, and sets it again if those keep bits.
 import { ceilDiv, floorDiv, popcount32, type GranuleProjection, type IovaBitmap } from '../bitmap/iova-bitmap.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import type { Checked } from '../uapi/validate.js';
@@ -25,11 +27,28 @@ export interface DirtyLogDescriptor {
   granuleSize: bigint;
   regions: LogRegion[];
   logWords: number;
+  /** Words of summary level 1 (one bit per log word). */
   summaryWords: number;
+  /** Words of summary levels 2 and up, laid out after level 1 (see summaryLevelWords). */
+  upperSummaryWords: number;
   buffer: SharedArrayBuffer;
 }
 
 const BYTES_PER_WORD = 4;
+/**
+ * Summary levels stop once one fits in this many words: a sparse REPORT scans the top level
+ * whole. With one level, 1 TiB tracked scans 256 Ki words, 1/32 of the log, and a sparse REPORT
+ * took 0.08 × a plain scan of the log; three levels bring it under 0.01
+ * (perf/report.bench.ts, "1 TiB tracked, 1000 dirty pages").
+ */
+const TOP_LEVEL_WORDS = 256;
+
+/** Words of each summary level (level 1 first) over a log of `logWords` words. */
+export function summaryLevelWords(logWords: number): number[] {
+  const levels = [Math.ceil(logWords / 32)];
+  while (levels[levels.length - 1]! > TOP_LEVEL_WORDS) levels.push(Math.ceil(levels[levels.length - 1]! / 32));
+  return levels;
+}
 
 export function planLog(granuleSize: bigint, ranges: readonly LoggingRange[], maxLogBytes: number): Checked<DirtyLogDescriptor> {
   const regions: LogRegion[] = [];
@@ -43,15 +62,17 @@ export function planLog(granuleSize: bigint, ranges: readonly LoggingRange[], ma
     bits += Math.ceil(Number(count) / 32) * 32;
   }
   const logWords = bits / 32;
-  const summaryWords = Math.ceil(logWords / 32);
-  if ((logWords + summaryWords) * BYTES_PER_WORD > maxLogBytes) return { errno: 'ENOMEM' };
+  const [summaryWords, ...upper] = summaryLevelWords(logWords);
+  const upperSummaryWords = upper.reduce((a, b) => a + b, 0);
+  const totalWords = logWords + summaryWords! + upperSummaryWords;
+  if (totalWords * BYTES_PER_WORD > maxLogBytes) return { errno: 'ENOMEM' };
   let buffer: SharedArrayBuffer;
   try {
-    buffer = new SharedArrayBuffer((logWords + summaryWords) * BYTES_PER_WORD);
+    buffer = new SharedArrayBuffer(totalWords * BYTES_PER_WORD);
   } catch {
     return { errno: 'ENOMEM' };
   }
-  return { granuleSize, regions, logWords, summaryWords, buffer };
+  return { granuleSize, regions, logWords, summaryWords: summaryWords!, upperSummaryWords, buffer };
 }
 
 export interface ReadStats { granules: number }
@@ -70,7 +91,10 @@ export class DirtyLog {
   readonly granuleSize: bigint;
   readonly regions: readonly LogRegion[];
   readonly #log: Uint32Array;
+  /** Summary level 1: one bit per log word. */
   readonly #summary: Uint32Array;
+  /** The log (level 0), then every summary level. */
+  readonly #levels: readonly Uint32Array[];
   /** 1 / T: T is a power of two, so multiplying by it is exact and cheaper than dividing. */
   readonly #perGranuleByte: number;
   /**
@@ -83,7 +107,13 @@ export class DirtyLog {
     this.granuleSize = descriptor.granuleSize;
     this.regions = descriptor.regions;
     this.#log = new Uint32Array(descriptor.buffer, 0, descriptor.logWords);
-    this.#summary = new Uint32Array(descriptor.buffer, descriptor.logWords * BYTES_PER_WORD, descriptor.summaryWords);
+    let at = descriptor.logWords * BYTES_PER_WORD;
+    this.#levels = [this.#log, ...summaryLevelWords(descriptor.logWords).map((words) => {
+      const level = new Uint32Array(descriptor.buffer, at, words);
+      at += words * BYTES_PER_WORD;
+      return level;
+    })];
+    this.#summary = this.#levels[1]!;
     this.#perGranuleByte = 1 / Number(descriptor.granuleSize);
     this.#regionNumbers = Float64Array.from(descriptor.regions.flatMap((r) =>
       [Number(r.iova), Number(r.iova + r.length), Number(r.firstGranule), r.bitOffset]));
@@ -133,31 +163,41 @@ export class DirtyLog {
     const j0 = Math.floor(a * this.#perGranuleByte) - first;
     const j1 = Math.floor((b - 1) * this.#perGranuleByte) - first;
     const bit = regions[at + R_BIT_OFFSET]! + j0;
-    if (j0 === j1) markOne(this.#log, this.#summary, bit); // a write within one granule: most DMA writes
+    if (j0 === j1) this.#markWord(bit >>> 5, 1 << (bit & 31)); // a write within one granule: most DMA writes
     else this.markBits(bit, j1 - j0 + 1);
     return j1 - j0 + 1;
   }
 
   /** Hot path for DMA engines: mark `count` granules starting at log bit `bit`. */
   markBits(bit: number, count: number): void {
-    const log = this.#log;
-    const summary = this.#summary;
     let b = bit;
     const end = bit + count;
     while (b < end) {
-      const w = b >>> 5;
       const lo = b & 31;
       const n = Math.min(32 - lo, end - b);
-      const mask = n === 32 ? 0xffffffff : (((1 << n) - 1) << lo) >>> 0;
-      Atomics.or(log, w, mask);
-      // A plain read is enough here: it follows our atomic OR on the log word, which a REPORT's
-      // clearing of that word (after its summary clear) synchronizes with, so a stale "set" is
-      // impossible. Atomics.load would cost ~6 ns, about as much as the OR itself
-      // (perf/logging.bench.ts, logging ≥ 0.8 × bare Atomics.or).
-      const s = w >>> 5;
-      const sBit = 1 << (w & 31);
-      if ((summary[s]! & sBit) === 0) Atomics.or(summary, s, sBit);
+      this.#markWord(b >>> 5, n === 32 ? -1 : ((1 << n) - 1) << lo);
       b += n;
+    }
+  }
+
+  /** OR `mask` into log word w, then make sure the summary levels above it say so. */
+  #markWord(w: number, mask: number): void {
+    Atomics.or(this.#log, w, mask);
+    // A plain read is enough here: it follows our atomic OR on the log word, which a REPORT's
+    // clearing of that word (after its summary clear) synchronizes with, so a stale "set" is
+    // impossible. Atomics.load would cost ~6 ns, about as much as the OR itself
+    // (perf/logging.bench.ts, logging ≥ 0.8 × bare Atomics.or).
+    const s = w >>> 5;
+    const sBit = 1 << (w & 31);
+    if ((this.#summary[s]! & sBit) !== 0) return; // set already: whoever set it went on up
+    Atomics.or(this.#summary, s, sBit);
+    for (let k = 2, below = s; k < this.#levels.length; k++) {
+      const level = this.#levels[k]!;
+      const up = below >>> 5;
+      const upBit = 1 << (below & 31);
+      if ((level[up]! & upBit) !== 0) return;
+      Atomics.or(level, up, upBit);
+      below = up;
     }
   }
 
@@ -194,46 +234,70 @@ export class DirtyLog {
   }
 
   #readRegion(bitOffset: number, from: number, to: number, clearFrom: number, clearTo: number, projection: GranuleProjection): number {
-    const log = this.#log;
-    const summary = this.#summary;
-    let found = 0;
-    const firstBit = bitOffset + from;
-    const lastBit = bitOffset + to - 1;
-    const clearFirst = bitOffset + clearFrom;
-    const clearLast = bitOffset + clearTo - 1;
-    const w0 = firstBit >>> 5;
-    const w1 = lastBit >>> 5;
-    // Words strictly inside both the visited and the cleared span take whole-word masks; only
-    // the few edge words need wordMask.
-    const innerFrom = clearLast >= clearFirst ? Math.max(w0, clearFirst >>> 5) + 1 : Infinity;
-    const innerTo = clearLast >= clearFirst ? Math.min(w1, clearLast >>> 5) - 1 : -Infinity;
-    for (let s = w0 >>> 5; s <= w1 >>> 5; s++) {
-      if (summary[s] === 0) continue; // plain read: a racing writer sets the bit after its log bit
-      const sLo = s === w0 >>> 5 ? w0 & 31 : 0;
-      const sHi = s === w1 >>> 5 ? w1 & 31 : 31;
-      const sMask = (sHi - sLo === 31 ? 0xffffffff : ((1 << (sHi - sLo + 1)) - 1) << sLo) >>> 0;
-      const had = Atomics.and(summary, s, ~sMask) & sMask;
-      let pending = had;
-      while (pending !== 0) {
-        const k = 31 - Math.clz32(pending & -pending);
-        pending &= pending - 1;
-        const w = (s << 5) + k;
-        const inner = w >= innerFrom && w <= innerTo;
-        const visit = inner ? FULL_WORD : wordMask(w, firstBit, lastBit);
-        const clear = inner ? FULL_WORD : wordMask(w, clearFirst, clearLast);
-        // An RMW even when nothing is cleared (edge words of partial granules), so that a writer
-        // racing with this read synchronizes with it. Exchange when the whole word goes.
-        const old = clear === FULL_WORD ? Atomics.exchange(log, w, 0) : Atomics.and(log, w, ~clear);
-        if ((old & ~clear) !== 0) Atomics.or(summary, s, 1 << k); // bits this REPORT did not clear
-        const dirty = old & visit;
-        if (dirty === 0) continue;
-        // A word at a time: ~2x faster than a call per granule on dense logs
-        // (perf/report.bench.ts, "100 %" rows against the bare read-clear-OR loop).
-        projection.setGranules((w << 5) - bitOffset, dirty);
-        found += popcount32(dirty);
+    const read = new RegionRead(bitOffset, bitOffset + from, bitOffset + to - 1, bitOffset + clearFrom, bitOffset + clearTo - 1, projection);
+    const topLevel = this.#levels.length - 1;
+    const top = this.#levels[topLevel]!;
+    const shift = 5 * topLevel;
+    for (let s = read.w0 >>> shift; s <= read.w1 >>> shift; s++) {
+      if (top[s] === 0) continue; // plain read: a racing writer sets the bit after the bits below
+      this.#drain(topLevel, s, read);
+    }
+    return read.found;
+  }
+
+  /** Drain word s of summary level k ≥ 1; true when it keeps bits (its own bit above must stay set). */
+  #drain(k: number, s: number, read: RegionRead): boolean {
+    if (k === 1) return this.#drainSummary(s, read);
+    const level = this.#levels[k]!;
+    const childShift = 5 * (k - 1);
+    const mask = wordMask(s, read.w0 >>> childShift, read.w1 >>> childShift);
+    const old = Atomics.and(level, s, ~mask);
+    let keep = (old & ~mask) !== 0;
+    let pending = old & mask;
+    while (pending !== 0) {
+      const bit = 31 - Math.clz32(pending & -pending);
+      pending &= pending - 1;
+      if (this.#drain(k - 1, (s << 5) + bit, read)) {
+        Atomics.or(level, s, 1 << bit);
+        keep = true;
       }
     }
-    return found;
+    return keep;
+  }
+
+  /** Read-and-clear the log words under level-1 word s that meet the read; true when s keeps bits. */
+  #drainSummary(s: number, read: RegionRead): boolean {
+    const log = this.#log;
+    const summary = this.#summary;
+    const { bitOffset, firstBit, lastBit, clearFirst, clearLast, innerFrom, innerTo, projection } = read;
+    const sMask = wordMask(s, read.w0, read.w1);
+    const had = Atomics.and(summary, s, ~sMask);
+    let keep = (had & ~sMask) !== 0;
+    let pending = had & sMask;
+    let found = 0;
+    while (pending !== 0) {
+      const k = 31 - Math.clz32(pending & -pending);
+      pending &= pending - 1;
+      const w = (s << 5) + k;
+      const inner = w >= innerFrom && w <= innerTo;
+      const visit = inner ? FULL_WORD : wordMask(w, firstBit, lastBit);
+      const clear = inner ? FULL_WORD : wordMask(w, clearFirst, clearLast);
+      // An RMW even when nothing is cleared (edge words of partial granules), so that a writer
+      // racing with this read synchronizes with it. Exchange when the whole word goes.
+      const old = clear === FULL_WORD ? Atomics.exchange(log, w, 0) : Atomics.and(log, w, ~clear);
+      if ((old & ~clear) !== 0) { // bits this REPORT did not clear
+        Atomics.or(summary, s, 1 << k);
+        keep = true;
+      }
+      const dirty = old & visit;
+      if (dirty === 0) continue;
+      // A word at a time: ~2x faster than a call per granule on dense logs
+      // (perf/report.bench.ts, "100 %" rows against the bare read-clear-OR loop).
+      projection.setGranules((w << 5) - bitOffset, dirty);
+      found += popcount32(dirty);
+    }
+    read.found += found;
+    return keep;
   }
 
   /** Granules currently logged (for tests and checkers; not a REPORT). */
@@ -244,13 +308,29 @@ export class DirtyLog {
   }
 }
 
-/** Mark one granule: its log bit, then its summary bit if clear (see markBits for the plain read). */
-function markOne(log: Uint32Array, summary: Uint32Array, bit: number): void {
-  const w = bit >>> 5;
-  Atomics.or(log, w, 1 << (bit & 31));
-  const s = w >>> 5;
-  const sBit = 1 << (w & 31);
-  if ((summary[s]! & sBit) === 0) Atomics.or(summary, s, sBit);
+/** One region's part of a REPORT, in absolute log bits (inclusive) and log words. */
+class RegionRead {
+  readonly w0: number;
+  readonly w1: number;
+  /** Log words strictly inside both the visited and the cleared span: whole-word masks, no wordMask. */
+  readonly innerFrom: number;
+  readonly innerTo: number;
+  found = 0;
+
+  constructor(
+    readonly bitOffset: number,
+    readonly firstBit: number,
+    readonly lastBit: number,
+    readonly clearFirst: number,
+    readonly clearLast: number,
+    readonly projection: GranuleProjection,
+  ) {
+    this.w0 = firstBit >>> 5;
+    this.w1 = lastBit >>> 5;
+    const clears = clearLast >= clearFirst;
+    this.innerFrom = clears ? Math.max(this.w0, clearFirst >>> 5) + 1 : Infinity;
+    this.innerTo = clears ? Math.min(this.w1, clearLast >>> 5) - 1 : -Infinity;
+  }
 }
 
 function clamp(v: bigint, lo: bigint, hi: bigint): bigint {
