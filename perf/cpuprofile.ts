@@ -50,13 +50,15 @@ export function summarizeProfile(file: string, topN = 10, root = process.cwd()):
   return { file, thread: tid === 0 ? 'main' : workerLabel(profile, root) ?? `worker ${tid ?? '?'}`, totalMs: totalUs / 1000, top };
 }
 
-/** The worker's entry script: the first script of ours below the profile's root. */
+/** What a worker ran: its entry under workers/, else a piscina pool thread and our first script. */
 function workerLabel(profile: CpuProfile, root: string): string | null {
-  for (const n of profile.nodes) {
-    const url = n.callFrame.url;
-    if (url.startsWith('file://') && !url.includes('/node_modules/') && n.callFrame.functionName === '') return `worker ${shorten(url, root)}`;
-  }
-  return null;
+  const urls = [...new Set(profile.nodes.map((n) => n.callFrame.url))];
+  const ours = urls.filter((u) => u.startsWith('file://') && !u.includes('/node_modules/'));
+  const entry = ours.find((u) => u.includes('/workers/'));
+  if (entry) return `worker ${shorten(entry, root)}`;
+  const pool = urls.some((u) => u.includes('/node_modules/piscina/'));
+  if (ours.length > 0) return `${pool ? 'piscina worker' : 'worker'} ${shorten(ours[0]!, root)}`;
+  return pool ? 'piscina worker' : null;
 }
 
 function shorten(url: string, root: string): string {

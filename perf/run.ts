@@ -10,6 +10,7 @@ import { writeResults } from './results.js';
 const SCENARIOS: Record<string, () => Promise<{ scenario: Scenario }>> = {
   logging: () => import('./logging.bench.js'),
   report: () => import('./report.bench.js'),
+  'report-set': () => import('./report-set.bench.js'),
 };
 
 async function main(): Promise<number> {

@@ -1,0 +1,125 @@
+// Report sets: one REPORT per tracker into one bitmap, issued by the coordinator (SPEC §6) to
+// device trackers in their own threads. A small window measures the fixed cost per set against
+// one bare comlink round trip; a large window measures how the trackers' scans overlap, against
+// the slowest of them reporting alone.
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { Coordinator } from '../src/coordinator/coordinator.js';
+import { DirtyLog } from '../src/device/dirty-log.js';
+import { nodeEndpoint } from '../src/device/node-endpoint.js';
+import { createHost, type DeviceHandle } from '../src/host/host.js';
+import { fmtMs, get, medians, type Row, type Scenario, type ScenarioOptions, type TaskSpec } from './harness.js';
+import type { pingTarget } from './workers/ping.js';
+
+const PING_ENTRY = new URL('./workers/ping.js', import.meta.url);
+const PAGE = 4096n;
+const TRACKED = 64n << 30n;
+const SMALL = { iova: 0n, length: 2n << 20n, pageSize: PAGE };
+const LARGE = { iova: 0n, length: TRACKED, pageSize: PAGE };
+const SMALL_DIRTY_PAGES = 8;
+const LARGE_DIRTY_FRACTION = 0.01;
+
+export const scenario: Scenario = {
+  name: 'report-set',
+  title: 'report set latency (coordinator → device trackers in worker threads, one shared bitmap)',
+  async run(options: ScenarioOptions) {
+    const counts = options.quick ? [1, 4] : [1, 4, 16];
+    const settings = { timeMs: options.quick ? 100 : 400, iterations: options.quick ? 5 : 20, warmupIterations: 5 };
+    // One ping thread per tracker: N pings at once are the transport's own floor for an N-tracker set.
+    const pingWorkers = await Promise.all(Array.from({ length: Math.max(...counts) }, startPing));
+    const pings = pingWorkers.map((w) => Comlink.wrap<typeof pingTarget>(nodeEndpoint(w)));
+    const rows: Row[] = [];
+    try {
+      for (const n of counts) rows.push(...await measureSets(n, pings, settings));
+    } finally {
+      for (const p of pings) p[Comlink.releaseProxy]();
+      await Promise.all(pingWorkers.map((w) => w.terminate()));
+    }
+    return {
+      name: this.name,
+      title: this.title,
+      rows,
+      notes: [
+        `small window: ${SMALL.length >> 20n} MiB at 4 KiB with ${SMALL_DIRTY_PAGES} dirty pages per tracker; large window: ${TRACKED >> 30n} GiB, ${LARGE_DIRTY_FRACTION * 100} % dirty per tracker (uniform).`,
+        'a set goes through the full ioctl path per tracker (core checks, comlink call, device read-and-clear) and zeroes its bitmap first.',
+        'trackers share the machine\'s cores: a large-window set cannot beat the slowest tracker by more than the core count allows.',
+      ],
+    };
+  },
+};
+
+async function startPing(): Promise<Worker> {
+  const worker = new Worker(PING_ENTRY);
+  await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+  return worker;
+}
+
+async function measureSets(n: number, pings: Array<Comlink.Remote<typeof pingTarget>>, settings: { timeMs: number; iterations: number; warmupIterations: number }): Promise<Row[]> {
+  const host = await createHost({
+    userMemoryBytes: 16 << 20,
+    devices: Array.from({ length: n }, (_, i) => ({ name: `mlx5-${i}`, profile: 'mlx5' as const })),
+  });
+  try {
+    const handles = host.deviceNames.map((name) => host.device(name));
+    const coordinator = new Coordinator({ trackers: handles, memory: host.memory, allocate: (bytes) => host.alloc(bytes) });
+    await coordinator.startAll({ ranges: [{ iova: 0n, length: TRACKED }], pageSize: PAGE });
+    const smallBitmap = coordinator.createBitmap(SMALL);
+    const largeBitmap = coordinator.createBitmap(LARGE);
+    const logs = handles.map((h) => logOf(h));
+    const template = largeTemplate(logs[0]!);
+    const dirtySmall = () => {
+      for (const log of logs) for (let p = 0; p < SMALL_DIRTY_PAGES; p++) log.markWriteNumber(p * 61 * 4096 % Number(SMALL.length), 4096);
+    };
+    const dirtyLarge = () => { for (const log of logs) new Uint8Array(log.descriptor.buffer).set(template); };
+    const tasks: TaskSpec[] = [
+      { name: 'rtt', fn: () => pings[0]!.ping(), options: { async: true } },
+      { name: 'rtt-parallel', fn: () => Promise.all(pings.slice(0, n).map((p) => p.ping())), options: { async: true } },
+      { name: 'small', fn: () => coordinator.reportSet(SMALL, smallBitmap, { zero: true }), options: { async: true, beforeEach: dirtySmall } },
+      { name: 'large', fn: () => coordinator.reportSet(LARGE, largeBitmap, { zero: true }), options: { async: true, beforeEach: dirtyLarge } },
+      ...handles.map((h, i): TaskSpec => ({
+        name: `single-${i}`,
+        fn: () => { largeBitmap.zero(); return h.report({ ...LARGE, bitmap: largeBitmap.at }); },
+        options: { async: true, beforeEach: () => new Uint8Array(logs[i]!.descriptor.buffer).set(template) },
+      })),
+    ];
+    const m = await medians(tasks, settings);
+    await coordinator.close();
+    const slowest = Math.max(...handles.map((_, i) => get(m, `single-${i}`)));
+    const label = `${n} tracker${n > 1 ? 's' : ''}`;
+    return [
+      {
+        case: `${label}, small window`, measured: fmtMs(get(m, 'small')), baseline: 'one bare comlink round trip', baselineMeasured: fmtMs(get(m, 'rtt')),
+        ratio: get(m, 'small') / get(m, 'rtt'), kind: 'time', target: n === 16 ? { op: '<=', value: 3 } : undefined,
+      },
+      {
+        case: `${label}, small window`, measured: fmtMs(get(m, 'small')), baseline: `${n} bare comlink round trips at once, one per thread`, baselineMeasured: fmtMs(get(m, 'rtt-parallel')),
+        ratio: get(m, 'small') / get(m, 'rtt-parallel'), kind: 'time',
+      },
+      {
+        case: `${label}, large window`, measured: fmtMs(get(m, 'large')), baseline: 'slowest tracker reporting alone', baselineMeasured: fmtMs(slowest),
+        ratio: get(m, 'large') / slowest, kind: 'time',
+      },
+    ];
+  } finally {
+    await host.close();
+  }
+}
+
+function logOf(handle: DeviceHandle): DirtyLog {
+  const descriptor = handle.logDescriptor();
+  if (!descriptor) throw new Error(`${handle.name} is not logging`);
+  return new DirtyLog(descriptor);
+}
+
+/** The log buffer of a device with 1 % of its pages dirty, to copy into every device before a large set. */
+function largeTemplate(like: DirtyLog): Uint8Array {
+  const scratch = new DirtyLog({ ...like.descriptor, buffer: new SharedArrayBuffer(like.descriptor.buffer.byteLength) });
+  const granules = Number(TRACKED / PAGE);
+  let x = 0x2545f491;
+  for (let i = 0; i < granules * LARGE_DIRTY_FRACTION; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    scratch.markBits(x % granules, 1);
+  }
+  return new Uint8Array(scratch.descriptor.buffer).slice();
+}
+
