@@ -47,18 +47,24 @@ export function summarizeProfile(file: string, topN = 10, root = process.cwd()):
   const top = [...byFunction.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, topN);
   for (const t of top) t.share = totalUs > 0 ? t.selfMs * 1000 / totalUs : 0;
   const tid = threadIdOf(file);
-  return { file, thread: tid === 0 ? 'main' : workerLabel(profile, root) ?? `worker ${tid ?? '?'}`, totalMs: totalUs / 1000, top };
+  const label = tid === 0 ? null : workerLabel(profile, selfUs, root);
+  return { file, thread: tid === 0 ? 'main' : `worker ${tid ?? '?'}${label ? ` (${label})` : ''}`, totalMs: totalUs / 1000, top };
 }
 
-/** What a worker ran: its entry under workers/, else a piscina pool thread and our first script. */
-function workerLabel(profile: CpuProfile, root: string): string | null {
-  const urls = [...new Set(profile.nodes.map((n) => n.callFrame.url))];
-  const ours = urls.filter((u) => u.startsWith('file://') && !u.includes('/node_modules/'));
-  const entry = ours.find((u) => u.includes('/workers/'));
-  if (entry) return `worker ${shorten(entry, root)}`;
-  const pool = urls.some((u) => u.includes('/node_modules/piscina/'));
-  if (ours.length > 0) return `${pool ? 'piscina worker' : 'worker'} ${shorten(ours[0]!, root)}`;
-  return pool ? 'piscina worker' : null;
+/**
+ * What a worker ran: its entry under workers/ when the profile shows it, else our script with
+ * the most self time (tagged when the thread belongs to a piscina pool).
+ */
+function workerLabel(profile: CpuProfile, selfUs: Map<number, number>, root: string): string | null {
+  const ours = (url: string) => url.startsWith('file://') && !url.includes('/node_modules/');
+  const entry = profile.nodes.find((n) => ours(n.callFrame.url) && n.callFrame.url.includes('/workers/'));
+  if (entry) return shorten(entry.callFrame.url, root);
+  const pool = profile.nodes.some((n) => n.callFrame.url.includes('/node_modules/piscina/'));
+  const byScript = new Map<string, number>();
+  for (const n of profile.nodes) if (ours(n.callFrame.url)) byScript.set(n.callFrame.url, (byScript.get(n.callFrame.url) ?? 0) + (selfUs.get(n.id) ?? 0));
+  const busiest = [...byScript].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const script = busiest ? shorten(busiest, root) : null;
+  return pool ? `piscina${script ? ` ${script}` : ''}` : script;
 }
 
 function shorten(url: string, root: string): string {
