@@ -78,6 +78,12 @@ export const FUZZ_DEFAULTS = {
 const CANARY_REFRESH_EVERY = 512;
 const ROUND_EVERY = 512;
 const RSS_SAMPLE_EVERY = 256;
+/** Share of calls before which the lane moves its device to a random state (idle, logging, sticky error). */
+const STATE_CHANGE_PERCENT = 2;
+/** Share of failed calls while logging after which device and mirror logs are compared in full. */
+const VERIFY_PERCENT = 8;
+/** Share of calls that changed nothing whose device status is read back right away (the rest: at the next check). */
+const STATUS_CHECK_PERCENT = 25;
 /**
  * The resident-set baseline is taken after this many calls: by then the JS heaps of the main and
  * tracker threads have grown to their working size (~100 MiB over 12 threads), which is not what
@@ -119,7 +125,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         for (let j = 0; k < o.calls && !stop; j++, k += o.lanes) {
           const d = callDraw(o.seed, k);
           if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
-          if (chance(d, 3)) {
+          if (chance(d, STATE_CHANGE_PERCENT)) {
             const target = pick(d, lane.profile === 'mlx5' ? ['idle', 'logging', 'error'] as const : ['idle', 'logging'] as const);
             await lane.setState(d, target);
             trace?.(`#${k} lane ${lane.index}: state → ${target}: ${lane.describeStatus()}`);
@@ -130,13 +136,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
             for (const outcome of outcomes) bump(report.dma, outcome);
           }
           const call = generateCall(d, lane.context());
-          const outcome = await lane.call(call);
+          const outcome = await lane.call(call, chance(d, STATUS_CHECK_PERCENT));
           trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
           report.calls++;
           bump(report.counts, outcome);
           bump(report.byProfile[lane.profile] ??= {}, outcome);
           // A failed call while logging must have left the log alone: compare it with the mirror's.
-          if (outcome !== 'ok' && lane.state !== 'idle' && chance(d, 25)) {
+          if (outcome !== 'ok' && lane.state !== 'idle' && chance(d, VERIFY_PERCENT)) {
             await lane.verify();
             trace?.(`#${k} lane ${lane.index}: verified`);
             report.verifies++;
