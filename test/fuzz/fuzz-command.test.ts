@@ -1,0 +1,52 @@
+// `dmalog fuzz` as a user runs it: seed first, counts, exit codes, and the replay line.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { formatReport, replayCommand } from '../../src/cli/commands/fuzz.js';
+import type { FuzzReport } from '../../src/fuzz/runner.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function dmalog(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('fuzz --calls N --seed S --json: exit 0, the seed first on stderr, N calls counted by outcome', async (t) => {
+  const { code, stdout, stderr } = await dmalog('fuzz', '--calls', '3000', '--seed', '11', '--json');
+  t.is(code, 0, stderr);
+  t.is(stderr.split('\n')[0], 'dmalog fuzz: seed 11, 3000 calls');
+  const report = JSON.parse(stdout) as FuzzReport;
+  t.like(report, { seed: 11, calls: 3000, failure: null });
+  t.is(Object.values(report.counts).reduce((a, b) => a + b, 0), 3000);
+});
+
+test('fuzz: the seed, when not given, is printed so the run can be repeated', async (t) => {
+  const { code, stdout, stderr } = await dmalog('fuzz', '--calls', '200', '--json');
+  t.is(code, 0, stderr);
+  const seed = Number(/^dmalog fuzz: seed (\d+), 200 calls$/m.exec(stderr)?.[1]);
+  t.is((JSON.parse(stdout) as FuzzReport).seed, seed);
+});
+
+test('fuzz: bad usage exits 2', async (t) => {
+  for (const args of [['--calls', 'x'], ['--calls', '0'], ['--seed', '-1'], ['--seed', '1e400'], ['--bogus'], ['stray']]) {
+    t.is((await dmalog('fuzz', ...args)).code, 2, args.join(' '));
+  }
+});
+
+test('fuzz --help exits 0', async (t) => {
+  t.is((await dmalog('fuzz', '--help')).code, 0);
+});
+
+test('a failed run prints the command that replays it up to and including the failing call', (t) => {
+  const report: FuzzReport = {
+    seed: 42, calls: 1234, lanes: 6, counts: { ok: 1, EINVAL: 1233 }, byProfile: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
+    rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 1,
+    failure: { kind: 'canary', detail: 'x', callIndex: 1233, lane: 3, profile: 'mlx5', call: null },
+  };
+  t.is(replayCommand(report), 'dmalog fuzz --seed 42 --calls 1234');
+  t.true(formatReport(report).includes(`replay: ${replayCommand(report)}\n`));
+});
