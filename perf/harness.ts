@@ -18,9 +18,9 @@ export interface Row {
   baseline: string;
   /** The baseline's own figure, with units. */
   baselineMeasured: string;
-  /** measured / baseline as speed (higher is better) or as time (lower is better). */
+  /** measured / baseline as speed (higher is better), or as time or size (lower is better). */
   ratio: number;
-  kind: 'speed' | 'time';
+  kind: 'speed' | 'time' | 'size';
   target?: Target;
 }
 

@@ -11,7 +11,8 @@ const PREFACE = `# Benchmark results
 Every figure is a ratio to a baseline measured in the same process run, on the same data
 (\`npm run bench\`, code in \`perf/\`): absolute times on a shared machine are noise. Each value is
 the median of tinybench samples. "speed" ratios are ours ÷ baseline throughput (higher is better),
-"time" ratios are ours ÷ baseline latency (lower is better). Targets come from issue 6.
+"time" and "size" ratios are ours ÷ baseline latency or bytes (lower is better). Targets come
+from issue 6.
 `;
 
 const begin = (name: string) => `<!-- bench:${name}:begin -->`;
@@ -41,10 +42,12 @@ export async function writeResults(results: ScenarioResult[], machine: MachineIn
     if (from >= 0 && to > from) {
       text = text.slice(0, from) + body + text.slice(to + end(result.name).length);
     } else {
-      // After the last generated section, so tables stay together ahead of hand-written ones.
+      // After the last generated section, or else before the first hand-written one, so the
+      // tables stay together right after the preface.
       const last = text.lastIndexOf(':end -->');
-      const at = last >= 0 ? last + ':end -->'.length : text.length;
-      text = `${text.slice(0, at).trimEnd()}\n\n${body}\n${text.slice(at)}`;
+      const firstHeading = text.search(/^## /m);
+      const at = last >= 0 ? last + ':end -->'.length : firstHeading >= 0 ? firstHeading : text.length;
+      text = `${text.slice(0, at).trimEnd()}\n\n${body}\n\n${text.slice(at).trimStart()}`;
     }
   }
   writeFileSync(RESULTS_FILE, `${text.trimEnd()}\n`);

@@ -11,6 +11,7 @@ const SCENARIOS: Record<string, () => Promise<{ scenario: Scenario }>> = {
   logging: () => import('./logging.bench.js'),
   report: () => import('./report.bench.js'),
   'report-set': () => import('./report-set.bench.js'),
+  migration: () => import('./migration.bench.js'),
 };
 
 async function main(): Promise<number> {
