@@ -8,6 +8,8 @@ import { Bench, type Fn, type FnOptions } from 'tinybench';
 export interface ScenarioOptions {
   /** Smaller sizes and shorter runs (for a smoke run, not for RESULTS.md). */
   quick: boolean;
+  /** Whether to measure the case with this label (`--only TEXT` keeps labels containing TEXT). */
+  wants(label: string): boolean;
 }
 
 /** One comparison: a measured figure against its same-run baseline. */

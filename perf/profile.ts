@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run profile -- [--top N] [--dir DIR] <command> [args...]`: runs any dmalog subcommand
-// (stress, migrate, demo, ...) under `node --cpu-prof`, which writes one .cpuprofile per thread
+// (stress, migrate, demo, ...), or `bench` for the benchmark runner, under `node --cpu-prof`, which writes one .cpuprofile per thread
 // (worker threads inherit the flag), then prints each thread's top functions by self time.
 // Open a profile in Chrome DevTools (Performance panel → Load profile) or at speedscope.app.
 import { spawn } from 'node:child_process';
@@ -10,9 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { formatSummary, summarizeProfile, threadIdOf } from './cpuprofile.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** `bench ...` profiles the benchmark runner instead of a CLI subcommand. */
+const BENCH = fileURLToPath(new URL('./run.js', import.meta.url));
 
 const USAGE = `usage: npm run profile -- [--top N] [--dir DIR] <command> [args...]
-  runs \`dmalog <command> [args...]\` under node --cpu-prof; profiles go to DIR
+  runs \`dmalog <command> [args...]\` (or, for \`bench\`, the benchmark runner:
+  \`npm run profile -- bench report --only "1 % dirty"\`) under node --cpu-prof; profiles go to DIR
   (default profiles/<timestamp>), one per thread; prints the top N (default 12) functions
   by self time per thread. Open a .cpuprofile in Chrome DevTools or speedscope.app.
 `;
@@ -45,7 +48,9 @@ function parse(argv: string[]): ProfileArgs | string {
 function run(args: ProfileArgs): Promise<number> {
   mkdirSync(args.dir, { recursive: true });
   // Not NODE_OPTIONS: Node 20 refuses --cpu-prof there. No --cpu-prof-name: threads would share one file.
-  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${args.dir}`, CLI, ...args.command], { stdio: 'inherit' });
+  const [command, ...rest] = args.command;
+  const target = command === 'bench' ? [BENCH, ...rest] : [CLI, command!, ...rest];
+  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${args.dir}`, ...target], { stdio: 'inherit' });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
@@ -61,7 +66,7 @@ async function main(): Promise<number> {
   const code = await run(args);
   const files = readdirSync(args.dir).filter((f) => f.endsWith('.cpuprofile'))
     .sort((a, b) => (threadIdOf(a) ?? 0) - (threadIdOf(b) ?? 0));
-  process.stdout.write(`\n== CPU profiles: ${files.length} thread(s) in ${relative(process.cwd(), args.dir) || args.dir} (dmalog ${args.command.join(' ')} exited ${code})\n`);
+  process.stdout.write(`\n== CPU profiles: ${files.length} thread(s) in ${relative(process.cwd(), args.dir) || args.dir} (${args.command[0] === "bench" ? "" : "dmalog "}${args.command.join(" ")} exited ${code})\n`);
   for (const f of files) process.stdout.write(`${formatSummary(summarizeProfile(join(args.dir, f), args.top))}\n`);
   process.stdout.write('open one in Chrome DevTools (Performance → Load profile) or drag it onto https://www.speedscope.app\n');
   return code;

@@ -111,97 +111,102 @@ export const scenario: Scenario = {
   title: 'REPORT (device read-and-clear into the user bitmap), GiB of IOVA per second at 4 KiB pages',
   async run(options: ScenarioOptions) {
     const sizes = options.quick ? [GiB, 32 * GiB] : [GiB, 32 * GiB, TiB];
-    const fractions = [0.0001, 0.01, 0.5, 1];
     const settings = { timeMs: options.quick ? 50 : 200, iterations: options.quick ? 3 : 8, warmupIterations: 2 };
-    const rows: Row[] = [];
-    const gibPerS = (bytes: number, ms: number) => `${fmtBytes(Math.round(bytes / (ms / 1000)))}/s`;
     const PAGE = 4 * KiB;
+    const cases: Array<{ label: string; run: () => Promise<Row[]> }> = [];
     let seed = 1;
+    const bitmapFor = (size: number, page: number) => new SharedArrayBuffer(Math.ceil(size / page / 64) * 8 + 8);
+    const reportTask = (p: PreparedLog, memory: SharedArrayBuffer, page: number, size: number): TaskSpec =>
+      ({ name: 'report', fn: () => p.report(memory, page, size), options: { beforeEach: () => p.restore() } });
+    const scanTask = (p: PreparedLog): TaskSpec => ({ name: 'scan', fn: () => plainScan(p.words), options: { beforeEach: () => p.restore() } });
+    const row = (label: string, size: number, m: Map<string, number>, baseline: 'scan' | 'bare', target?: Row['target'], bareLabel = 'bare read-clear-OR loop'): Row => ({
+      case: label, measured: gibPerS(size, get(m, 'report')), baseline: baseline === 'scan' ? 'plain scan of the log' : bareLabel,
+      baselineMeasured: gibPerS(size, get(m, baseline)), ratio: get(m, baseline) / get(m, 'report'), kind: 'speed', target,
+    });
 
     for (const size of sizes) {
-      const memory = new SharedArrayBuffer(Math.ceil(size / PAGE / 64) * 8);
-      const bitmap32 = new Uint32Array(memory);
-      for (const fraction of fractions) {
-        const p = new PreparedLog(PAGE, size, dirtFor(fraction, size / PAGE), seed++);
-        const tasks: TaskSpec[] = [
-          { name: 'report', fn: () => p.report(memory, PAGE, size), options: { beforeEach: () => p.restore() } },
-          { name: 'scan', fn: () => plainScan(p.words), options: { beforeEach: () => p.restore() } },
-          { name: 'bare', fn: () => bareReadClearOr(p.words, bitmap32), options: { beforeEach: () => p.restore() } },
-        ];
-        const m = await medians(tasks, settings);
+      for (const fraction of [0.0001, 0.01, 0.5, 1]) {
         const label = `${fmtBytes(size)} tracked, ${fractionLabel(fraction)} dirty`;
-        const ours = get(m, 'report');
-        rows.push({
-          case: label, measured: gibPerS(size, ours), baseline: 'plain scan of the log', baselineMeasured: gibPerS(size, get(m, 'scan')),
-          ratio: get(m, 'scan') / ours, kind: 'speed', target: fraction === 0.01 ? { op: '>=', value: 0.5 } : undefined,
-        });
-        rows.push({
-          case: label, measured: gibPerS(size, ours), baseline: 'bare read-clear-OR loop', baselineMeasured: gibPerS(size, get(m, 'bare')),
-          ratio: get(m, 'bare') / ours, kind: 'speed', target: fraction === 1 ? { op: '>=', value: 0.8 } : undefined,
+        const caseSeed = seed++;
+        cases.push({
+          label,
+          run: async () => {
+            const p = new PreparedLog(PAGE, size, dirtFor(fraction, size / PAGE), caseSeed);
+            const memory = bitmapFor(size, PAGE);
+            const bitmap32 = new Uint32Array(memory);
+            const m = await medians([reportTask(p, memory, PAGE, size), scanTask(p),
+              { name: 'bare', fn: () => bareReadClearOr(p.words, bitmap32), options: { beforeEach: () => p.restore() } }], settings);
+            return [
+              row(label, size, m, 'scan', fraction === 0.01 ? { op: '>=', value: 0.5 } : undefined),
+              row(label, size, m, 'bare', fraction === 1 ? { op: '>=', value: 0.8 } : undefined),
+            ];
+          },
         });
       }
     }
 
     // The 1 % target with locality: the same dirty fraction in aligned 64 KiB runs.
-    {
-      const size = 32 * GiB;
-      const memory = new SharedArrayBuffer(Math.ceil(size / PAGE / 64) * 8);
-      const p = new PreparedLog(PAGE, size, { kind: 'count', count: size / PAGE / 100, run: 16 }, seed++);
-      const m = await medians([
-        { name: 'report', fn: () => p.report(memory, PAGE, size), options: { beforeEach: () => p.restore() } },
-        { name: 'scan', fn: () => plainScan(p.words), options: { beforeEach: () => p.restore() } },
-      ], settings);
-      rows.push({
-        case: `${fmtBytes(size)} tracked, 1 % dirty in 64 KiB runs`, measured: gibPerS(size, get(m, 'report')), baseline: 'plain scan of the log',
-        baselineMeasured: gibPerS(size, get(m, 'scan')), ratio: get(m, 'scan') / get(m, 'report'), kind: 'speed',
-      });
-    }
+    const runsSeed = seed++;
+    cases.push({
+      label: '32 GiB tracked, 1 % dirty in 64 KiB runs',
+      run: async () => {
+        const size = 32 * GiB;
+        const p = new PreparedLog(PAGE, size, { kind: 'count', count: size / PAGE / 100, run: 16 }, runsSeed);
+        const memory = bitmapFor(size, PAGE);
+        return [row('32 GiB tracked, 1 % dirty in 64 KiB runs', size, await medians([reportTask(p, memory, PAGE, size), scanTask(p)], settings), 'scan')];
+      },
+    });
 
-    // Sparse REPORT cost must follow the dirty pages, not the tracked size (the summary level).
-    {
-      const size = options.quick ? 64 * GiB : TiB;
-      const memory = new SharedArrayBuffer(Math.ceil(size / PAGE / 64) * 8);
-      const p = new PreparedLog(PAGE, size, { kind: 'count', count: 1000 }, seed++);
-      const m = await medians([
-        { name: 'report', fn: () => p.report(memory, PAGE, size), options: { beforeEach: () => p.restore() } },
-        { name: 'scan', fn: () => plainScan(p.words), options: { beforeEach: () => p.restore() } },
-      ], settings);
-      rows.push({
-        case: `${fmtBytes(size)} tracked, ${p.dirtyGranules} dirty pages`, measured: fmtMs(get(m, 'report')), baseline: 'plain scan of the whole log',
-        baselineMeasured: fmtMs(get(m, 'scan')), ratio: get(m, 'report') / get(m, 'scan'), kind: 'time', target: { op: '<=', value: 0.05 },
-      });
-    }
+    // Sparse REPORT cost must follow the dirty pages, not the tracked size (the summary levels).
+    const sparseSize = options.quick ? 64 * GiB : TiB;
+    const sparseSeed = seed++;
+    cases.push({
+      label: `${fmtBytes(sparseSize)} tracked, 1000 dirty pages`,
+      run: async () => {
+        const p = new PreparedLog(PAGE, sparseSize, { kind: 'count', count: 1000 }, sparseSeed);
+        const m = await medians([reportTask(p, bitmapFor(sparseSize, PAGE), PAGE, sparseSize), scanTask(p)], settings);
+        return [{
+          case: `${fmtBytes(sparseSize)} tracked, ${p.dirtyGranules} dirty pages`, measured: fmtMs(get(m, 'report')), baseline: 'plain scan of the whole log',
+          baselineMeasured: fmtMs(get(m, 'scan')), ratio: get(m, 'report') / get(m, 'scan'), kind: 'time', target: { op: '<=', value: 0.05 },
+        }];
+      },
+    });
 
     // Granule ≠ report page: a 2 MiB-granule log reported at 4 KiB (each granule sets 512 bits)
     // against the bare loop over a 4 KiB log holding the same dirty bytes; a 4 KiB log reported at
     // 2 MiB (512 granules per bit) against a plain scan of that log.
     const size = 64 * GiB;
     for (const fraction of [0.01, 0.5]) {
-      const big = new PreparedLog(2 * MiB, size, dirtFor(fraction, size / (2 * MiB)), seed++);
-      const expanded = expandedTemplate(big, 2 * MiB / PAGE);
-      const memory = new SharedArrayBuffer(Math.ceil(size / PAGE / 64) * 8);
-      const bitmap32 = new Uint32Array(memory);
-      const m = await medians([
-        { name: 'report', fn: () => big.report(memory, PAGE, size), options: { beforeEach: () => big.restore() } },
-        { name: 'bare', fn: () => bareReadClearOr(expanded.words, bitmap32), options: { beforeEach: () => expanded.restore() } },
-      ], settings);
-      rows.push({
-        case: `2 MiB granules → 4 KiB pages, ${fmtBytes(size)}, ${fractionLabel(fraction)} dirty`, measured: gibPerS(size, get(m, 'report')),
-        baseline: 'bare read-clear-OR, same pages as a 4 KiB log', baselineMeasured: gibPerS(size, get(m, 'bare')), ratio: get(m, 'bare') / get(m, 'report'), kind: 'speed',
+      const label = `2 MiB granules → 4 KiB pages, ${fmtBytes(size)}, ${fractionLabel(fraction)} dirty`;
+      const caseSeed = seed++;
+      cases.push({
+        label,
+        run: async () => {
+          const big = new PreparedLog(2 * MiB, size, dirtFor(fraction, size / (2 * MiB)), caseSeed);
+          const expanded = expandedTemplate(big, 2 * MiB / PAGE);
+          const memory = bitmapFor(size, PAGE);
+          const bitmap32 = new Uint32Array(memory);
+          const m = await medians([reportTask(big, memory, PAGE, size),
+            { name: 'bare', fn: () => bareReadClearOr(expanded.words, bitmap32), options: { beforeEach: () => expanded.restore() } }], settings);
+          return [row(label, size, m, 'bare', undefined, 'bare read-clear-OR, same pages as a 4 KiB log')];
+        },
       });
     }
     for (const fraction of [0.01, 0.5]) {
-      const small = new PreparedLog(PAGE, size, dirtFor(fraction, size / PAGE), seed++);
-      const memory = new SharedArrayBuffer(Math.ceil(size / (2 * MiB) / 64) * 8 + 8);
-      const m = await medians([
-        { name: 'report', fn: () => small.report(memory, 2 * MiB, size), options: { beforeEach: () => small.restore() } },
-        { name: 'scan', fn: () => plainScan(small.words), options: { beforeEach: () => small.restore() } },
-      ], settings);
-      rows.push({
-        case: `4 KiB granules → 2 MiB pages, ${fmtBytes(size)}, ${fractionLabel(fraction)} dirty`, measured: gibPerS(size, get(m, 'report')),
-        baseline: 'plain scan of the log', baselineMeasured: gibPerS(size, get(m, 'scan')), ratio: get(m, 'scan') / get(m, 'report'), kind: 'speed',
+      const label = `4 KiB granules → 2 MiB pages, ${fmtBytes(size)}, ${fractionLabel(fraction)} dirty`;
+      const caseSeed = seed++;
+      cases.push({
+        label,
+        run: async () => {
+          const small = new PreparedLog(PAGE, size, dirtFor(fraction, size / PAGE), caseSeed);
+          const m = await medians([reportTask(small, bitmapFor(size, 2 * MiB), 2 * MiB, size), scanTask(small)], settings);
+          return [row(label, size, m, 'scan')];
+        },
       });
     }
+
+    const rows: Row[] = [];
+    for (const c of cases) if (options.wants(c.label)) rows.push(...await c.run());
     const notes = [
       'Dirty pages are uniformly random unless a row says otherwise: at 1 % about 27 % of log words are non-zero, and each costs an atomic read-and-clear (SPEC §5) plus an atomic OR into the shared bitmap (seed contract).',
       'Logs are restored before each timed iteration (untimed); the bitmap is not zeroed (an atomic OR costs the same either way).',
@@ -209,6 +214,10 @@ export const scenario: Scenario = {
     return { name: this.name, title: this.title, rows, notes };
   },
 };
+
+function gibPerS(bytes: number, ms: number): string {
+  return `${fmtBytes(Math.round(bytes / (ms / 1000)))}/s`;
+}
 
 /** A 4 KiB-granule log over the same range with every page of `big`'s dirty granules dirty. */
 function expandedTemplate(big: PreparedLog, pagesPerGranule: number): { words: Uint32Array; restore(): void } {

@@ -16,11 +16,20 @@ const SCENARIOS: Record<string, () => Promise<{ scenario: Scenario }>> = {
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, write: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      write: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
     allowPositionals: true,
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')} ...] [--quick] [--write]\n`);
+    process.stdout.write(`usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')} ...] [--quick] [--only TEXT] [--write]
+  --quick      smaller sizes, shorter runs (a smoke run)
+  --only TEXT  measure only the cases whose label contains TEXT (report scenario)
+  --write      replace these scenarios' sections of perf/RESULTS.md
+`);
     return 0;
   }
   const names = positionals.length > 0 ? positionals : Object.keys(SCENARIOS);
@@ -34,9 +43,14 @@ async function main(): Promise<number> {
   const results: ScenarioResult[] = [];
   for (const name of names) {
     const { scenario } = await SCENARIOS[name]!();
-    const result = await scenario.run({ quick: values.quick! });
+    const only = values.only?.toLowerCase();
+    const result = await scenario.run({ quick: values.quick!, wants: (label) => only === undefined || label.toLowerCase().includes(only) });
     results.push(result);
     process.stdout.write(`${textTable(result)}\n\n`);
+  }
+  if (values.write && values.only !== undefined) {
+    process.stderr.write('--write needs whole scenarios: drop --only\n');
+    return 2;
   }
   if (values.write) {
     const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd();
