@@ -10,9 +10,11 @@ import type { RamDirtyBitmap } from './ram-bitmap.js';
 
 /** The pseudo-tracker name under which all-dirty syncs are counted. */
 export const ALL_DIRTY = 'all-dirty';
+/** The pseudo-tracker name for pages the coordinator marked after a restart (recovery debt). */
+export const RECOVERY_MARKS = 'recovery-marks';
 
 export interface SyncOutcome {
-  /** Pages each tracker reported, summed over the sections (bits it set). */
+  /** Pages each tracker reported, summed over the sections (bits it set), plus the pseudo-trackers. */
   reported: Record<string, number>;
   /** RAM pages that were clean before this sync and are dirty after it. */
   freshPages: number;
@@ -45,6 +47,7 @@ export class DirtySync {
       for (const o of set.outcomes) {
         out.reported[o.name] = (out.reported[o.name] ?? 0) + o.pagesReported;
         if (o.errno !== null) out.recoveries.push({ tracker: o.name, errno: o.errno, recovery: o.recovery });
+        if (o.markedBytes > 0n) out.reported[RECOVERY_MARKS] = (out.reported[RECOVERY_MARKS] ?? 0) + Number(o.markedBytes / pageSize);
       }
       out.freshPages += this.#ram.merge(section, this.#bitmap);
       if (this.#allDirty) {

@@ -178,6 +178,13 @@ export function optionsFromArgs(argv: string[]): { options: MigrationOptions; js
 
 export async function run(argv: string[]): Promise<number> {
   const { options, json, report } = optionsFromArgs(argv);
+  // A reader that went away (`| head`) ends the run quietly instead of with an EPIPE trace.
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(EXIT.ok);
+    });
+  }
   const progressOut = json ? process.stderr : process.stdout;
   const live = progressOut.isTTY === true;
   const onIteration = (s: IterationStats) => {
