@@ -48,31 +48,47 @@ export interface TaskSpec {
 }
 
 export interface BenchSettings {
-  /** Time budget per task in ms (tinybench `time`). */
+  /** Time budget per task and round in ms (tinybench `time`). */
   timeMs?: number;
-  /** Minimum iterations per task. */
+  /** Minimum iterations per task and round. */
   iterations?: number;
   warmupIterations?: number;
+  /** Rounds, each running every task in turn (in rotated order). */
+  rounds?: number;
 }
 
-/** Median latency (ms) of each task, run one after another in one tinybench Bench. */
+/**
+ * Median latency (ms) of each task. Tasks run in several short rounds, each a tinybench Bench
+ * with the task order rotated, and the result is the median of the rounds' medians: load from
+ * other processes then hits a task and its baseline alike instead of whichever ran during it.
+ */
 export async function medians(tasks: TaskSpec[], settings: BenchSettings = {}): Promise<Map<string, number>> {
-  const bench = new Bench({
-    time: settings.timeMs ?? 300,
-    iterations: settings.iterations ?? 16,
-    warmupIterations: settings.warmupIterations ?? 4,
-    warmupTime: 50,
-    throws: true,
-  });
-  for (const t of tasks) bench.add(t.name, t.fn, t.options);
-  await bench.run();
-  const out = new Map<string, number>();
-  for (const task of bench.tasks) {
-    const r = task.result;
-    if (r.state !== 'completed') throw new Error(`bench task ${task.name} ended ${r.state}`);
-    out.set(task.name, r.latency.p50);
+  const rounds = settings.rounds ?? 3;
+  const perRound = new Map<string, number[]>(tasks.map((t) => [t.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const bench = new Bench({
+      time: settings.timeMs ?? 300,
+      iterations: settings.iterations ?? 16,
+      warmupIterations: settings.warmupIterations ?? 4,
+      warmupTime: 50,
+      throws: true,
+    });
+    const shift = round % tasks.length;
+    for (const t of [...tasks.slice(shift), ...tasks.slice(0, shift)]) bench.add(t.name, t.fn, t.options);
+    await bench.run();
+    for (const task of bench.tasks) {
+      const r = task.result;
+      if (r.state !== 'completed') throw new Error(`bench task ${task.name} ended ${r.state}`);
+      perRound.get(task.name)!.push(r.latency.p50);
+    }
   }
-  return out;
+  return new Map([...perRound].map(([name, values]) => [name, median(values)]));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export function get(map: Map<string, number>, name: string): number {

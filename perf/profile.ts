@@ -66,7 +66,7 @@ async function main(): Promise<number> {
   const code = await run(args);
   const files = readdirSync(args.dir).filter((f) => f.endsWith('.cpuprofile'))
     .sort((a, b) => (threadIdOf(a) ?? 0) - (threadIdOf(b) ?? 0));
-  process.stdout.write(`\n== CPU profiles: ${files.length} thread(s) in ${relative(process.cwd(), args.dir) || args.dir} (${args.command[0] === "bench" ? "" : "dmalog "}${args.command.join(" ")} exited ${code})\n`);
+  process.stdout.write(`\n== CPU profiles: ${files.length} thread(s) in ${relative(process.cwd(), args.dir) || args.dir} (${args.command[0] === 'bench' ? '' : 'dmalog '}${args.command.join(' ')} exited ${code})\n`);
   for (const f of files) process.stdout.write(`${formatSummary(summarizeProfile(join(args.dir, f), args.top))}\n`);
   process.stdout.write('open one in Chrome DevTools (Performance → Load profile) or drag it onto https://www.speedscope.app\n');
   return code;

@@ -8,7 +8,7 @@ import { Coordinator } from '../src/coordinator/coordinator.js';
 import { DirtyLog } from '../src/device/dirty-log.js';
 import { nodeEndpoint } from '../src/device/node-endpoint.js';
 import { createHost, type DeviceHandle } from '../src/host/host.js';
-import { fmtMs, get, medians, type Row, type Scenario, type ScenarioOptions, type TaskSpec } from './harness.js';
+import { fmtMs, get, medians, type BenchSettings, type Row, type Scenario, type ScenarioOptions, type TaskSpec } from './harness.js';
 import type { pingTarget } from './workers/ping.js';
 
 const PING_ENTRY = new URL('./workers/ping.js', import.meta.url);
@@ -24,7 +24,7 @@ export const scenario: Scenario = {
   title: 'report set latency (coordinator → device trackers in worker threads, one shared bitmap)',
   async run(options: ScenarioOptions) {
     const counts = options.quick ? [1, 4] : [1, 4, 16];
-    const settings = { timeMs: options.quick ? 100 : 400, iterations: options.quick ? 5 : 20, warmupIterations: 5 };
+    const settings = { timeMs: options.quick ? 100 : 150, iterations: options.quick ? 5 : 10, warmupIterations: 5, rounds: options.quick ? 1 : 3 };
     // One ping thread per tracker: N pings at once are the transport's own floor for an N-tracker set.
     const pingWorkers = await Promise.all(Array.from({ length: Math.max(...counts) }, startPing));
     const pings = pingWorkers.map((w) => Comlink.wrap<typeof pingTarget>(nodeEndpoint(w)));
@@ -54,7 +54,7 @@ async function startPing(): Promise<Worker> {
   return worker;
 }
 
-async function measureSets(n: number, pings: Array<Comlink.Remote<typeof pingTarget>>, settings: { timeMs: number; iterations: number; warmupIterations: number }): Promise<Row[]> {
+async function measureSets(n: number, pings: Array<Comlink.Remote<typeof pingTarget>>, settings: BenchSettings): Promise<Row[]> {
   const host = await createHost({
     userMemoryBytes: 16 << 20,
     devices: Array.from({ length: n }, (_, i) => ({ name: `mlx5-${i}`, profile: 'mlx5' as const })),

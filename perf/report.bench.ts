@@ -111,7 +111,7 @@ export const scenario: Scenario = {
   title: 'REPORT (device read-and-clear into the user bitmap), GiB of IOVA per second at 4 KiB pages',
   async run(options: ScenarioOptions) {
     const sizes = options.quick ? [GiB, 32 * GiB] : [GiB, 32 * GiB, TiB];
-    const settings = { timeMs: options.quick ? 50 : 200, iterations: options.quick ? 3 : 8, warmupIterations: 2 };
+    const settings = { timeMs: options.quick ? 50 : 100, iterations: options.quick ? 3 : 4, warmupIterations: 2, rounds: options.quick ? 1 : 3 };
     const PAGE = 4 * KiB;
     const cases: Array<{ label: string; run: () => Promise<Row[]> }> = [];
     let seed = 1;
