@@ -14,6 +14,12 @@ const SCENARIOS: Record<string, () => Promise<{ scenario: Scenario }>> = {
   migration: () => import('./migration.bench.js'),
 };
 
+/** Micro benches (perf/micro/ mirrors src/): run only when named. */
+const MICRO: Record<string, () => Promise<{ scenario: Scenario }>> = {
+  'micro/bitmap': () => import('./micro/bitmap/iova-bitmap.bench.js'),
+  'micro/device': () => import('./micro/device/dirty-log.bench.js'),
+};
+
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     options: {
@@ -26,23 +32,25 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     process.stdout.write(`usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')} ...] [--quick] [--only TEXT] [--write]
+       npm run bench -- ${Object.keys(MICRO).join('|')}   (micro benches, run only by name)
   --quick      smaller sizes, shorter runs (a smoke run)
   --only TEXT  measure only the cases whose label contains TEXT (report scenario)
   --write      replace these scenarios' sections of perf/RESULTS.md
 `);
     return 0;
   }
+  const all = { ...SCENARIOS, ...MICRO };
   const names = positionals.length > 0 ? positionals : Object.keys(SCENARIOS);
-  const unknown = names.filter((n) => !(n in SCENARIOS));
+  const unknown = names.filter((n) => !(n in all));
   if (unknown.length > 0) {
-    process.stderr.write(`unknown scenario(s): ${unknown.join(', ')} (have: ${Object.keys(SCENARIOS).join(', ')})\n`);
+    process.stderr.write(`unknown scenario(s): ${unknown.join(', ')} (have: ${Object.keys(all).join(', ')})\n`);
     return 2;
   }
   const machine = machineInfo();
   process.stdout.write(`${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${machine.date}, load ${machine.load}\n\n`);
   const results: ScenarioResult[] = [];
   for (const name of names) {
-    const { scenario } = await SCENARIOS[name]!();
+    const { scenario } = await all[name]!();
     const only = values.only?.toLowerCase();
     const result = await scenario.run({ quick: values.quick!, wants: (label) => only === undefined || label.toLowerCase().includes(only) });
     results.push(result);
