@@ -3,6 +3,7 @@
 // profile, in a shared second host) receives only the calls that succeeded, and the same DMA.
 // A failed call must change nothing, so the two must stay indistinguishable: same status, same
 // bits from every REPORT. Each check that fails throws a FuzzFailure naming what broke.
+import type { Contract } from '../bitmap/iova-bitmap.js';
 import { createHost, type DeviceHandle, type Host } from '../host/host.js';
 import type { ProfileName } from '../device/profiles.js';
 import type { TrackerStatus } from '../device/tracker.js';
@@ -50,12 +51,14 @@ export interface LaneOptions {
   /** The hosts' own tracker deadline (callTimeoutMs of createHost). */
   hostCallTimeoutMs: number;
   maxLogBytes: number;
+  /** How the fuzzed device sets bits (the mirrors always OR atomically: one thread, same bits). */
+  contract?: Contract;
   /** Host factory (tests pass one that wraps a real host to misbehave). */
   createHost?: typeof createHost;
 }
 
 /** A host holding every lane's mirror device, each with its own scratch and bitmap. */
-export async function createMirrorHost(profiles: readonly ProfileName[], o: Omit<LaneOptions, 'profile'>): Promise<Host> {
+export async function createMirrorHost(profiles: readonly ProfileName[], o: Omit<LaneOptions, 'profile' | 'contract'>): Promise<Host> {
   return createHost({
     userMemoryBytes: profiles.length * (o.memoryBytes + 8192) + 8192,
     devices: profiles.map((profile, i) => ({ name: mirrorName(i), profile })),
@@ -121,6 +124,7 @@ export class FuzzLane {
       devices: [{ name: DEVICE, profile: o.profile }],
       callTimeoutMs: o.hostCallTimeoutMs,
       maxLogBytes: o.maxLogBytes,
+      contract: o.contract ?? 'atomic',
       logLevel: 'silent',
     });
     return new FuzzLane(index, o, host, mirrorHost, await host.device(DEVICE).status());

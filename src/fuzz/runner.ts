@@ -15,7 +15,10 @@ import { FuzzFailure, FuzzLane, createMirrorHost, type FailureKind, type LaneOpt
 export interface FuzzOptions {
   seed: number;
   calls: number;
-  /** Lanes run concurrently; lane i fuzzes a device of profile mlx5, pds, none in turn (default 6). */
+  /**
+   * Lanes run concurrently; lane i fuzzes a device of profile mlx5, pds, none in turn (default 6),
+   * the first three with the atomic contract, the next three with the plain one, and so on.
+   */
   lanes?: number;
   memoryBytes?: number;
   callTimeoutMs?: number;
@@ -115,7 +118,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   let progress: NodeJS.Timeout | undefined;
   try {
     mirrorHost = await createMirrorHost(profiles, laneOptions);
-    for (let i = 0; i < o.lanes; i++) lanes.push(await FuzzLane.open(i, { ...laneOptions, profile: profiles[i]! }, mirrorHost));
+    for (let i = 0; i < o.lanes; i++) {
+      const contract = Math.floor(i / PROFILE_NAMES.length) % 2 === 0 ? 'atomic' : 'plain';
+      lanes.push(await FuzzLane.open(i, { ...laneOptions, profile: profiles[i]!, contract }, mirrorHost));
+    }
     let stop = false;
     if (o.onProgress) progress = setInterval(() => o.onProgress!(report.calls, o.calls), o.progressEveryMs);
 

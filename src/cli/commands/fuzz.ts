@@ -8,7 +8,7 @@ export const help = `usage: dmalog fuzz [--calls N] [--seed N] [--json]
 
 Makes N VFIO_DEVICE_FEATURE calls (default 100000) with random argsz, flags, feature indexes,
 payloads, pointers, page sizes, ranges and report windows against mlx5, pds and none devices in
-every logging state. Checks after each call: it resolved 0 or rejected with a VfioError carrying a
+every logging state, under both bitmap contracts (atomic and plain). Checks after each call: it resolved 0 or rejected with a VfioError carrying a
 known errno; user memory outside what a successful call may write is unchanged; a failed call
 changed nothing on the device (it stays indistinguishable from a mirror that never saw it);
 periodically, a fixed START/DMA/REPORT/STOP round gives exactly a fresh device's bits; the
