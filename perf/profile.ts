@@ -4,7 +4,7 @@
 // (worker threads inherit the flag), then prints each thread's top functions by self time.
 // Open a profile in Chrome DevTools (Performance panel → Load profile) or at speedscope.app.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatSummary, summarizeProfile, threadIdOf } from './cpuprofile.js';
@@ -63,8 +63,10 @@ async function main(): Promise<number> {
     process.stdout.write(args);
     return args === USAGE ? 0 : 2;
   }
+  const started = Date.now();
   const code = await run(args);
-  const files = readdirSync(args.dir).filter((f) => f.endsWith('.cpuprofile'))
+  // Only this run's profiles, should --dir name a folder used before.
+  const files = readdirSync(args.dir).filter((f) => f.endsWith('.cpuprofile') && statSync(join(args.dir, f)).mtimeMs >= started - 1000)
     .sort((a, b) => (threadIdOf(a) ?? 0) - (threadIdOf(b) ?? 0));
   process.stdout.write(`\n== CPU profiles: ${files.length} thread(s) in ${relative(process.cwd(), args.dir) || args.dir} (${args.command[0] === 'bench' ? '' : 'dmalog '}${args.command.join(' ')} exited ${code})\n`);
   for (const f of files) process.stdout.write(`${formatSummary(summarizeProfile(join(args.dir, f), args.top))}\n`);
