@@ -83,7 +83,7 @@ export const scenario: Scenario = {
       }
       for (const [threads, layout] of configs.slice(1)) vsBare('markWriteNumber', threads, layout, `${threads} threads ${layout}, markWriteNumber`);
       const notes = [
-        `${os.cpus().length} cores: more DMA threads than cores cannot scale; the main thread only waits while they run.`,
+        `${os.cpus().length} cores, shared with other processes: the "total, bare Atomics.or" rows show how far threads could scale during this run; more DMA threads than cores cannot scale at all. The main thread only waits while they run.`,
         'shared = every thread logs the same pages in the same order (one cache line bouncing between cores).',
       ];
       return { name: this.name, title: this.title, rows, notes };

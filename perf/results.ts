@@ -10,7 +10,7 @@ const PREFACE = `# Benchmark results
 
 Every figure is a ratio to a baseline measured in the same process run, on the same data
 (\`npm run bench\`, code in \`perf/\`): absolute times on a shared machine are noise. Each value is
-the median of tinybench samples. "speed" ratios are ours ÷ baseline throughput (higher is better),
+the median over three rounds (task order rotated) of tinybench medians. "speed" ratios are ours ÷ baseline throughput (higher is better),
 "time" and "size" ratios are ours ÷ baseline latency or bytes (lower is better). Targets come
 from issue 6.
 `;
