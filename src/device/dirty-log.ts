@@ -291,8 +291,8 @@ export class DirtyLog {
       }
       const dirty = old & visit;
       if (dirty === 0) continue;
-      // A word at a time: ~2x faster than a call per granule on dense logs
-      // (perf/report.bench.ts, "100 %" rows against the bare read-clear-OR loop).
+      // A word at a time: a call per granule made a 100 % dirty REPORT 0.09 × the bare
+      // read-clear-OR loop, this makes it 0.8-0.99 × (perf/report.bench.ts, "100 %" rows).
       projection.setGranules((w << 5) - bitOffset, dirty);
       found += popcount32(dirty);
     }
