@@ -38,7 +38,7 @@ const BYTES_PER_WORD = 4;
 /**
  * Summary levels stop once one fits in this many words: a sparse REPORT scans the top level
  * whole. With one level, 1 TiB tracked scans 256 Ki words, 1/32 of the log, and a sparse REPORT
- * took 0.08 × a plain scan of the log; three levels bring it under 0.01
+ * took 0.08 × a plain scan of the log; three levels bring it to about 0.01
  * (perf/report.bench.ts, "1 TiB tracked, 1000 dirty pages").
  */
 const TOP_LEVEL_WORDS = 256;
