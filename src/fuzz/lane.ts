@@ -89,7 +89,6 @@ export class FuzzLane {
   readonly #fd: number;
   readonly #device: DeviceHandle;
   readonly #mirror: DeviceHandle;
-  readonly #mirrorHost: Host;
   readonly #mirrorBitmapAt: number;
   readonly #arena: Uint8Array;
   readonly #mirrorBytes: Uint8Array;
@@ -108,7 +107,6 @@ export class FuzzLane {
     this.#host = host;
     this.#fd = host.open(DEVICE);
     this.#device = host.device(DEVICE);
-    this.#mirrorHost = mirrorHost;
     this.#mirror = mirrorHost.device(mirrorName(index));
     this.#mirrorBitmapAt = mirrorHost.alloc(o.memoryBytes);
     this.#arena = new Uint8Array(host.memory);

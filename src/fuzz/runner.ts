@@ -122,14 +122,16 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       const contract = Math.floor(i / PROFILE_NAMES.length) % 2 === 0 ? 'atomic' : 'plain';
       lanes.push(await FuzzLane.open(i, { ...laneOptions, profile: profiles[i]!, contract }, mirrorHost));
     }
-    let stop = false;
+    // Once a call fails, every lane still runs its calls below it: an earlier failure in a slower
+    // lane must be found, or the reported call would not be the first that `--calls` replays.
+    let stopAt = o.calls;
     if (o.onProgress) progress = setInterval(() => o.onProgress!(report.calls, o.calls), o.progressEveryMs);
 
     const runLane = async (lane: FuzzLane): Promise<void> => {
       const trace = o.trace && (o.traceLane === undefined || o.traceLane === lane.index) ? o.trace : null;
       let k = lane.index;
       try {
-        for (let j = 0; k < o.calls && !stop; j++, k += o.lanes) {
+        for (let j = 0; k < stopAt; j++, k += o.lanes) {
           const d = callDraw(o.seed, k);
           if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
           if (chance(d, STATE_CHANGE_PERCENT)) {
@@ -161,14 +163,16 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           if (report.calls === Math.min(RSS_WARMUP_CALLS, o.calls >>> 2)) report.rssBaselineBytes = process.memoryUsage.rss();
           else if (report.calls % RSS_SAMPLE_EVERY === 0 && report.rssBaselineBytes > 0) checkRss(report, o.rssBudgetBytes);
         }
-        if (!stop) {
+        if (stopAt === o.calls) {
           await lane.verify();
           await lane.round();
           report.verifies++;
           report.rounds++;
         }
       } catch (error) {
-        stop = true;
+        // Past its last call a lane is in its closing verify and round: `--calls calls` replays that.
+        k = Math.min(k, o.calls - 1);
+        stopAt = Math.min(stopAt, k);
         const f = error instanceof FuzzFailure ? error : new FuzzFailure('exception', `the fuzz harness threw: ${(error as Error)?.stack ?? String(error)}`);
         failures.push({ kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.profile, call: f.call });
       }
@@ -186,7 +190,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     clearInterval(progress);
     await Promise.all([...lanes.map((l) => l.close()), mirrorHost?.close()]);
   }
-  // Lanes stop at their first failure; the earliest call is the one to replay.
+  // The earliest failing call is the one to replay.
   report.failure = failures.sort((a, b) => a.callIndex - b.callIndex)[0] ?? null;
   report.elapsedMs = Math.round(performance.now() - started);
   return report;

@@ -77,8 +77,8 @@ test('fast-check shrinks a call toward ordinary values', (t) => {
   t.deepEqual([...call.writes[0]!.bytes], [40, 0, 0, 0, 8, 0, 1, 0], 'argsz 8 + 32, GET | REPORT');
 });
 
-// The checks catch what they claim to. Each sabotage wraps a real host's raw ioctl (the typed
-// layer the lane uses for its own steps goes around it) and misbehaves on some calls.
+// The checks catch what they claim to. Each sabotage wraps a real host's raw ioctl and
+// misbehaves on some calls. These run one after another: each starts six threads.
 
 type Sabotage = (host: Host, real: Host['ioctl']) => Host['ioctl'];
 
@@ -100,7 +100,7 @@ async function sabotagedRun(sabotage: Sabotage, extra: Partial<FuzzOptions> = {}
   return runFuzz({ seed: 5, calls: 4000, lanes: 3, createHost: sabotaged(sabotage), ...extra });
 }
 
-test('a stray byte written by a failed call is a canary failure', async (t) => {
+test.serial('a stray byte written by a failed call is a canary failure', async (t) => {
   const report = await sabotagedRun((host, real) => async (fd, request, ptr) => {
     try {
       return await real(fd, request, ptr);
@@ -112,7 +112,7 @@ test('a stray byte written by a failed call is a canary failure', async (t) => {
   t.like(report.failure, { kind: 'canary' });
 });
 
-test('a rejection that is not a VfioError is an exception failure', async (t) => {
+test.serial('a rejection that is not a VfioError is an exception failure', async (t) => {
   const report = await sabotagedRun((host, real) => async (fd, request, ptr) => {
     if (isReport(host, ptr)) throw new TypeError('not an errno');
     return real(fd, request, ptr);
@@ -120,7 +120,7 @@ test('a rejection that is not a VfioError is an exception failure', async (t) =>
   t.like(report.failure, { kind: 'exception' });
 });
 
-test('a VfioError whose code is not its errno\'s is an exception failure', async (t) => {
+test.serial('a VfioError whose code is not its errno\'s is an exception failure', async (t) => {
   const report = await sabotagedRun((host, real) => async (fd, request, ptr) => {
     try {
       return await real(fd, request, ptr);
@@ -132,12 +132,12 @@ test('a VfioError whose code is not its errno\'s is an exception failure', async
   t.like(report.failure, { kind: 'exception' });
 });
 
-test('a call that never settles is a hang', async (t) => {
+test.serial('a call that never settles is a hang', async (t) => {
   const report = await sabotagedRun((host, real) => (fd, request, ptr) => (isReport(host, ptr) ? new Promise<0>(() => {}) : real(fd, request, ptr)), { callTimeoutMs: 300 });
   t.like(report.failure, { kind: 'hang' });
 });
 
-test('a failed call that stops logging is a state failure', async (t) => {
+test.serial('a failed call that stops logging is a state failure', async (t) => {
   const report = await sabotagedRun((host, real) => async (fd, request, ptr) => {
     try {
       return await real(fd, request, ptr);
@@ -151,7 +151,7 @@ test('a failed call that stops logging is a state failure', async (t) => {
   t.like(report.failure, { kind: 'state' });
 });
 
-test('a REPORT that sets a bit its device never logged is a bits failure (the canary allows it, the mirror does not)', async (t) => {
+test.serial('a REPORT that sets a bit its device never logged is a bits failure (the canary allows it, the mirror does not)', async (t) => {
   const report = await sabotagedRun((host, real) => async (fd, request, ptr) => {
     const result = await real(fd, request, ptr);
     const effect = request === VFIO_DEVICE_FEATURE ? successEffect(new Uint8Array(host.memory), BigInt(ptr)) : null;
@@ -167,13 +167,13 @@ test('a REPORT that sets a bit its device never logged is a bits failure (the ca
   t.like(report.failure, { kind: 'bits' });
 });
 
-test('growth past the memory budget is a memory failure', async (t) => {
+test.serial('growth past the memory budget is a memory failure', async (t) => {
   // A budget below any growth (the resident set may also shrink): the first sample fails.
   const report = await runFuzz({ seed: 5, calls: 4000, lanes: 3, rssBudgetBytes: -(1 << 30) });
   t.like(report.failure, { kind: 'memory' });
 });
 
-test('a failure names the call that replays it: --calls k+1 with the same seed fails at call k again', async (t) => {
+test.serial('a failure names the call that replays it: --calls k+1 with the same seed fails at call k again', async (t) => {
   // Misbehave on one deterministic kind of call: a REPORT laid out at an odd address.
   const sabotage: Sabotage = (host, real) => async (fd, request, ptr) => {
     if (isReport(host, ptr) && Number(ptr) % 2 === 1) new Uint8Array(host.memory)[host.memory.byteLength - 1]! ^= 1;
