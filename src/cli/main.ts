@@ -22,7 +22,7 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (error: unknown) => {
     if (error instanceof UsageError) {
-      process.stderr.write(`dmalog: ${error.message}\n(see dmalog --help)\n`);
+      process.stderr.write(`dmalog: ${error.message} (see dmalog --help)\n`);
       process.exitCode = EXIT.usage;
     } else {
       process.stderr.write(`dmalog: internal error: ${(error as Error)?.stack ?? String(error)}\n`);

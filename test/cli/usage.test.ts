@@ -1,0 +1,82 @@
+// Bad command-line input, every class of it, on every command: one line on stderr naming the bad
+// value, exit code 2, no stack trace, nothing on stdout.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { UsageError, parseDuration, parseSize } from '../../src/cli/args.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'dmalog-usage-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+function dmalog(args: string[]) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const badJson = path.join(dir, 'bad.json');
+writeFileSync(badJson, '{ "ram": "64M", ');
+const badSchema = path.join(dir, 'schema.json');
+writeFileSync(badSchema, JSON.stringify({ ram: '4Q' }));
+
+// [class, argv, text the one line must contain]
+const CASES: Array<[string, string[], string]> = [
+  ['unknown command', ['frobnicate'], "'frobnicate'"],
+  ['unknown option (migrate)', ['migrate', '--frobnicate'], '--frobnicate'],
+  ['unknown option (stress)', ['stress', '--frobnicate'], '--frobnicate'],
+  ['unknown option (fuzz)', ['fuzz', '--frobnicate'], '--frobnicate'],
+  ['unknown option (demo)', ['demo', '--frobnicate'], '--frobnicate'],
+  ['stray argument', ['stress', 'extra'], "'extra'"],
+  ['size with a bad unit', ['migrate', '--ram', '4Q'], "--ram: '4Q'"],
+  ['negative size', ['migrate', '--ram', '-1G'], "--ram: '-1G'"],
+  ['negative size, = form', ['migrate', '--bandwidth=-1G'], "--bandwidth: '-1G'"],
+  ['size past any float', ['migrate', '--ram', '1e400'], "--ram: '1e400'"],
+  ['size too big for 64 bits', ['stress', '--guest', '99999P'], "--guest: '99999P'"],
+  ['zero size', ['migrate', '--bandwidth', '0'], "--bandwidth: '0'"],
+  ['malformed duration', ['migrate', '--downtime', '3 weeks'], "--downtime: '3 weeks'"],
+  ['negative duration', ['stress', '--seconds', '-1s'], "--seconds: '-1s'"],
+  ['duration past any float', ['stress', '--seconds', '1e400'], "--seconds: '1e400'"],
+  ['device spec, unknown profile', ['migrate', '--devices', 'mlx5:2,gpu:1'], 'gpu'],
+  ['device spec, bad count', ['migrate', '--devices', 'mlx5:x'], "'mlx5:x'"],
+  ['not a whole number', ['fuzz', '--calls', '1e400'], "--calls: '1e400'"],
+  ['negative seed', ['fuzz', '--seed', '-3'], "--seed: '-3'"],
+  ['rate out of range', ['stress', '--faults', '2'], "--faults: '2'"],
+  ['config file missing', ['migrate', '--config', path.join(dir, 'missing.json')], 'missing.json'],
+  ['config file is a directory', ['migrate', '--config', dir], dir],
+  ['config file not JSON', ['migrate', '--config', badJson], 'bad.json'],
+  ['config file failing the schema', ['migrate', '--config', badSchema], 'ram'],
+];
+
+for (const [what, argv, names] of CASES) {
+  test(`usage error: ${what}`, (t) => {
+    const r = dmalog(argv);
+    t.is(r.code, 2, r.stderr);
+    t.is(r.stdout, '');
+    const lines = r.stderr.trimEnd().split('\n');
+    t.is(lines.length, 1, r.stderr);
+    t.true(lines[0]!.startsWith('dmalog: '), lines[0]);
+    t.true(lines[0]!.includes(names), `${lines[0]} should name ${names}`);
+  });
+}
+
+test('sizes: binary units, fractions, exact bytes', (t) => {
+  t.is(parseSize('4096', 'x'), 4096n);
+  t.is(parseSize('64K', 'x'), 64n << 10n);
+  t.is(parseSize('512M', 'x'), 512n << 20n);
+  t.is(parseSize('4G', 'x'), 1n << 32n);
+  t.is(parseSize('1.5G', 'x'), 3n << 29n);
+  t.is(parseSize('2GiB', 'x'), 2n << 30n);
+  for (const bad of ['', 'G', '4Q', '-1G', '1e400', '0', '0.0001', '16385P']) t.throws(() => parseSize(bad, 'x'), { instanceOf: UsageError }, bad);
+});
+
+test('durations: ms, s, m, h; a bare number is milliseconds', (t) => {
+  t.is(parseDuration('300ms', 'x'), 300);
+  t.is(parseDuration('2s', 'x'), 2000);
+  t.is(parseDuration('1.5s', 'x'), 1500);
+  t.is(parseDuration('5m', 'x'), 300_000);
+  t.is(parseDuration('250', 'x'), 250);
+  for (const bad of ['', 's', '-1s', '3 weeks', '1e400', '0ms']) t.throws(() => parseDuration(bad, 'x'), { instanceOf: UsageError }, bad);
+});
