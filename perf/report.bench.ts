@@ -18,10 +18,10 @@ const BASE_IOVA = 1n << 40n;
 class PreparedLog {
   readonly descriptor: DirtyLogDescriptor;
   readonly log: DirtyLog;
-  readonly words: Uint32Array;
+  readonly words: Int32Array;
   readonly dirtyGranules: number;
-  readonly #all: Uint32Array;
-  #template: Uint32Array | null = null;
+  readonly #all: Int32Array;
+  #template: Int32Array | null = null;
   #list: Int32Array | null = null;
   #run = 1;
 
@@ -30,8 +30,8 @@ class PreparedLog {
     if (failed(planned)) throw new Error(`planLog: ${planned.errno}`);
     this.descriptor = planned;
     this.log = new DirtyLog(planned);
-    this.words = new Uint32Array(planned.buffer, 0, planned.logWords);
-    this.#all = new Uint32Array(planned.buffer);
+    this.words = new Int32Array(planned.buffer, 0, planned.logWords);
+    this.#all = new Int32Array(planned.buffer);
     const granules = trackedBytes / granuleBytes;
     const rng = xorshift(seed);
     if (dirty.kind === 'count') {
@@ -81,14 +81,14 @@ function xorshift(seed: number): () => number {
 }
 
 /** Baseline (a): read every log word with plain loads (branch-free: the fastest full read). */
-function plainScan(words: Uint32Array): number {
+function plainScan(words: Int32Array): number {
   let acc = 0;
   for (let i = 0; i < words.length; i++) acc |= words[i]!;
   return acc;
 }
 
 /** Baseline (b): plain-read each word, exchange the non-zero ones for 0, OR them into the bitmap. */
-function bareReadClearOr(words: Uint32Array, bitmap: Uint32Array): void {
+function bareReadClearOr(words: Int32Array, bitmap: Int32Array): void {
   for (let i = 0; i < words.length; i++) {
     if (words[i] === 0) continue;
     const v = Atomics.exchange(words, i, 0);
@@ -133,7 +133,7 @@ export const scenario: Scenario = {
           run: async () => {
             const p = new PreparedLog(PAGE, size, dirtFor(fraction, size / PAGE), caseSeed);
             const memory = bitmapFor(size, PAGE);
-            const bitmap32 = new Uint32Array(memory);
+            const bitmap32 = new Int32Array(memory);
             const m = await medians([reportTask(p, memory, PAGE, size), scanTask(p),
               { name: 'bare', fn: () => bareReadClearOr(p.words, bitmap32), options: { beforeEach: () => p.restore() } }], settings);
             return [
@@ -185,7 +185,7 @@ export const scenario: Scenario = {
           const big = new PreparedLog(2 * MiB, size, dirtFor(fraction, size / (2 * MiB)), caseSeed);
           const expanded = expandedTemplate(big, 2 * MiB / PAGE);
           const memory = bitmapFor(size, PAGE);
-          const bitmap32 = new Uint32Array(memory);
+          const bitmap32 = new Int32Array(memory);
           const m = await medians([reportTask(big, memory, PAGE, size),
             { name: 'bare', fn: () => bareReadClearOr(expanded.words, bitmap32), options: { beforeEach: () => expanded.restore() } }], settings);
           return [row(label, size, m, 'bare', undefined, 'bare read-clear-OR, same pages as a 4 KiB log')];
@@ -220,10 +220,10 @@ function gibPerS(bytes: number, ms: number): string {
 }
 
 /** A 4 KiB-granule log over the same range with every page of `big`'s dirty granules dirty. */
-function expandedTemplate(big: PreparedLog, pagesPerGranule: number): { words: Uint32Array; restore(): void } {
+function expandedTemplate(big: PreparedLog, pagesPerGranule: number): { words: Int32Array; restore(): void } {
   const planned = planLog(4096n, big.descriptor.regions.map((r) => ({ iova: r.iova, length: r.length })), 2 * GiB);
   if (failed(planned)) throw new Error(`planLog: ${planned.errno}`);
-  const words = new Uint32Array(planned.buffer, 0, planned.logWords);
+  const words = new Int32Array(planned.buffer, 0, planned.logWords);
   const wordsPerGranule = pagesPerGranule / 32;
   for (let g = 0; g < big.descriptor.regions[0]!.granuleCount; g++) {
     if ((big.words[g >>> 5]! >>> (g & 31)) & 1) words.fill(0xffffffff, g * wordsPerGranule, (g + 1) * wordsPerGranule);

@@ -38,7 +38,8 @@ export class IovaBitmap {
   lastGranuleUnit = -Infinity;
   readonly #plain: boolean;
   readonly #u8: Uint8Array;
-  readonly #u32: Uint32Array | null;
+  /** The memory as u32 words, typed Int32Array so Atomics.or results stay unboxed (see dirty-log.ts). */
+  readonly #u32: Int32Array | null;
   readonly #byteAt: number;
   /** How a finished word reaches user memory, chosen once (see `flush`). */
   readonly #mode: FlushMode;
@@ -62,7 +63,7 @@ export class IovaBitmap {
     this.#plain = contract === 'plain';
     this.#u8 = new Uint8Array(memory);
     const aligned = bitmapAt % 4 === 0;
-    this.#u32 = aligned ? new Uint32Array(memory) : null;
+    this.#u32 = aligned ? new Int32Array(memory) : null;
     this.#mode = contract === 'atomic'
       ? (aligned ? FlushMode.AtomicAligned : FlushMode.AtomicBytes)
       : (aligned ? FlushMode.PlainAligned : FlushMode.PlainBytes);

@@ -20,7 +20,7 @@ export const scenario: Scenario = {
   title: 'micro: projecting one log word into the bitmap, per projection kind',
   async run(options: ScenarioOptions) {
     const bareMemory = new SharedArrayBuffer(WORDS * 4);
-    const bare = new Uint32Array(bareMemory);
+    const bare = new Int32Array(bareMemory);
     const tasks = [{ name: 'bare', fn: () => { for (let w = 0; w < WORDS; w++) Atomics.or(bare, w, MASK); } }];
     const kinds = KINDS.filter((k) => options.wants(k.label));
     for (const k of kinds) {

@@ -16,7 +16,7 @@ export const scenario: Scenario = {
     const planned = planLog(BigInt(PAGE), [{ iova: BigInt(BASE), length: BigInt(GRANULES * PAGE) }], 1 << 30);
     if (failed(planned)) throw new Error(planned.errno);
     const log = new DirtyLog(planned);
-    const words = new Uint32Array(planned.buffer, 0, planned.logWords);
+    const words = new Int32Array(planned.buffer, 0, planned.logWords);
     const granules = new Int32Array(WRITES);
     let x = 12345;
     for (let i = 0; i < WRITES; i++) granules[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) % GRANULES;
