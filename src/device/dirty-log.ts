@@ -191,7 +191,10 @@ export class DirtyLog {
 
   /** OR `mask` into log word w, then make sure the summary levels above it say so. */
   #markWord(w: number, mask: number): void {
-    Atomics.or(this.#log, w, mask);
+    // A word that had bits already needs nothing more: whoever put them there (a writer, or a
+    // REPORT leaving a partial granule) sets the summary bits above it, or a REPORT that has
+    // cleared those is still to read this word and will see our bits.
+    if (Atomics.or(this.#log, w, mask) !== 0) return;
     // A plain read is enough here: it follows our atomic OR on the log word, which a REPORT's
     // clearing of that word (after its summary clear) synchronizes with, so a stale "set" is
     // impossible. Atomics.load would cost ~6 ns, about as much as the OR itself
