@@ -131,13 +131,22 @@ export class IovaBitmap {
    * device logging at the report page size hands over a whole log word at once this way: on a
    * 100 % dirty log that is ~1 atomic OR per 32 pages instead of a call per page
    * (perf/report.bench.ts, "100 %" rows).
+   *
+   * `disjoint` promises that no other call on this bitmap sets any of these bits: a whole word
+   * then goes straight to memory, skipping the merge with the pending word (which exists to
+   * count shared bits once in bitsSet, and for the plain contract's read-modify-write).
    */
-  orMask(firstBit: number, mask: number): void {
+  orMask(firstBit: number, mask: number, disjoint = false): void {
     if (mask === 0) return;
     const w = firstBit >> 5; // floor, also for negative bits
     const lo = firstBit & 31;
     if (lo === 0 && w >= 0 && w < this.#lastWord) { // one whole word, nothing to clip
-      this.#orWord(w, mask);
+      if (disjoint && this.#mode === FlushMode.AtomicAligned && w !== this.#pendingWord) {
+        Atomics.or(this.#u32!, this.#wordAt + w, mask);
+        this.bitsSet += popcount32(mask);
+      } else {
+        this.#orWord(w, mask);
+      }
       return;
     }
     this.#orClipped(w, mask << lo);
@@ -247,7 +256,9 @@ export class GranuleProjection {
     }
     this.#topJBase = jBase;
     this.#topMask = mask;
-    if (this.#kind === ProjectionKind.SameSizeAligned) this.#bitmap.orMask(jBase + this.#bitShift, mask);
+    // Granule j is report bit j + shift, one bit per granule: no other granule, of this region
+    // or another (the shared one was dropped above), sets the same bit.
+    if (this.#kind === ProjectionKind.SameSizeAligned) this.#bitmap.orMask(jBase + this.#bitShift, mask, true);
     else this.#projectOther(jBase, mask);
   }
 
