@@ -2,6 +2,7 @@
 // on a failure the exact command that replays it.
 import { runFuzz, sortedCounts, type FuzzReport } from '../../fuzz/runner.js';
 import { EXIT, UsageError, parseFlags, parseIntArg } from '../args.js';
+import { createProgress } from '../progress.js';
 
 export const summary = 'fuzz the ioctl ABI with random arguments and check every outcome';
 export const help = `usage: dmalog fuzz [--calls N] [--seed N] [--json]
@@ -33,14 +34,14 @@ export async function run(argv: string[]): Promise<number> {
   const calls = values.calls === undefined ? 100_000 : parseIntArg(values.calls, '--calls', 1);
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : parseIntArg(values.seed, '--seed', 0, MAX_SEED);
   process.stderr.write(`dmalog fuzz: seed ${seed}, ${calls} calls\n`);
-  const tty = process.stderr.isTTY === true;
+  const progress = createProgress(process.stderr);
   const report = await runFuzz({
     seed,
     calls,
-    progressEveryMs: tty ? 1000 : 10_000,
-    onProgress: (done, total) => process.stderr.write(`${tty ? '\r' : ''}fuzz: ${done}/${total} calls${tty ? '' : '\n'}`),
+    progressEveryMs: progress.live ? 1000 : 10_000,
+    onProgress: (done, total) => progress.update(`fuzz: ${done}/${total} calls`),
   });
-  if (tty) process.stderr.write('\n');
+  progress.end();
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   if (report.failure) {
     process.stderr.write(`dmalog fuzz: FAILED at call ${report.failure.callIndex}; replay: ${replayCommand(report)}\n`);

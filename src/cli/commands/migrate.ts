@@ -10,6 +10,7 @@ import type { IterationStats } from '../../migration/result.js';
 import { progressLine, summaryText } from '../../migration/summary.js';
 import { DmalogError } from '../../uapi/errno.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseSize } from '../args.js';
+import { createProgress } from '../progress.js';
 
 /** Completed with identical memory, but only by a forced switchover (iteration or time cap). */
 export const EXIT_NOT_CONVERGED = 3;
@@ -185,15 +186,10 @@ export async function run(argv: string[]): Promise<number> {
       process.exit(EXIT.ok);
     });
   }
-  const progressOut = json ? process.stderr : process.stdout;
-  const live = progressOut.isTTY === true;
-  const onIteration = (s: IterationStats) => {
-    const line = progressLine(s);
-    if (live) progressOut.write(`\r\x1b[K${line.slice(0, Math.max(20, (progressOut.columns || 120) - 1))}`);
-    else progressOut.write(`${line}\n`);
-  };
+  const progress = createProgress(json ? process.stderr : process.stdout);
+  const onIteration = (s: IterationStats) => progress.update(progressLine(s));
   const result = await migrate(options, { onIteration });
-  if (live && result.iterationStats.length > 0) progressOut.write('\n');
+  progress.end();
   if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else process.stdout.write(summaryText(result));
   if (report !== null) {

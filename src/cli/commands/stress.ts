@@ -4,6 +4,7 @@ import { GUEST_IOVA, runStress, type StressReport } from '../../stress/runner.js
 import { STRESS_DEFAULTS, STRESS_PROFILES, randomSeed, type StressOptions, type StressProfile } from '../../stress/options.js';
 import { WORKLOAD_KINDS } from '../../workload/workload.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSize } from '../args.js';
+import { createProgress } from '../progress.js';
 
 export const summary = 'race DMA writes against report sets and check that no dirty page is lost';
 export const help = `usage: dmalog stress [options]
@@ -165,14 +166,12 @@ export function toJson(r: StressReport): string {
 export async function run(argv: string[]): Promise<number> {
   const { options, json } = parseStressArgs(argv);
   (json ? process.stderr : process.stdout).write(`SEED=${options.seed}\n`);
-  const tty = process.stderr.isTTY === true;
+  const progress = createProgress(process.stderr);
   const budget = options.reportSets !== undefined ? `/${options.reportSets}` : '';
-  options.onProgress = (p) => {
-    const line = `[${(p.elapsedMs / 1000).toFixed(1).padStart(6)} s] sets ${p.reportSets}${budget}  writes ${millions(p.writes)}  lost ${p.lost}  imprecise ${p.imprecise}  faults ${p.faults}`;
-    process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
-  };
+  options.onProgress = (p) => progress.update(
+    `[${(p.elapsedMs / 1000).toFixed(1).padStart(6)} s] sets ${p.reportSets}${budget}  writes ${millions(p.writes)}  lost ${p.lost}  imprecise ${p.imprecise}  faults ${p.faults}`);
   const report = await runStress(options);
-  if (tty) process.stderr.write('\n');
+  progress.end();
   process.stdout.write(json ? `${toJson(report)}\n` : formatSummary(report));
   return report.ok ? EXIT.ok : EXIT.failed;
 }
