@@ -1,4 +1,4 @@
-// The README's library example, pasted into a file, runs as shown.
+// The README's library examples, pasted into files, run as shown.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -6,14 +6,24 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const examples = [...readFileSync(`${root}README.md`, 'utf8').matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
-test('README example runs and prints what it says', async (t) => {
-  const readme = readFileSync(`${root}README.md`, 'utf8');
-  const code = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
-  t.truthy(code, 'README has a js example');
+async function runExample(index: number): Promise<string[]> {
   // Inside the package, so `import ... from 'dmalog'` resolves by self-reference.
-  const file = `${root}dist/readme-example.mjs`;
-  writeFileSync(file, code!);
+  const file = `${root}dist/readme-example-${index}.mjs`;
+  writeFileSync(file, examples[index]!);
   const { stdout } = await promisify(execFile)(process.execPath, [file], { timeout: 30_000 });
-  t.deepEqual(stdout.trim().split('\n'), ['chosen page size 4096n', 'dirty pages [ 5, 6, 9 ]', 'ENOTTY 25']);
+  return stdout.trim().split('\n');
+}
+
+test('README has the two library examples', (t) => {
+  t.is(examples.length, 2);
+});
+
+test('README example 1 (raw ABI and typed layer) prints what its comments say', async (t) => {
+  t.deepEqual(await runExample(0), ['chosen page size 4096n', 'dirty pages [ 5, 6, 9 ]', 'ENOTTY 25']);
+});
+
+test('README example 2 (coordinator, zeroing rule, restart recovery) prints what its comments say', async (t) => {
+  t.deepEqual(await runExample(1), ['dirty pages 2', 'DMALOG_ZEROING_RULE', 'nic0 EIO restarted, nvme0 ok none', 'dirty pages 256']);
 });
