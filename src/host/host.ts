@@ -15,7 +15,7 @@ import {
 import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
 import { encodeFeatureHeader, encodeLoggingControl, encodeLoggingRange, encodeLoggingReport, type LoggingRange } from '../uapi/structs.js';
 import { UserMemory } from '../uapi/user-memory.js';
-import { checkFeatureCall, checkReport, checkStart, endOverflows, failed, type Checked } from '../uapi/validate.js';
+import { checkFeatureCall, checkReport, checkStart, endOverflows, failed, peekFeature, type Checked } from '../uapi/validate.js';
 import { createLogger } from './logger.js';
 import { fillHostOptions, type FilledHostOptions, type HostOptions } from './options.js';
 
@@ -116,18 +116,18 @@ export class Host {
     if (slot.tracker.dead) throw new VfioError('ENODEV', `device ${slot.config.name} is gone`);
     if (request !== VFIO_DEVICE_FEATURE) throw new VfioError('ENOTTY', `request 0x${request.toString(16)} is not VFIO_DEVICE_FEATURE`);
     const started = performance.now();
-    let feature: FeatureResult['feature'] | 'unknown' = 'unknown';
     try {
       // Every user struct is read before the first await: the call sees one snapshot of its arguments.
       const call = checkFeatureCall(this.#user, BigInt(ptr), PROFILE_TRAITS[slot.config.profile].supportsLogging);
       if (failed(call)) throw new VfioError(call.errno);
-      feature = call.kind === 'probe' ? FEATURE_NAMES[call.feature] : call.kind === 'start' ? 'START' : call.kind === 'stop' ? 'STOP' : 'REPORT';
       const result = await this.#dispatch(slot, call);
-      slot.logger.info({ feature, probe: result.probe, errno: null, pageSize: result.pageSize, pages: result.pagesReported, ms: elapsed(started) }, `${feature} ok`);
+      slot.logger.info({ feature: result.feature, probe: result.probe, errno: null, pageSize: result.pageSize, pages: result.pagesReported, ms: elapsed(started) }, `${result.feature} ok`);
       return result;
     } catch (error) {
       if (error instanceof VfioError) {
-        slot.logger.info({ feature, errno: error.errno, ms: elapsed(started) }, `${feature} failed`);
+        const asked = peekFeature(this.#user, BigInt(ptr));
+        const feature = asked === null ? 'unreadable' : FEATURE_NAMES[asked.index as LoggingFeature] ?? `feature ${asked.index}`;
+        slot.logger.info({ feature, probe: asked?.probe, errno: error.errno, ms: elapsed(started) }, `${feature} failed`);
       }
       throw error;
     }

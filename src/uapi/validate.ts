@@ -39,6 +39,14 @@ function isLoggingFeature(index: number): index is LoggingFeature {
     index === VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
 }
 
+/** What a call asks for, read without judging it (for logs): null when the header is unreadable. */
+export function peekFeature(mem: UserMemory, ptr: bigint): { index: number; probe: boolean } | null {
+  const at = mem.locate(ptr, FEATURE_HEADER_BYTES);
+  if (at === null) return null;
+  const { flags } = decodeFeatureHeader(mem.view, at);
+  return { index: flags & VFIO_DEVICE_FEATURE_MASK, probe: (flags & VFIO_DEVICE_FEATURE_PROBE) !== 0 };
+}
+
 /** Steps 1-5: header, flags, feature index, device support, per-feature op and argsz. */
 export function checkFeatureCall(mem: UserMemory, ptr: bigint, supportsLogging: boolean): Checked<FeatureCall> {
   const at = mem.locate(ptr, FEATURE_HEADER_BYTES);

@@ -1,6 +1,7 @@
 // A short full round on the raw ABI: PROBE, START on three devices, DMA writes, one report set
 // into one bitmap, STOP — printing what each step returned and the dirty pages found.
 import { createHost } from '../../host/host.js';
+import type { LogLevel } from '../../host/options.js';
 import { VfioError } from '../../uapi/errno.js';
 import { EXIT, parseFlags } from '../args.js';
 
@@ -11,6 +12,9 @@ PROBEs four devices (mlx5, mlx5, pds, none), STARTs logging on the three that su
 [0, 1 GiB) at 4 KiB, lets each write a few pages by DMA (and read some, which is never logged),
 runs one report set into one shared bitmap and STOPs. Exit code 0 when the pages found are
 exactly the pages written.
+
+Each ioctl is also logged as one pino JSON line on stderr (DMALOG_LOG_LEVEL, default info;
+DMALOG_LOG_LEVEL=silent turns it off).
 `;
 
 const KiB = 1024n;
@@ -19,7 +23,8 @@ const PAGE = 4n * KiB;
 export async function run(argv: string[]): Promise<number> {
   parseFlags(argv, {});
   const host = await createHost({
-    logLevel: (process.env['DMALOG_LOG_LEVEL'] as 'info' | undefined) ?? 'silent',
+    // The CLI's default is `info`: one pino line per PROBE/START/STOP/REPORT on stderr.
+    logLevel: (process.env['DMALOG_LOG_LEVEL'] as LogLevel | undefined) ?? 'info',
     devices: [
       { name: 'nic0', profile: 'mlx5', minPageSize: 4096, maxPageSize: 2 << 20, maxRanges: 4, maxAddressSpaceBits: 42 },
       { name: 'nic1', profile: 'mlx5', minPageSize: 8192, maxRanges: 4 },
