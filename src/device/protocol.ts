@@ -1,7 +1,12 @@
 // What crosses between the host thread and a device's tracker thread. Tracker methods travel
 // over comlink and return result objects (`{ errno }` on failure), so nothing is lost in the
-// hop; the only extra message is READY, posted once the worker has loaded.
-import type { TrackerInit } from './tracker.js';
+// hop. Two extra messages: READY, posted once the worker has loaded, and REPORT, the hot call,
+// as a bare message on the same port: comlink's own bookkeeping (a proxy and a random id per
+// call) made a 16-tracker report set 2.4 x slower than bare messages (perf/RESULTS.md, Targets).
+// One port carries both, in order, and the tracker runs each call as it arrives, so REPORT
+// never overtakes START or STOP.
+import type { Checked, ReportRequest } from '../uapi/validate.js';
+import type { ReportResult, TrackerInit } from './tracker.js';
 
 export const TRACKER_READY = 'dmalog:tracker-ready' as const;
 export interface ReadyMessage { type: typeof TRACKER_READY }
@@ -15,3 +20,13 @@ export type TrackerWorkerData = TrackerInit;
 
 /** Exit code a tracker thread uses when a fault kills it on purpose. */
 export const TRACKER_DEATH_EXIT_CODE = 70;
+
+export const TRACKER_REPORT = 'dmalog:tracker-report' as const;
+/** Host → tracker: run `Tracker.report(req)`; `id` matches the answer to its call. */
+export interface ReportCall { type: typeof TRACKER_REPORT; id: number; req: ReportRequest }
+/** Tracker → host: the result, or the message of what `report` threw (a broken driver). */
+export type ReportAnswer = { type: typeof TRACKER_REPORT; id: number } & ({ result: Checked<ReportResult> } | { thrown: string });
+
+export function isReportMessage(data: unknown): data is ReportCall | ReportAnswer {
+  return typeof data === 'object' && data !== null && (data as { type?: unknown }).type === TRACKER_REPORT;
+}

@@ -1,12 +1,14 @@
 // The host thread's handle on a tracker thread. Every call races the worker's death and a
 // deadline: a call in flight when the thread dies rejects with ENODEV, one past its deadline
 // with ETIMEDOUT, one whose method threw with EIO (in the last two cases the tracker is then
-// treated as failed: its thread is terminated, and every later call is ENODEV).
+// treated as failed: its thread is terminated, and every later call is ENODEV). REPORT goes as a
+// bare message on the comlink port (protocol.ts); the races are the same for every method.
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { VfioError, type Errno } from '../uapi/errno.js';
 import { nodeEndpoint } from './node-endpoint.js';
-import { isReadyMessage, type TrackerWorkerData } from './protocol.js';
+import type { ReportRequest } from '../uapi/validate.js';
+import { TRACKER_REPORT, isReadyMessage, isReportMessage, type ReportCall, type TrackerWorkerData } from './protocol.js';
 import type { Tracker } from './tracker.js';
 
 const TRACKER_ENTRY = new URL('../../workers/tracker.js', import.meta.url);
@@ -21,6 +23,9 @@ export class RemoteTracker {
   /** Why this tracker is gone, once it is. */
   #death: Errno | null = null;
   readonly #deathWaiters = new Set<(errno: Errno) => void>();
+  /** REPORTs posted and not yet answered, by message id. */
+  readonly #reports = new Map<number, { resolve: (r: Result<'report'>) => void; reject: (e: Error) => void }>();
+  #nextReportId = 0;
 
   private constructor(worker: Worker, timeoutMs: number) {
     this.#worker = worker;
@@ -28,6 +33,24 @@ export class RemoteTracker {
     this.#proxy = Comlink.wrap<Tracker>(nodeEndpoint(worker));
     worker.on('error', () => this.#markDead('ENODEV'));
     worker.on('exit', () => this.#markDead('ENODEV'));
+    worker.on('message', (msg: unknown) => this.#onReportAnswer(msg));
+  }
+
+  #onReportAnswer(msg: unknown): void {
+    if (!isReportMessage(msg) || 'req' in msg) return;
+    const pending = this.#reports.get(msg.id);
+    if (!pending) return;
+    this.#reports.delete(msg.id);
+    if ('thrown' in msg) pending.reject(new Error(msg.thrown));
+    else pending.resolve(msg.result);
+  }
+
+  #sendReport(req: ReportRequest): Promise<Result<'report'>> {
+    return new Promise((resolve, reject) => {
+      const id = ++this.#nextReportId;
+      this.#reports.set(id, { resolve, reject });
+      this.#worker.postMessage({ type: TRACKER_REPORT, id, req } satisfies ReportCall);
+    });
   }
 
   /** The first cause wins; every call still waiting is failed with it. */
@@ -35,6 +58,8 @@ export class RemoteTracker {
     this.#death ??= errno;
     for (const w of this.#deathWaiters) w(this.#death);
     this.#deathWaiters.clear();
+    // Their calls were just failed through the waiters; no answer will come.
+    this.#reports.clear();
   }
 
   static async spawn(data: TrackerWorkerData, timeoutMs: number): Promise<RemoteTracker> {
@@ -85,8 +110,10 @@ export class RemoteTracker {
         finish();
         reject(new VfioError(errno, `tracker thread died during ${method}`));
       });
-      const fn = this.#proxy[method] as unknown as (...a: unknown[]) => Promise<Result<M>>;
-      fn(...args).then(
+      const answer = method === 'report'
+        ? this.#sendReport(args[0] as ReportRequest) as Promise<Result<M>>
+        : (this.#proxy[method] as unknown as (...a: unknown[]) => Promise<Result<M>>)(...args);
+      answer.then(
         (value) => { if (!settled) { finish(); resolve(value); } },
         (error: unknown) => {
           if (settled) return;
