@@ -1,7 +1,9 @@
 // Report sets: one REPORT per tracker into one bitmap, issued by the coordinator (SPEC §6) to
 // device trackers in their own threads. A small window measures the fixed cost per set against
 // one bare comlink round trip; a large window measures how the trackers' scans overlap, against
-// the slowest of them reporting alone.
+// the slowest of them reporting alone. Transport floors, each one thread per tracker: comlink
+// round trips, bare message round trips (as REPORT travels), shared-memory doorbells
+// (Atomics.waitAsync on both sides) and threads woken from a blocking Atomics.wait (no messages).
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { Coordinator } from '../src/coordinator/coordinator.js';
@@ -9,9 +11,11 @@ import { DirtyLog } from '../src/device/dirty-log.js';
 import { nodeEndpoint } from '../src/device/node-endpoint.js';
 import { createHost, type DeviceHandle } from '../src/host/host.js';
 import { fmtMs, get, medians, type BenchSettings, type Row, type Scenario, type ScenarioOptions, type TaskSpec } from './harness.js';
+import { ANSWER, BARE_PING, REQUEST, type WakeData } from './workers/floor-wire.js';
 import type { pingTarget } from './workers/ping.js';
 
 const PING_ENTRY = new URL('./workers/ping.js', import.meta.url);
+const WAKE_ENTRY = new URL('./workers/wake.js', import.meta.url);
 const PAGE = 4096n;
 const TRACKED = 64n << 30n;
 const SMALL = { iova: 0n, length: 2n << 20n, pageSize: PAGE };
@@ -26,14 +30,20 @@ export const scenario: Scenario = {
     const counts = options.quick ? [1, 4] : [1, 4, 16];
     const settings = { timeMs: options.quick ? 100 : 150, iterations: options.quick ? 5 : 10, warmupIterations: 5, rounds: options.quick ? 1 : 3 };
     // One ping thread per tracker: N pings at once are the transport's own floor for an N-tracker set.
-    const pingWorkers = await Promise.all(Array.from({ length: Math.max(...counts) }, startPing));
-    const pings = pingWorkers.map((w) => Comlink.wrap<typeof pingTarget>(nodeEndpoint(w)));
+    const threads = Math.max(...counts);
+    const pingWorkers = await Promise.all(Array.from({ length: threads }, () => startThread(PING_ENTRY)));
+    const floors: Floors = {
+      pings: pingWorkers.map((w) => Comlink.wrap<typeof pingTarget>(nodeEndpoint(w))),
+      bare: pingWorkers.map(barePinger),
+      doorbells: await Promise.all(Array.from({ length: threads }, () => startWake('async'))),
+      wakes: await Promise.all(Array.from({ length: threads }, () => startWake('blocking'))),
+    };
     const rows: Row[] = [];
     try {
-      for (const n of counts) rows.push(...await measureSets(n, pings, settings));
+      for (const n of counts) rows.push(...await measureSets(n, floors, settings));
     } finally {
-      for (const p of pings) p[Comlink.releaseProxy]();
-      await Promise.all(pingWorkers.map((w) => w.terminate()));
+      for (const p of floors.pings) p[Comlink.releaseProxy]();
+      await Promise.all([...pingWorkers.map((w) => w.terminate()), ...[...floors.doorbells, ...floors.wakes].map((d) => d.stop())]);
     }
     return {
       name: this.name,
@@ -41,20 +51,61 @@ export const scenario: Scenario = {
       rows,
       notes: [
         `small window: ${SMALL.length >> 20n} MiB at 4 KiB with ${SMALL_DIRTY_PAGES} dirty pages per tracker; large window: ${TRACKED >> 30n} GiB, ${LARGE_DIRTY_FRACTION * 100} % dirty per tracker (uniform).`,
-        'a set goes through the full ioctl path per tracker (core checks, comlink call, device read-and-clear) and zeroes its bitmap first.',
+        'a set goes through the full ioctl path per tracker (core checks, one message round trip to its thread, device read-and-clear) and zeroes its bitmap first.',
         'trackers share the machine\'s cores: a large-window set cannot beat the slowest tracker by more than the core count allows.',
+        'REPORT travels as a bare message on the tracker\'s comlink port; a doorbell is a shared Int32Array cell bumped and Atomics.notify-ed, awaited with Atomics.waitAsync on both sides; the blocking-wait floor freezes its threads\' event loops, which a tracker cannot afford.',
       ],
     };
   },
 };
 
-async function startPing(): Promise<Worker> {
-  const worker = new Worker(PING_ENTRY);
+interface Floors {
+  pings: Array<Comlink.Remote<typeof pingTarget>>;
+  bare: Array<() => Promise<void>>;
+  doorbells: Wake[];
+  wakes: Wake[];
+}
+
+async function startThread(entry: URL, workerData?: WakeData): Promise<Worker> {
+  const worker = new Worker(entry, { workerData });
   await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
   return worker;
 }
 
-async function measureSets(n: number, pings: Array<Comlink.Remote<typeof pingTarget>>, settings: BenchSettings): Promise<Row[]> {
+/** Round trips of BARE_PING on a ping thread's port; one listener, answers in order. */
+function barePinger(worker: Worker): () => Promise<void> {
+  const waiting: Array<() => void> = [];
+  worker.on('message', (msg: unknown) => { if (msg === BARE_PING) waiting.shift()?.(); });
+  return () => new Promise<void>((resolve) => { waiting.push(resolve); worker.postMessage(BARE_PING); });
+}
+
+interface Wake { ring(): Promise<void>; stop(): Promise<unknown> }
+
+async function startWake(mode: WakeData['mode']): Promise<Wake> {
+  const slot = new SharedArrayBuffer(8);
+  const cells = new Int32Array(slot);
+  const worker = await startThread(WAKE_ENTRY, { slot, mode });
+  let seq = 0;
+  return {
+    async ring() {
+      const mine = ++seq;
+      Atomics.store(cells, REQUEST, mine);
+      Atomics.notify(cells, REQUEST);
+      for (let seen = Atomics.load(cells, ANSWER); seen !== mine; seen = Atomics.load(cells, ANSWER)) {
+        const w = Atomics.waitAsync(cells, ANSWER, seen);
+        if (w.async) await w.value;
+      }
+    },
+    stop() {
+      Atomics.store(cells, REQUEST, -1);
+      Atomics.notify(cells, REQUEST);
+      return worker.terminate();
+    },
+  };
+}
+
+async function measureSets(n: number, floors: Floors, settings: BenchSettings): Promise<Row[]> {
+  const { pings, bare, doorbells, wakes } = floors;
   const host = await createHost({
     userMemoryBytes: 16 << 20,
     devices: Array.from({ length: n }, (_, i) => ({ name: `mlx5-${i}`, profile: 'mlx5' as const })),
@@ -74,6 +125,11 @@ async function measureSets(n: number, pings: Array<Comlink.Remote<typeof pingTar
     const tasks: TaskSpec[] = [
       { name: 'rtt', fn: () => pings[0]!.ping(), options: { async: true } },
       { name: 'rtt-parallel', fn: () => Promise.all(pings.slice(0, n).map((p) => p.ping())), options: { async: true } },
+      ...(n > 1 ? [
+        { name: 'bare-parallel', fn: () => Promise.all(bare.slice(0, n).map((ping) => ping())), options: { async: true } },
+        { name: 'doorbell-parallel', fn: () => Promise.all(doorbells.slice(0, n).map((d) => d.ring())), options: { async: true } },
+        { name: 'wake-parallel', fn: () => Promise.all(wakes.slice(0, n).map((d) => d.ring())), options: { async: true } },
+      ] : []),
       { name: 'small', fn: () => coordinator.reportSet(SMALL, smallBitmap, { zero: true }), options: { async: true, beforeEach: dirtySmall } },
       { name: 'large', fn: () => coordinator.reportSet(LARGE, largeBitmap, { zero: true }), options: { async: true, beforeEach: dirtyLarge } },
       ...handles.map((h, i): TaskSpec => ({
@@ -94,6 +150,15 @@ async function measureSets(n: number, pings: Array<Comlink.Remote<typeof pingTar
       ...(n > 1 ? [{
         case: `${label}, small window`, measured: fmtMs(get(m, 'small')), baseline: `${n} bare comlink round trips at once, one per thread`, baselineMeasured: fmtMs(get(m, 'rtt-parallel')),
         ratio: get(m, 'small') / get(m, 'rtt-parallel'), kind: 'time' as const,
+      }, {
+        case: `${label}, small window`, measured: fmtMs(get(m, 'small')), baseline: `${n} bare message round trips at once`, baselineMeasured: fmtMs(get(m, 'bare-parallel')),
+        ratio: get(m, 'small') / get(m, 'bare-parallel'), kind: 'time' as const,
+      }, {
+        case: `${n} doorbell round trips at once (Atomics.waitAsync)`, measured: fmtMs(get(m, 'doorbell-parallel')), baseline: `${n} bare message round trips at once`, baselineMeasured: fmtMs(get(m, 'bare-parallel')),
+        ratio: get(m, 'doorbell-parallel') / get(m, 'bare-parallel'), kind: 'time' as const,
+      }, {
+        case: `floor: ${n} threads woken at once from Atomics.wait`, measured: fmtMs(get(m, 'wake-parallel')), baseline: 'one bare comlink round trip', baselineMeasured: fmtMs(get(m, 'rtt')),
+        ratio: get(m, 'wake-parallel') / get(m, 'rtt'), kind: 'time' as const,
       }] : []),
       {
         case: `${label}, large window`, measured: fmtMs(get(m, 'large')), baseline: 'slowest tracker reporting alone', baselineMeasured: fmtMs(slowest),

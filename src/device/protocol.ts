@@ -2,7 +2,7 @@
 // over comlink and return result objects (`{ errno }` on failure), so nothing is lost in the
 // hop. Two extra messages: READY, posted once the worker has loaded, and REPORT, the hot call,
 // as a bare message on the same port: comlink's own bookkeeping (a proxy and a random id per
-// call) made a 16-tracker report set 2.4 x slower than bare messages (perf/RESULTS.md, Targets).
+// call) makes 16 round trips at once 1.7-2.4 x slower than bare messages (perf/RESULTS.md, Targets).
 // One port carries both, in order, and the tracker runs each call as it arrives, so REPORT
 // never overtakes START or STOP.
 import type { Checked, ReportRequest } from '../uapi/validate.js';
