@@ -6,7 +6,7 @@
 // One port carries both, in order, and the tracker runs each call as it arrives, so REPORT
 // never overtakes START or STOP.
 import type { Checked, ReportRequest } from '../uapi/validate.js';
-import type { ReportResult, TrackerInit } from './tracker.js';
+import type { ReportResult, Tracker, TrackerInit } from './tracker.js';
 
 export const TRACKER_READY = 'dmalog:tracker-ready' as const;
 export interface ReadyMessage { type: typeof TRACKER_READY }
@@ -29,4 +29,23 @@ export type ReportAnswer = { type: typeof TRACKER_REPORT; id: number } & ({ resu
 
 export function isReportMessage(data: unknown): data is ReportCall | ReportAnswer {
   return typeof data === 'object' && data !== null && (data as { type?: unknown }).type === TRACKER_REPORT;
+}
+
+interface Port {
+  on(event: 'message', listener: (data: unknown) => void): unknown;
+  postMessage(message: unknown): void;
+}
+
+/** Tracker side of the bare REPORT message: run it, answer with the result or what it threw. */
+export function serveReports(port: Port, tracker: Pick<Tracker, 'report'>): void {
+  port.on('message', (msg: unknown) => {
+    if (!isReportMessage(msg) || !('req' in msg)) return;
+    let answer: ReportAnswer;
+    try {
+      answer = { type: TRACKER_REPORT, id: msg.id, result: tracker.report(msg.req) };
+    } catch (error) {
+      answer = { type: TRACKER_REPORT, id: msg.id, thrown: (error as Error)?.message ?? String(error) };
+    }
+    port.postMessage(answer);
+  });
 }
