@@ -207,10 +207,6 @@ class Model {
 }
 
 const SIZES = [4096, 8192, 16384, 65536];
-type Op =
-  | { kind: 'write'; iova: number; length: number }
-  | { kind: 'report'; iova: number; length: number; P: number; misalign: number; preset: number };
-
 const scenario = fc.record({
   T: fc.constantFrom(...SIZES),
   contract: fc.constantFrom<Contract>('atomic', 'plain'),
