@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { VfioError, type Errno } from '../uapi/errno.js';
+import { workerExecArgv } from '../util/worker-exec-argv.js';
 import { nodeEndpoint } from './node-endpoint.js';
 import type { ReportRequest } from '../uapi/validate.js';
 import { TRACKER_REPORT, isReadyMessage, isReportMessage, type ReportCall, type TrackerWorkerData } from './protocol.js';
@@ -63,7 +64,7 @@ export class RemoteTracker {
   }
 
   static async spawn(data: TrackerWorkerData, timeoutMs: number): Promise<RemoteTracker> {
-    const worker = new Worker(TRACKER_ENTRY, { workerData: data, name: `tracker:${data.device.name}` });
+    const worker = new Worker(TRACKER_ENTRY, { workerData: data, name: `tracker:${data.device.name}`, execArgv: workerExecArgv() });
     const remote = new RemoteTracker(worker, timeoutMs);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

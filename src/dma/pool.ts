@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import { DmalogError } from '../uapi/errno.js';
+import { workerExecArgv } from '../util/worker-exec-argv.js';
 import type { BurstResult, BurstTask } from './types.js';
 
 const DMA_ENTRY = new URL('../../workers/dma.js', import.meta.url);
@@ -23,7 +24,7 @@ export class DmaPool {
     if (!Number.isSafeInteger(threads) || threads <= 0) throw new TypeError('options.threads must be a positive integer');
     const idleTimeout = options.idleTimeoutMs ?? 2000;
     if (!Number.isFinite(idleTimeout) || idleTimeout < 0) throw new TypeError('options.idleTimeoutMs must be a non-negative number');
-    this.#pool = new Piscina({ filename: DMA_ENTRY.href, minThreads: threads, maxThreads: threads, idleTimeout, name: 'default' });
+    this.#pool = new Piscina({ filename: DMA_ENTRY.href, minThreads: threads, maxThreads: threads, idleTimeout, name: 'default', execArgv: workerExecArgv() });
   }
 
   get threads(): number {
