@@ -190,26 +190,26 @@ export class DirtyLog {
     }
   }
 
-  /** OR `mask` into log word w, then make sure the summary levels above it say so. */
+  /**
+   * OR `mask` into log word w, then make sure every summary level above it says so, each level
+   * checked by this writer itself before it returns. No shortcut may trust another writer to
+   * finish the climb: a writer that made the word (or a summary bit) non-zero can be preempted
+   * before it sets the bit above, and a REPORT issued meanwhile would skip the word and miss a
+   * write that has already resolved (test/device/dirty-log.test.ts, "preempted first writer").
+   * Bottom-up, so a REPORT that clears a level after we looked at it descends to what we set.
+   */
   #markWord(w: number, mask: number): void {
-    // A word that had bits already needs nothing more: whoever put them there (a writer, or a
-    // REPORT leaving a partial granule) sets the summary bits above it, or a REPORT that has
-    // cleared those is still to read this word and will see our bits.
-    if (Atomics.or(this.#log, w, mask) !== 0) return;
-    // A plain read is enough here: it follows our atomic OR on the log word, which a REPORT's
-    // clearing of that word (after its summary clear) synchronizes with, so a stale "set" is
-    // impossible. Atomics.load would cost ~6 ns, about as much as the OR itself
+    Atomics.or(this.#log, w, mask);
+    // Plain reads of the levels: each follows our atomic OR below it, which any REPORT's clear of
+    // that level (made before its read-and-clear of the words below) synchronizes with, so a
+    // stale "set" cannot be seen. Atomics.load would cost about as much as the OR itself
     // (perf/logging.bench.ts, logging ≥ 0.8 × bare Atomics.or).
-    const s = w >>> 5;
-    const sBit = 1 << (w & 31);
-    if ((this.#summary[s]! & sBit) !== 0) return; // set already: whoever set it went on up
-    Atomics.or(this.#summary, s, sBit);
-    for (let k = 2, below = s; k < this.#levels.length; k++) {
-      const level = this.#levels[k]!;
+    const levels = this.#levels;
+    for (let k = 1, below = w; k < levels.length; k++) {
+      const level = levels[k]!;
       const up = below >>> 5;
       const upBit = 1 << (below & 31);
-      if ((level[up]! & upBit) !== 0) return;
-      Atomics.or(level, up, upBit);
+      if ((level[up]! & upBit) === 0) Atomics.or(level, up, upBit);
       below = up;
     }
   }
