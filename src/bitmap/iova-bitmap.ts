@@ -55,8 +55,8 @@ export class IovaBitmap {
   constructor(memory: SharedArrayBuffer, bitmapAt: number, window: BitmapWindow, contract: Contract = 'atomic') {
     this.window = window;
     this.bitCount = reportBitCount(window.length, window.pageSize);
-    this.#lastWord = (this.bitCount - 1) >>> 5;
-    const tailBits = this.bitCount - (this.#lastWord << 5);
+    this.#lastWord = wordOfBit(this.bitCount - 1);
+    const tailBits = this.bitCount - this.#lastWord * 32;
     this.#lastWordMask = tailBits === 32 ? -1 : (1 << tailBits) - 1;
     this.#byteAt = bitmapAt;
     this.#wordAt = bitmapAt >>> 2;
@@ -115,8 +115,8 @@ export class IovaBitmap {
     if (first < 0) first = 0;
     if (last >= this.bitCount) last = this.bitCount - 1;
     if (first > last) return;
-    const w0 = first >>> 5;
-    const w1 = last >>> 5;
+    const w0 = wordOfBit(first);
+    const w1 = wordOfBit(last);
     for (let w = w0; w <= w1; w++) {
       const lo = w === w0 ? first & 31 : 0;
       const hi = w === w1 ? last & 31 : 31;
@@ -138,7 +138,7 @@ export class IovaBitmap {
    */
   orMask(firstBit: number, mask: number, disjoint = false): void {
     if (mask === 0) return;
-    const w = firstBit >> 5; // floor, also for negative bits
+    const w = wordOfBit(firstBit); // also for negative bits
     const lo = firstBit & 31;
     if (lo === 0 && w >= 0 && w < this.#lastWord) { // one whole word, nothing to clip
       if (disjoint && this.#mode === FlushMode.AtomicAligned && w !== this.#pendingWord) {
@@ -331,6 +331,14 @@ export class GranuleProjection {
 
 /** Set bits of a 32-bit word (a uint32 or the same bits as an int32). */
 const enum ProjectionKind { SameSizeAligned, SameSizeStraddling, Coalesce, Replicate }
+
+/**
+ * u32 word holding report bit `bit` (floor, also for negative bits). Exact float arithmetic: bit
+ * indexes reach 2^35 (a bitmap filling 4 GiB of user memory), past what 32-bit shifts hold.
+ */
+export function wordOfBit(bit: number): number {
+  return Math.floor(bit / 32);
+}
 
 export function popcount32(v: number): number {
   v = v - ((v >>> 1) & 0x55555555);

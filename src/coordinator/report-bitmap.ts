@@ -72,7 +72,7 @@ export class ReportBitmap {
     if (!window) return;
     const bits = Number((window.length + window.pageSize - 1n) / window.pageSize);
     const bytes = this.#bytes;
-    for (let i = 0; i < (bits + 7) >>> 3; i++) {
+    for (let i = 0, n = Math.ceil(bits / 8); i < n; i++) {
       let b = bytes[i]!;
       while (b !== 0) {
         const k = 31 - Math.clz32(b & -b);

@@ -8,7 +8,7 @@
 // keeps every write findable: a writer ORs the log bit, then sets each level's bit going up and
 // stops at the first one already set (whoever set it goes on up); a reader clears a level's bit
 // before it reads-and-clears the words below it, and sets it again if those keep bits.
-import { ceilDiv, floorDiv, popcount32, type GranuleProjection, type IovaBitmap } from '../bitmap/iova-bitmap.js';
+import { ceilDiv, floorDiv, popcount32, wordOfBit, type GranuleProjection, type IovaBitmap } from '../bitmap/iova-bitmap.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import type { Checked } from '../uapi/validate.js';
 
@@ -170,7 +170,7 @@ export class DirtyLog {
     const bit = regions[at + R_BIT_OFFSET]! + j0;
     // A write ending in the granule it starts in (most DMA writes): no second division.
     if (q - Math.floor(q) + (b - a) * perT <= 1) {
-      this.#markWord(bit >>> 5, 1 << (bit & 31));
+      this.#markWord(wordOfBit(bit), 1 << (bit & 31));
       return 1;
     }
     const j1 = Math.floor((b - 1) * perT) - first;
@@ -185,7 +185,7 @@ export class DirtyLog {
     while (b < end) {
       const lo = b & 31;
       const n = Math.min(32 - lo, end - b);
-      this.#markWord(b >>> 5, n === 32 ? -1 : ((1 << n) - 1) << lo);
+      this.#markWord(wordOfBit(b), n === 32 ? -1 : ((1 << n) - 1) << lo);
       b += n;
     }
   }
@@ -306,7 +306,7 @@ export class DirtyLog {
       if (dirty === 0) continue;
       // A word at a time: a call per granule made a 100 % dirty REPORT 0.09 × the bare
       // read-clear-OR loop, this makes it 0.8-0.99 × (perf/report.bench.ts, "100 %" rows).
-      projection.setGranules((w << 5) - bitOffset, dirty);
+      projection.setGranules(firstBitOf(w) - bitOffset, dirty);
       found += popcount32(dirty);
     }
     read.found += found;
@@ -338,11 +338,11 @@ class RegionRead {
     readonly clearLast: number,
     readonly projection: GranuleProjection,
   ) {
-    this.w0 = firstBit >>> 5;
-    this.w1 = lastBit >>> 5;
+    this.w0 = wordOfBit(firstBit);
+    this.w1 = wordOfBit(lastBit);
     const clears = clearLast >= clearFirst;
-    this.innerFrom = clears ? Math.max(this.w0, clearFirst >>> 5) + 1 : Infinity;
-    this.innerTo = clears ? Math.min(this.w1, clearLast >>> 5) - 1 : -Infinity;
+    this.innerFrom = clears ? Math.max(this.w0, wordOfBit(clearFirst)) + 1 : Infinity;
+    this.innerTo = clears ? Math.min(this.w1, wordOfBit(clearLast)) - 1 : -Infinity;
   }
 }
 
@@ -352,11 +352,19 @@ function clamp(v: bigint, lo: bigint, hi: bigint): bigint {
 
 const FULL_WORD = -1; // int32 masks, as in iova-bitmap.ts
 
+// Log bit indexes reach 2^35 (a 4 GiB log) and summary words sit below 2^30: bits are converted
+// with exact float arithmetic, never with 32-bit shifts; word indexes may use shifts.
+/** Log bit of word w's bit 0. */
+function firstBitOf(w: number): number {
+  return w * 32;
+}
+
 /** Mask of bits [first, last] (absolute bit indexes) that fall in word w. */
 function wordMask(w: number, first: number, last: number): number {
   if (last < first) return 0;
-  const lo = Math.max(first, w << 5) - (w << 5);
-  const hi = Math.min(last, (w << 5) + 31) - (w << 5);
+  const base = firstBitOf(w);
+  const lo = Math.max(first, base) - base;
+  const hi = Math.min(last, base + 31) - base;
   if (hi < lo) return 0;
   return hi - lo === 31 ? -1 : ((1 << (hi - lo + 1)) - 1) << lo;
 }

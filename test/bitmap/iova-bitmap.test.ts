@@ -133,3 +133,43 @@ test('a granule projection: T > P replicates, T < P coalesces, unaligned iova st
   t.deepEqual(run(16384n, PAGE, 0x800n, 1n), [3, 4, 5, 6, 7]); // [16K, 32K) from 2K
   t.deepEqual(run(16384n, PAGE, 20480n, 1n), [0, 1, 2]); // granule starts before the window
 });
+
+// Bit indexes past 2^31 and 2^32 (a bitmap in up to 4 GiB of user memory holds 2^35 bits): every
+// conversion from bit to word and byte must stay exact (32-bit shifts would drop or move bits).
+const HUGE_MEMORY_BYTES = 2 ** 32; // allocated lazily: only the pages touched cost memory
+const FAR_BITS = [2 ** 31 + 5, 2 ** 32 + 77, 2 ** 34 + 3, 2 ** 35 - 1];
+
+function bitIsSet(bytes: Uint8Array, at: number, bit: number): boolean {
+  return ((bytes[at + Math.floor(bit / 8)]! >>> (bit % 8)) & 1) === 1;
+}
+
+for (const contract of CONTRACTS) {
+  for (const at of [0, 3]) {
+    test(`${contract}, bitmap at byte ${at}: bits at 2^31 + 5 … 2^35 - 1 land exactly where they belong`, (t) => {
+      const memory = new SharedArrayBuffer(HUGE_MEMORY_BYTES);
+      const bytes = new Uint8Array(memory);
+      const window = { iova: 0n, length: BigInt(2 ** 35 - 8 * at) * PAGE, pageSize: PAGE };
+      const bitmap = new IovaBitmap(memory, at, window, contract);
+      const bits = FAR_BITS.filter((b) => b < bitmap.bitCount);
+      for (const b of bits) bitmap.set(BigInt(b) * PAGE, 1n);
+      bitmap.orMask(2 ** 33 + 30, 0b111); // unaligned run across a word boundary: bits +30, +31, +32
+      bitmap.flush();
+      t.is(bitmap.bitsSet, bits.length + 3);
+      for (const b of [...bits, 2 ** 33 + 30, 2 ** 33 + 31, 2 ** 33 + 32]) t.true(bitIsSet(bytes, at, b), `bit ${b}`);
+      // Nothing else near them: the aliases a 32-bit shift would hit, and the neighbours.
+      for (const b of [5, 77, 3, 2 ** 31 + 4, 2 ** 31 + 6, 2 ** 32 + 76, 2 ** 33 + 29, 2 ** 33 + 33]) t.false(bitIsSet(bytes, at, b), `bit ${b}`);
+    });
+  }
+}
+
+test('a window of 2^35 bits is clipped at its last bit, not at a 32-bit wrap of it', (t) => {
+  const memory = new SharedArrayBuffer(HUGE_MEMORY_BYTES);
+  const bytes = new Uint8Array(memory);
+  const bitmap = new IovaBitmap(memory, 0, { iova: 0n, length: BigInt(2 ** 35 - 3) * PAGE, pageSize: PAGE });
+  bitmap.setBits(2 ** 35 - 10, 2 ** 35 + 10); // runs past the end: clipped to bit 2^35 - 4
+  bitmap.flush();
+  t.is(bitmap.bitsSet, 7);
+  t.true(bitIsSet(bytes, 0, 2 ** 35 - 4));
+  t.false(bitIsSet(bytes, 0, 2 ** 35 - 3));
+  t.is(bytes[0], 0);
+});
