@@ -337,7 +337,7 @@ test('a log larger than maxLogBytes → ENOMEM at START, and the device stays id
 });
 
 test('createHost refuses a pds device claiming more than 255 ranges (a u8), before any thread starts', async (t) => {
-  await t.throwsAsync(createHost({ logLevel: 'silent', devices: [{ ...PDS, maxRanges: 256 }] }), { instanceOf: RangeError });
+  await t.throwsAsync(createHost({ logLevel: 'silent', devices: [{ ...PDS, maxRanges: 256 }] }), { instanceOf: DmalogError, code: 'DMALOG_BAD_OPTION' });
 });
 
 // ---- EFAULT and write-back -------------------------------------------------------------------
@@ -558,4 +558,34 @@ test.serial('close() ends every tracker thread; calls after close are rejected; 
   t.throws(() => host.alloc(8), closed);
   await host.close();
   t.is(live.size, 0);
+});
+
+test.serial('createHost past a bound (4 GiB + 4 KiB of user memory, a 2^31 ms deadline, a 4 GiB + 1 log cap) → DMALOG_BAD_OPTION, and no thread is left', async (t) => {
+  const threadsBefore = osThreads();
+  for (const bad of [{ userMemoryBytes: 2 ** 32 + 4096 }, { callTimeoutMs: 2 ** 31 }, { maxLogBytes: 2 ** 32 + 1 }]) {
+    const made = createHost({ logLevel: 'silent', devices: [MLX5, PDS], ...bad });
+    // Had it been accepted, the host must not outlive the test.
+    made.then((host) => host.close(), () => {});
+    const error = await t.throwsAsync(made, { instanceOf: DmalogError }, JSON.stringify(bad));
+    t.is(error?.code, 'DMALOG_BAD_OPTION', JSON.stringify(bad));
+    t.is(osThreads(), threadsBefore, `no thread left after ${JSON.stringify(bad)}`);
+  }
+});
+
+test('exactly 4 GiB of user memory works: structs and a bitmap above 2^31, the last 8 bytes readable, past the end EFAULT', async (t) => {
+  const host = await hostFor(t, [MLX5], { userMemoryBytes: 2 ** 32 });
+  t.is(host.memory.byteLength, 2 ** 32);
+  const dev = host.device('mlx');
+  await dev.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  await dev.dmaWrite(3n * PAGE, 1n);
+  await dev.dmaWrite(200n * PAGE, 1n);
+  const bitmap = host.alloc(32);
+  t.true(bitmap > 2 ** 32 - (64 << 10), 'allocated from the very top');
+  host.zero(bitmap, 32);
+  t.is(await dev.report({ iova: 0n, length: MiB, pageSize: PAGE, bitmap }), 2);
+  t.deepEqual(setBits(host.memory, bitmap, 256), [3, 200]);
+  const top = 2 ** 32 - 8;
+  t.is(await errnoOf(host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, putHeader(new DataView(host.memory), top, PROBE | VFIO_DEVICE_FEATURE_SET | F_START))), 0);
+  t.is(await errnoOf(host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, 2 ** 32 - 4)), 'EFAULT');
+  t.is(await errnoOf(host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, 2n ** 32n)), 'EFAULT');
 });
