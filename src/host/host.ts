@@ -42,12 +42,16 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const memory = new SharedArrayBuffer(filled.userMemoryBytes);
   const trackers = await Promise.allSettled(filled.devices.map((device) =>
     RemoteTracker.spawn({ device, userMemory: memory, contract: filled.contract, maxLogBytes: filled.maxLogBytes }, filled.callTimeoutMs)));
-  const failure = trackers.find((t): t is PromiseRejectedResult => t.status === 'rejected');
-  if (failure) {
-    await Promise.all(trackers.map((t) => (t.status === 'fulfilled' ? t.value.terminate() : undefined)));
-    throw failure.reason;
+  const spawned = trackers.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+  try {
+    const failure = trackers.find((t): t is PromiseRejectedResult => t.status === 'rejected');
+    if (failure) throw failure.reason;
+    return new Host(filled, memory, spawned);
+  } catch (error) {
+    // Whatever fails once threads exist ends them all first: a live tracker keeps the process alive.
+    await Promise.all(spawned.map((t) => t.terminate()));
+    throw error;
   }
-  return new Host(filled, memory, trackers.map((t) => (t as PromiseFulfilledResult<RemoteTracker>).value));
 }
 
 export class Host {

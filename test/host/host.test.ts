@@ -572,6 +572,15 @@ test.serial('createHost past a bound (4 GiB + 4 KiB of user memory, a 2^31 ms de
   }
 });
 
+test.serial('createHost failing once its threads exist (every tracker past its deadline) ends them all before it rejects', async (t) => {
+  const threadsBefore = osThreads();
+  // 1 ms is far less than a thread takes to load: each spawn fails after its thread was created.
+  const made = createHost({ logLevel: 'silent', callTimeoutMs: 1, devices: [MLX5, PDS, NONE] });
+  made.then((host) => host.close(), () => {});
+  t.is(await errnoOf(made), 'ETIMEDOUT');
+  t.is(osThreads(), threadsBefore, 'every tracker thread has exited once createHost rejects');
+});
+
 test('exactly 4 GiB of user memory works: structs and a bitmap above 2^31, the last 8 bytes readable, past the end EFAULT', async (t) => {
   const host = await hostFor(t, [MLX5], { userMemoryBytes: 2 ** 32 });
   t.is(host.memory.byteLength, 2 ** 32);
