@@ -14,8 +14,8 @@ import {
 } from '../uapi/abi.js';
 import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
 import { encodeFeatureHeader, encodeLoggingControl, encodeLoggingRange, encodeLoggingReport, type LoggingRange } from '../uapi/structs.js';
-import { UserMemory } from '../uapi/user-memory.js';
-import { checkFeatureCall, checkReport, checkStart, endOverflows, failed, peekFeature, type Checked } from '../uapi/validate.js';
+import { UserMemory, userPointer } from '../uapi/user-memory.js';
+import { checkFeatureCall, checkReport, checkStart, endOverflows, failed, isPowerOfTwo, peekFeature, type Checked } from '../uapi/validate.js';
 import { createLogger } from './logger.js';
 import { fillHostOptions, type FilledHostOptions, type HostOptions } from './options.js';
 
@@ -118,18 +118,21 @@ export class Host {
     const slot = this.#slot(fd);
     // A device whose tracker failed is gone: every call on it, PROBE included, is ENODEV.
     if (slot.tracker.dead) throw new VfioError('ENODEV', `device ${slot.config.name} is gone`);
-    if (request !== VFIO_DEVICE_FEATURE) throw new VfioError('ENOTTY', `request 0x${request.toString(16)} is not VFIO_DEVICE_FEATURE`);
+    if (request !== VFIO_DEVICE_FEATURE) throw new VfioError('ENOTTY', `request ${typeof request === 'number' ? `0x${request.toString(16)}` : String(request)} is not VFIO_DEVICE_FEATURE`);
     const started = performance.now();
+    // Not an integer address (0.5, NaN, null, '12'): the copy_from_user of the header faults.
+    const at = userPointer(ptr);
     try {
+      if (at === null) throw new VfioError('EFAULT', 'the argument pointer is not an integer address');
       // Every user struct is read before the first await: the call sees one snapshot of its arguments.
-      const call = checkFeatureCall(this.#user, BigInt(ptr), PROFILE_TRAITS[slot.config.profile].supportsLogging);
+      const call = checkFeatureCall(this.#user, at, PROFILE_TRAITS[slot.config.profile].supportsLogging);
       if (failed(call)) throw new VfioError(call.errno);
       const result = await this.#dispatch(slot, call);
       slot.logger.info({ feature: result.feature, probe: result.probe, errno: null, pageSize: result.pageSize, pages: result.pagesReported, ms: elapsed(started) }, `${result.feature} ok`);
       return result;
     } catch (error) {
       if (error instanceof VfioError) {
-        const asked = peekFeature(this.#user, BigInt(ptr));
+        const asked = at === null ? null : peekFeature(this.#user, at);
         const feature = asked === null ? 'unreadable' : FEATURE_NAMES[asked.index as LoggingFeature] ?? `feature ${asked.index}`;
         slot.logger.info({ feature, probe: asked?.probe, errno: error.errno, ms: elapsed(started) }, `${feature} failed`);
       }
@@ -203,10 +206,13 @@ export class Host {
     return handle;
   }
 
-  /** Allocate `bytes` of user memory (8-byte aligned by default), from the top down; ENOMEM when full. */
+  /** Allocate `bytes` of user memory (`align`: a power of two, 8 by default), from the top down; ENOMEM when full. */
   alloc(bytes: number, align = 8): number {
     this.#assertOpen();
-    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new TypeError('bytes must be a positive integer');
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new DmalogError('DMALOG_BAD_OPTION', `alloc: bytes must be a positive integer (got ${String(bytes)})`);
+    if (!Number.isSafeInteger(align) || align <= 0 || !isPowerOfTwo(BigInt(align))) {
+      throw new DmalogError('DMALOG_BAD_OPTION', `alloc: align must be a power of two (got ${String(align)})`);
+    }
     const at = Math.floor((this.#allocTop - bytes) / align) * align;
     if (at < 0) throw new VfioError('ENOMEM', `user memory has no room for ${bytes} bytes`);
     this.#allocTop = at;
@@ -215,6 +221,10 @@ export class Host {
 
   /** Zero `bytes` of user memory at `at` (what a user does to a bitmap between report sets). */
   zero(at: number, bytes: number): void {
+    const size = this.memory.byteLength;
+    if (!Number.isSafeInteger(at) || !Number.isSafeInteger(bytes) || at < 0 || bytes < 0 || at + bytes > size) {
+      throw new DmalogError('DMALOG_BAD_OPTION', `zero: [${String(at)}, +${String(bytes)}) is not inside the ${size} bytes of user memory`);
+    }
     new Uint8Array(this.memory, at, bytes).fill(0);
   }
 
