@@ -5,7 +5,7 @@ import type { DirtyTracker } from '../coordinator/tracker.js';
 import { DirtyLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
 import { PROFILE_TRAITS, type DeviceConfig } from '../device/profiles.js';
 import { RemoteTracker } from '../device/remote-tracker.js';
-import type { Fault, TrackerStatus } from '../device/tracker.js';
+import { checkFault, type Fault, type TrackerStatus } from '../device/tracker.js';
 import {
   CONTROL_PAGE_SIZE_OFFSET, FEATURE_HEADER_BYTES, FEATURE_NAMES, LOGGING_CONTROL_BYTES, LOGGING_RANGE_BYTES,
   LOGGING_REPORT_BYTES, VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
@@ -341,6 +341,9 @@ export class DeviceHandle implements DirtyTracker {
 
   /** Inject a fault into the device's tracker (tests, stress runs). */
   async injectFault(fault: Fault): Promise<void> {
+    // Refused here, before the thread hop: an out-of-contract fault (an errno outside the list, a
+    // function, a NaN delay) would otherwise kill a healthy tracker or block it for ever.
+    fault = checkFault(fault);
     try {
       await this.#host.slotOf(this.fd).tracker.call('injectFault', fault);
     } catch (error) {
