@@ -8,6 +8,11 @@
 // current set for the window being reported and, for the rest of the span, in later report sets
 // until each part has been covered once ("owed" ranges). A tracker that cannot be restarted
 // (its thread is gone, or START fails again) is retired: its span is marked in every set.
+//
+// Only a VfioError is a tracker failing. Any other rejection (DMALOG_CLOSED from a closed host, a
+// bug in a tracker) says nothing about the log that recovery could repair: the set rejects with
+// it, and logging is stopped as under `fail`. stopAll and close wait for a set in flight, so a
+// set always runs to its end on the trackers it began with.
 import type { Logger } from 'pino';
 import { IovaBitmap } from '../bitmap/iova-bitmap.js';
 import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
@@ -72,18 +77,28 @@ export class Coordinator {
   #started: Started[] = [];
   #ranges: LoggingRange[] = [];
   #pageSizeHint = 0n;
-  #setInFlight = false;
+  /** The set in flight, settled either way (stopAll and close wait for it). */
+  #setInFlight: Promise<void> | null = null;
+  /** stopAll calls not yet done: no set or START may begin meanwhile. */
+  #stopping = 0;
+  #closing = false;
   readonly stats = { reportSets: 0, reportErrors: 0, restarts: 0, retired: 0 };
 
   constructor(options: CoordinatorOptions) {
-    if (!Array.isArray(options.trackers) || options.trackers.length === 0) throw new TypeError('options.trackers must be a non-empty array');
+    const bad = (message: string): never => { throw new DmalogError('DMALOG_BAD_OPTION', message); };
+    if (typeof options !== 'object' || options === null) bad('options must be an object');
+    if (!Array.isArray(options.trackers) || options.trackers.length === 0) bad('options.trackers must be a non-empty array');
+    if (!(options.memory instanceof SharedArrayBuffer)) bad('options.memory must be a SharedArrayBuffer');
+    if (typeof options.allocate !== 'function') bad('options.allocate must be a function');
     const policy = options.policy ?? 'fail';
-    if (policy !== 'fail' && policy !== 'restart') throw new TypeError(`options.policy must be 'fail' or 'restart' (got ${String(policy)})`);
+    if (policy !== 'fail' && policy !== 'restart') bad(`options.policy must be 'fail' or 'restart' (got ${String(policy)})`);
+    const verify = options.verifyZeroed ?? false;
+    if (typeof verify !== 'boolean') bad('options.verifyZeroed must be a boolean');
     this.#trackers = [...options.trackers];
     this.#memory = options.memory;
     this.#allocate = options.allocate;
     this.#policy = policy;
-    this.#verify = options.verifyZeroed ?? false;
+    this.#verify = verify;
     this.#logger = options.logger;
   }
 
@@ -101,7 +116,7 @@ export class Coordinator {
   }
 
   #assertUsable(): void {
-    if (this.#state === 'closed') throw new DmalogError('DMALOG_CLOSED', 'coordinator is closed');
+    if (this.#state === 'closed' || this.#closing) throw new DmalogError('DMALOG_CLOSED', 'coordinator is closed');
   }
 
   async probeAll(): Promise<Map<string, boolean>> {
@@ -117,6 +132,7 @@ export class Coordinator {
   async startAll(req: { ranges: LoggingRange[]; pageSize: bigint }): Promise<Map<string, bigint>> {
     this.#assertUsable();
     if (this.#state === 'logging') throw new DmalogError('DMALOG_STATE', 'trackers are already logging (stopAll first)');
+    if (this.#stopping > 0) throw new DmalogError('DMALOG_STATE', 'logging is being stopped');
     const started: Started[] = [];
     for (const tracker of this.#trackers) {
       try {
@@ -154,62 +170,91 @@ export class Coordinator {
   async reportSet(window: ReportWindow, bitmap: ReportBitmap, opts: { zero?: boolean } = {}): Promise<ReportSetResult> {
     this.#assertUsable();
     if (this.#state !== 'logging') throw new DmalogError('DMALOG_STATE', `no report set while '${this.#state}'`);
+    if (this.#stopping > 0) throw new DmalogError('DMALOG_STATE', 'logging is being stopped');
     if (this.#setInFlight) throw new DmalogError('DMALOG_STATE', 'a report set is already in flight');
     if (opts.zero) bitmap.zero();
     bitmap.begin(window, this.#verify);
-    this.#setInFlight = true;
-    const began = performance.now();
+    const run = this.#runSet(window, bitmap);
+    this.#setInFlight = run.then(() => {}, () => {});
     try {
-      const reports = await Promise.allSettled(this.#started.map((s) =>
-        s.retired ? Promise.resolve(0) : s.tracker.report({ ...window, bitmap: bitmap.at })));
-      const outcomes: TrackerOutcome[] = [];
-      const failures: Array<{ started: Started; errno: Errno; outcome: TrackerOutcome }> = [];
-      reports.forEach((r, i) => {
-        const started = this.#started[i]!;
-        const outcome: TrackerOutcome = { name: started.tracker.name, ok: r.status === 'fulfilled' && !started.retired, pagesReported: r.status === 'fulfilled' ? r.value : 0, errno: null, recovery: 'none', markedBytes: 0n, marked: [] };
-        if (r.status === 'rejected') {
-          outcome.errno = errnoOf(r.reason);
-          failures.push({ started, errno: outcome.errno, outcome });
-        }
-        outcomes.push(outcome);
-      });
-      this.stats.reportSets++;
-      this.stats.reportErrors += failures.length;
-      if (failures.length > 0 && this.#policy === 'fail') {
-        await this.#stopEverything();
-        this.#state = 'failed';
-        const first = failures[0]!;
-        throw Object.assign(new VfioError(first.errno, `REPORT failed on ${first.started.tracker.name}; logging stopped (policy fail)`), { outcomes });
-      }
-      for (const f of failures) f.outcome.recovery = await this.#restart(f.started);
-      // Restarts come before marks: what a mark covers was written before the new log began.
-      const marker = new IovaBitmap(this.#memory, bitmap.at, window);
-      this.#started.forEach((s, i) => {
-        if (s.owed.length === 0) return;
-        const w = { iova: window.iova, length: window.length };
-        for (const r of intersect(s.owed, w)) {
-          marker.set(r.iova, r.length);
-          outcomes[i]!.markedBytes += r.length;
-          outcomes[i]!.marked.push(r);
-        }
-        if (!s.retired) s.owed = subtract(s.owed, w);
-        if (s.retired && outcomes[i]!.recovery === 'none') outcomes[i]!.recovery = 'retired';
-      });
-      marker.flush();
-      const ms = performance.now() - began;
-      this.#logger?.debug({ iova: window.iova, length: window.length, pageSize: window.pageSize, errors: failures.length, ms }, 'report set');
-      return { window, outcomes, ms };
+      return await run;
     } finally {
       bitmap.complete();
-      this.#setInFlight = false;
+      this.#setInFlight = null;
     }
+  }
+
+  async #runSet(window: ReportWindow, bitmap: ReportBitmap): Promise<ReportSetResult> {
+    // Nothing replaces #started while a set runs (stopAll and close wait for it), but the set
+    // holds its own reference all the same.
+    const started = this.#started;
+    const began = performance.now();
+    const reports = await Promise.allSettled(started.map((s) =>
+      s.retired ? Promise.resolve(0) : s.tracker.report({ ...window, bitmap: bitmap.at })));
+    const outcomes: TrackerOutcome[] = [];
+    const failures: Array<{ started: Started; errno: Errno; outcome: TrackerOutcome }> = [];
+    let foreign: { error: unknown } | null = null;
+    reports.forEach((r, i) => {
+      const s = started[i]!;
+      const outcome: TrackerOutcome = { name: s.tracker.name, ok: r.status === 'fulfilled' && !s.retired, pagesReported: r.status === 'fulfilled' ? r.value : 0, errno: null, recovery: 'none', markedBytes: 0n, marked: [] };
+      if (r.status === 'rejected') {
+        if (r.reason instanceof VfioError) {
+          outcome.errno = r.reason.errno;
+          failures.push({ started: s, errno: outcome.errno, outcome });
+        } else {
+          foreign ??= { error: r.reason };
+        }
+      }
+      outcomes.push(outcome);
+    });
+    this.stats.reportSets++;
+    this.stats.reportErrors += failures.length;
+    if (foreign) await this.#abandon((foreign as { error: unknown }).error);
+    if (failures.length > 0 && this.#policy === 'fail') {
+      await this.#stopEverything();
+      this.#state = 'failed';
+      const first = failures[0]!;
+      throw Object.assign(new VfioError(first.errno, `REPORT failed on ${first.started.tracker.name}; logging stopped (policy fail)`), { outcomes });
+    }
+    for (const f of failures) {
+      try {
+        f.outcome.recovery = await this.#restart(f.started);
+      } catch (error) {
+        await this.#abandon(error);
+      }
+    }
+    // Restarts come before marks: what a mark covers was written before the new log began.
+    const marker = new IovaBitmap(this.#memory, bitmap.at, window);
+    started.forEach((s, i) => {
+      if (s.owed.length === 0) return;
+      const w = { iova: window.iova, length: window.length };
+      for (const r of intersect(s.owed, w)) {
+        marker.set(r.iova, r.length);
+        outcomes[i]!.markedBytes += r.length;
+        outcomes[i]!.marked.push(r);
+      }
+      if (!s.retired) s.owed = subtract(s.owed, w);
+      if (s.retired && outcomes[i]!.recovery === 'none') outcomes[i]!.recovery = 'retired';
+    });
+    marker.flush();
+    const ms = performance.now() - began;
+    this.#logger?.debug({ iova: window.iova, length: window.length, pageSize: window.pageSize, errors: failures.length, ms }, 'report set');
+    return { window, outcomes, ms };
+  }
+
+  /** A failure no recovery policy covers: stop logging, the coordinator is failed, rethrow. */
+  async #abandon(error: unknown): Promise<never> {
+    await this.#stopEverything();
+    this.#state = 'failed';
+    this.#logger?.warn({ error: (error as Error)?.message ?? String(error) }, 'report set failed outside any tracker; logging stopped');
+    throw error;
   }
 
   async #restart(s: Started): Promise<Recovery> {
     const whole = normalize(this.#ranges);
     try {
       await s.tracker.stopLogging().catch((error: unknown) => {
-        if (errnoOf(error) === 'ENODEV' || errnoOf(error) === 'ETIMEDOUT') throw error;
+        if (!(error instanceof VfioError) || error.errno === 'ENODEV' || error.errno === 'ETIMEDOUT') throw error;
       });
       s.pageSize = await s.tracker.startLogging({ pageSize: this.#pageSizeHint, ranges: this.#ranges });
       s.owed = whole;
@@ -217,10 +262,12 @@ export class Coordinator {
       this.#logger?.info({ tracker: s.tracker.name }, 'tracker restarted after a failed REPORT');
       return 'restarted';
     } catch (error) {
+      // Not the tracker failing (a closed host, say): retiring would only hide it behind marks.
+      if (!(error instanceof VfioError)) throw error;
       s.retired = true;
       s.owed = whole;
       this.stats.retired++;
-      this.#logger?.warn({ tracker: s.tracker.name, errno: errnoOf(error) }, 'tracker retired: its span is marked dirty in every report set');
+      this.#logger?.warn({ tracker: s.tracker.name, errno: error.errno }, 'tracker retired: its span is marked dirty in every report set');
       return 'retired';
     }
   }
@@ -231,15 +278,22 @@ export class Coordinator {
     await Promise.allSettled(started.filter((s) => !s.retired).map((s) => s.tracker.stopLogging()));
   }
 
-  /** STOP every tracker; idempotent. */
+  /** STOP every tracker, once a set in flight has finished (it resolves as usual); idempotent. */
   async stopAll(): Promise<void> {
     if (this.#state === 'closed') return;
-    await this.#stopEverything();
+    this.#stopping++;
+    try {
+      await this.#setInFlight;
+      await this.#stopEverything();
+    } finally {
+      this.#stopping--;
+    }
     if (this.#state === 'logging') this.#state = 'idle';
   }
 
-  /** stopAll, then refuse further calls; idempotent. */
+  /** stopAll (after a set in flight), then refuse further calls; idempotent. */
   async close(): Promise<void> {
+    this.#closing = true;
     await this.stopAll();
     this.#state = 'closed';
   }

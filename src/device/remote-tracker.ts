@@ -67,19 +67,27 @@ export class RemoteTracker {
     const worker = new Worker(TRACKER_ENTRY, { workerData: data, name: `tracker:${data.device.name}`, execArgv: workerExecArgv() });
     const remote = new RemoteTracker(worker, timeoutMs);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new VfioError('ETIMEDOUT', `tracker ${data.device.name} did not start`));
-        // A thread that never got ready is not left running: it would keep the process alive.
-        void remote.terminate();
-      }, timeoutMs);
-      const onMessage = (msg: unknown) => {
-        if (!isReadyMessage(msg)) return;
+      let settled = false;
+      // A thread that never got ready is ended before the failure is reported: a caller seeing the
+      // rejection must find no thread left (one would keep the process alive).
+      const fail = (error: VfioError) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         worker.off('message', onMessage);
+        remote.terminate().then(() => reject(error), () => reject(error));
+      };
+      const timer = setTimeout(() => fail(new VfioError('ETIMEDOUT', `tracker ${data.device.name} did not start`)), timeoutMs);
+      const onMessage = (msg: unknown) => {
+        if (!isReadyMessage(msg) || settled) return;
+        settled = true;
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        forget();
         resolve();
       };
       worker.on('message', onMessage);
-      remote.#onDeath((errno) => { clearTimeout(timer); reject(new VfioError(errno, `tracker ${data.device.name} died while starting`)); });
+      const forget = remote.#onDeath((errno) => fail(new VfioError(errno, `tracker ${data.device.name} died while starting`)));
     });
     return remote;
   }

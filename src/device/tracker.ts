@@ -3,7 +3,7 @@
 // and answers with result objects, never throws (only injected faults do), so errnos survive the
 // thread hop intact.
 import { IovaBitmap, type Contract } from '../bitmap/iova-bitmap.js';
-import type { Errno } from '../uapi/errno.js';
+import { DmalogError, isErrno, type Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import { failed, type Checked, type ReportRequest } from '../uapi/validate.js';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from './dirty-log.js';
@@ -31,6 +31,42 @@ export type Fault =
   | { kind: 'throw' }
   /** The device thread dies now. */
   | { kind: 'die' };
+
+/** Longest slow-report delay: the longest call deadline (a Node timer's cap), so any deadline can be overrun. */
+export const MAX_SLOW_REPORT_MS = 2 ** 31 - 1;
+
+const FAULT_KINDS: ReadonlySet<string> = new Set<Fault['kind']>([
+  'report-error', 'tracker-error', 'slow-report', 'die-in-report', 'throw-in-report', 'die-in-start', 'throw-in-start', 'throw', 'die',
+]);
+
+/**
+ * A fault as the tracker may receive it, rebuilt from its known fields; anything else is refused
+ * with DMALOG_BAD_OPTION: an unknown kind or field (a function would not survive the thread hop),
+ * an errno outside the SPEC §4 list, a delay that is not an integer within 0..MAX_SLOW_REPORT_MS
+ * (Atomics.wait would take NaN as "for ever").
+ */
+export function checkFault(fault: unknown): Fault {
+  const bad = (why: string): never => { throw new DmalogError('DMALOG_BAD_OPTION', `fault: ${why}`); };
+  if (typeof fault !== 'object' || fault === null || Array.isArray(fault)) return bad('must be an object with a kind');
+  const f = fault as Record<string, unknown>;
+  const kind = f['kind'];
+  if (typeof kind !== 'string' || !FAULT_KINDS.has(kind)) return bad(`unknown kind ${String(kind)}`);
+  const allowed = kind === 'report-error' ? ['kind', 'errno'] : kind === 'slow-report' ? ['kind', 'ms'] : ['kind'];
+  const extra = Reflect.ownKeys(f).find((k) => typeof k !== 'string' || !allowed.includes(k));
+  if (extra !== undefined) bad(`${kind} takes no field ${String(extra)}`);
+  if (kind === 'report-error') {
+    const errno = f['errno'];
+    if (errno === undefined) return { kind };
+    if (!isErrno(errno)) return bad(`errno must be one of the simulator's errnos (got ${String(errno)})`);
+    return { kind, errno };
+  }
+  if (kind === 'slow-report') {
+    const ms = f['ms'];
+    if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0 || ms > MAX_SLOW_REPORT_MS) return bad(`ms must be an integer within 0..${MAX_SLOW_REPORT_MS} (got ${String(ms)})`);
+    return { kind, ms };
+  }
+  return { kind } as Fault;
+}
 
 /** What a fault that throws throws. */
 export class InjectedFault extends Error {

@@ -5,7 +5,7 @@ import type { DirtyTracker } from '../coordinator/tracker.js';
 import { DirtyLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
 import { PROFILE_TRAITS, type DeviceConfig } from '../device/profiles.js';
 import { RemoteTracker } from '../device/remote-tracker.js';
-import type { Fault, TrackerStatus } from '../device/tracker.js';
+import { checkFault, type Fault, type TrackerStatus } from '../device/tracker.js';
 import {
   CONTROL_PAGE_SIZE_OFFSET, FEATURE_HEADER_BYTES, FEATURE_NAMES, LOGGING_CONTROL_BYTES, LOGGING_RANGE_BYTES,
   LOGGING_REPORT_BYTES, VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
@@ -14,8 +14,8 @@ import {
 } from '../uapi/abi.js';
 import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
 import { encodeFeatureHeader, encodeLoggingControl, encodeLoggingRange, encodeLoggingReport, type LoggingRange } from '../uapi/structs.js';
-import { UserMemory } from '../uapi/user-memory.js';
-import { checkFeatureCall, checkReport, checkStart, endOverflows, failed, peekFeature, type Checked } from '../uapi/validate.js';
+import { UserMemory, userPointer } from '../uapi/user-memory.js';
+import { checkFeatureCall, checkReport, checkStart, endOverflows, failed, isPowerOfTwo, peekFeature, type Checked } from '../uapi/validate.js';
 import { createLogger } from './logger.js';
 import { fillHostOptions, type FilledHostOptions, type HostOptions } from './options.js';
 
@@ -42,12 +42,16 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const memory = new SharedArrayBuffer(filled.userMemoryBytes);
   const trackers = await Promise.allSettled(filled.devices.map((device) =>
     RemoteTracker.spawn({ device, userMemory: memory, contract: filled.contract, maxLogBytes: filled.maxLogBytes }, filled.callTimeoutMs)));
-  const failure = trackers.find((t): t is PromiseRejectedResult => t.status === 'rejected');
-  if (failure) {
-    await Promise.all(trackers.map((t) => (t.status === 'fulfilled' ? t.value.terminate() : undefined)));
-    throw failure.reason;
+  const spawned = trackers.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+  try {
+    const failure = trackers.find((t): t is PromiseRejectedResult => t.status === 'rejected');
+    if (failure) throw failure.reason;
+    return new Host(filled, memory, spawned);
+  } catch (error) {
+    // Whatever fails once threads exist ends them all first: a live tracker keeps the process alive.
+    await Promise.all(spawned.map((t) => t.terminate()));
+    throw error;
   }
-  return new Host(filled, memory, trackers.map((t) => (t as PromiseFulfilledResult<RemoteTracker>).value));
 }
 
 export class Host {
@@ -114,18 +118,21 @@ export class Host {
     const slot = this.#slot(fd);
     // A device whose tracker failed is gone: every call on it, PROBE included, is ENODEV.
     if (slot.tracker.dead) throw new VfioError('ENODEV', `device ${slot.config.name} is gone`);
-    if (request !== VFIO_DEVICE_FEATURE) throw new VfioError('ENOTTY', `request 0x${request.toString(16)} is not VFIO_DEVICE_FEATURE`);
+    if (request !== VFIO_DEVICE_FEATURE) throw new VfioError('ENOTTY', `request ${typeof request === 'number' ? `0x${request.toString(16)}` : String(request)} is not VFIO_DEVICE_FEATURE`);
     const started = performance.now();
+    // Not an integer address (0.5, NaN, null, '12'): the copy_from_user of the header faults.
+    const at = userPointer(ptr);
     try {
+      if (at === null) throw new VfioError('EFAULT', 'the argument pointer is not an integer address');
       // Every user struct is read before the first await: the call sees one snapshot of its arguments.
-      const call = checkFeatureCall(this.#user, BigInt(ptr), PROFILE_TRAITS[slot.config.profile].supportsLogging);
+      const call = checkFeatureCall(this.#user, at, PROFILE_TRAITS[slot.config.profile].supportsLogging);
       if (failed(call)) throw new VfioError(call.errno);
       const result = await this.#dispatch(slot, call);
       slot.logger.info({ feature: result.feature, probe: result.probe, errno: null, pageSize: result.pageSize, pages: result.pagesReported, ms: elapsed(started) }, `${result.feature} ok`);
       return result;
     } catch (error) {
       if (error instanceof VfioError) {
-        const asked = peekFeature(this.#user, BigInt(ptr));
+        const asked = at === null ? null : peekFeature(this.#user, at);
         const feature = asked === null ? 'unreadable' : FEATURE_NAMES[asked.index as LoggingFeature] ?? `feature ${asked.index}`;
         slot.logger.info({ feature, probe: asked?.probe, errno: error.errno, ms: elapsed(started) }, `${feature} failed`);
       }
@@ -199,10 +206,13 @@ export class Host {
     return handle;
   }
 
-  /** Allocate `bytes` of user memory (8-byte aligned by default), from the top down; ENOMEM when full. */
+  /** Allocate `bytes` of user memory (`align`: a power of two, 8 by default), from the top down; ENOMEM when full. */
   alloc(bytes: number, align = 8): number {
     this.#assertOpen();
-    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new TypeError('bytes must be a positive integer');
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new DmalogError('DMALOG_BAD_OPTION', `alloc: bytes must be a positive integer (got ${String(bytes)})`);
+    if (!Number.isSafeInteger(align) || align <= 0 || !isPowerOfTwo(BigInt(align))) {
+      throw new DmalogError('DMALOG_BAD_OPTION', `alloc: align must be a power of two (got ${String(align)})`);
+    }
     const at = Math.floor((this.#allocTop - bytes) / align) * align;
     if (at < 0) throw new VfioError('ENOMEM', `user memory has no room for ${bytes} bytes`);
     this.#allocTop = at;
@@ -211,6 +221,10 @@ export class Host {
 
   /** Zero `bytes` of user memory at `at` (what a user does to a bitmap between report sets). */
   zero(at: number, bytes: number): void {
+    const size = this.memory.byteLength;
+    if (!Number.isSafeInteger(at) || !Number.isSafeInteger(bytes) || at < 0 || bytes < 0 || at + bytes > size) {
+      throw new DmalogError('DMALOG_BAD_OPTION', `zero: [${String(at)}, +${String(bytes)}) is not inside the ${size} bytes of user memory`);
+    }
     new Uint8Array(this.memory, at, bytes).fill(0);
   }
 
@@ -327,6 +341,9 @@ export class DeviceHandle implements DirtyTracker {
 
   /** Inject a fault into the device's tracker (tests, stress runs). */
   async injectFault(fault: Fault): Promise<void> {
+    // Refused here, before the thread hop: an out-of-contract fault (an errno outside the list, a
+    // function, a NaN delay) would otherwise kill a healthy tracker or block it for ever.
+    fault = checkFault(fault);
     try {
       await this.#host.slotOf(this.fd).tracker.call('injectFault', fault);
     } catch (error) {

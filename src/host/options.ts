@@ -1,7 +1,16 @@
 // createHost options: checked once at the public edge, merged over defaults into a trusted
-// FilledHostOptions that nothing re-checks.
+// FilledHostOptions that nothing re-checks. Every refusal is DmalogError DMALOG_BAD_OPTION, and
+// it comes before any thread is started.
 import type { Contract } from '../bitmap/iova-bitmap.js';
 import { PDS_MAX_RANGES, PROFILE_NAMES, type DeviceConfig, type ProfileName } from '../device/profiles.js';
+import { DmalogError } from '../uapi/errno.js';
+
+/** Largest user memory: a Uint8Array (the host's view of it) holds at most 2^32 bytes on Node 20. */
+export const MAX_USER_MEMORY_BYTES = 2 ** 32;
+/** Largest device log: 2^35 log bits, an index every log path keeps exact. */
+export const MAX_LOG_BYTES = 2 ** 32;
+/** Node runs a longer timer after 1 ms (TimeoutOverflowWarning): every call would time out at once. */
+export const MAX_CALL_TIMEOUT_MS = 2 ** 31 - 1;
 
 export interface DeviceOptions {
   name: string;
@@ -16,16 +25,16 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export interface HostOptions {
-  /** Size of the simulated user address space (default 16 MiB). */
+  /** Size of the simulated user address space (default 16 MiB, at most 4 GiB = 2^32 bytes). */
   userMemoryBytes?: number;
   /** Host page size; LOG_MAX_RANGES = hostPageSize / 16 (default 4096). */
   hostPageSize?: number;
   devices: DeviceOptions[];
   /** `atomic` (the seed's contract, default) or `plain` read-modify-write (the merged kernel's). */
   contract?: Contract;
-  /** Deadline for every call into a tracker thread (default 10 s). */
+  /** Deadline for every call into a tracker thread, 1 .. 2^31 - 1 ms (default 10 s). */
   callTimeoutMs?: number;
-  /** Largest dirty log one device may allocate; bigger START requests fail with ENOMEM (default 256 MiB). */
+  /** Largest dirty log one device may allocate; bigger START requests fail with ENOMEM (default 256 MiB, at most 4 GiB). */
   maxLogBytes?: number;
   /** pino level (default: $DMALOG_LOG_LEVEL, else `silent`). */
   logLevel?: LogLevel;
@@ -47,11 +56,12 @@ export const DEFAULT_DEVICE: Record<Exclude<ProfileName, 'none'>, Omit<DeviceCon
 };
 
 function bad(message: string): never {
-  throw new TypeError(message);
+  throw new DmalogError('DMALOG_BAD_OPTION', message);
 }
 
-function positiveInt(v: unknown, what: string): number {
+function positiveInt(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) bad(`${what} must be a positive integer`);
+  if (v > max) bad(`${what} must be at most ${max} (got ${v})`);
   return v;
 }
 
@@ -63,16 +73,16 @@ function powerOfTwo(v: unknown, what: string): bigint {
 
 export function fillHostOptions(options: HostOptions): FilledHostOptions {
   if (typeof options !== 'object' || options === null) bad('options must be an object');
-  const userMemoryBytes = positiveInt(options.userMemoryBytes ?? 1 << 24, 'options.userMemoryBytes');
+  const userMemoryBytes = positiveInt(options.userMemoryBytes ?? 1 << 24, 'options.userMemoryBytes', MAX_USER_MEMORY_BYTES);
   const hostPageSize = Number(powerOfTwo(options.hostPageSize ?? 4096, 'options.hostPageSize'));
   if (hostPageSize < 4096) bad('options.hostPageSize must be at least 4096');
   const contract = options.contract ?? 'atomic';
   if (contract !== 'atomic' && contract !== 'plain') bad(`options.contract must be 'atomic' or 'plain' (got ${String(contract)})`);
-  const callTimeoutMs = positiveInt(options.callTimeoutMs ?? 10_000, 'options.callTimeoutMs');
-  const maxLogBytes = positiveInt(options.maxLogBytes ?? 256 << 20, 'options.maxLogBytes');
+  const callTimeoutMs = positiveInt(options.callTimeoutMs ?? 10_000, 'options.callTimeoutMs', MAX_CALL_TIMEOUT_MS);
+  const maxLogBytes = positiveInt(options.maxLogBytes ?? 256 << 20, 'options.maxLogBytes', MAX_LOG_BYTES);
   const envLevel = process.env['DMALOG_LOG_LEVEL'];
   const logLevel = options.logLevel ?? (envLevel as LogLevel | undefined) ?? 'silent';
-  if (!LOG_LEVELS.includes(logLevel)) bad(`log level must be one of ${LOG_LEVELS.join(', ')} (got ${logLevel})`);
+  if (!LOG_LEVELS.includes(logLevel)) bad(`log level must be one of ${LOG_LEVELS.join(', ')} (got ${String(logLevel)})`);
   if (!Array.isArray(options.devices) || options.devices.length === 0) bad('options.devices must be a non-empty array');
   const names = new Set<string>();
   const devices = options.devices.map((d, i) => {
@@ -94,10 +104,10 @@ function fillDevice(d: DeviceOptions, hostPageSize: number, at: string): DeviceC
   const minPageSize = powerOfTwo(d.minPageSize ?? def.minPageSize, `${at}.minPageSize`);
   const maxPageSize = powerOfTwo(d.maxPageSize ?? def.maxPageSize, `${at}.maxPageSize`);
   if (minPageSize < 4096n) bad(`${at}.minPageSize must be at least 4096`);
-  if (minPageSize > maxPageSize) throw new RangeError(`${at}.minPageSize must not exceed maxPageSize`);
+  if (minPageSize > maxPageSize) bad(`${at}.minPageSize must not exceed maxPageSize`);
   const maxRanges = positiveInt(d.maxRanges ?? def.maxRanges, `${at}.maxRanges`);
-  if (d.profile === 'pds' && maxRanges > PDS_MAX_RANGES) throw new RangeError(`${at}.maxRanges must be at most ${PDS_MAX_RANGES} for pds (a u8)`);
+  if (d.profile === 'pds' && maxRanges > PDS_MAX_RANGES) bad(`${at}.maxRanges must be at most ${PDS_MAX_RANGES} for pds (a u8)`);
   const maxAddressSpaceBits = positiveInt(d.maxAddressSpaceBits ?? def.maxAddressSpaceBits, `${at}.maxAddressSpaceBits`);
-  if (maxAddressSpaceBits < 12 || maxAddressSpaceBits > 64) throw new RangeError(`${at}.maxAddressSpaceBits must be within 12..64`);
+  if (maxAddressSpaceBits < 12 || maxAddressSpaceBits > 64) bad(`${at}.maxAddressSpaceBits must be within 12..64`);
   return { name: d.name, profile: d.profile, minPageSize, maxPageSize, maxRanges, maxAddressSpaceBits };
 }

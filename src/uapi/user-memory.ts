@@ -24,6 +24,17 @@ export class UserMemory {
   }
 }
 
+/**
+ * A user pointer as an exact bigint, or null when the value names no address: a number that is
+ * not an integer (0.5, NaN, Infinity), or not a number at all (null, undefined, '12'). The caller
+ * treats null as the copy_from_user failure (EFAULT); range is `locate`'s job.
+ */
+export function userPointer(ptr: unknown): bigint | null {
+  if (typeof ptr === 'bigint') return ptr;
+  if (typeof ptr === 'number' && Number.isInteger(ptr)) return BigInt(ptr);
+  return null;
+}
+
 /** Bytes a REPORT bitmap of `bitCount` bits occupies: whole u64 words. */
 export function bitmapBytes(bitCount: bigint): bigint {
   return ((bitCount + BigInt(BITS_PER_U64) - 1n) / BigInt(BITS_PER_U64)) * BigInt(BYTES_PER_U64);

@@ -200,6 +200,64 @@ test('fail: a REPORT error stops logging everywhere and rejects with the errno',
   t.is(await codeOf(coordinator.reportSet(W1, bitmap)), 'DMALOG_CLOSED');
 });
 
+test('Coordinator options are refused with DMALOG_BAD_OPTION', (t) => {
+  const memory = new SharedArrayBuffer(1 << 16);
+  const trackers = [new FakeTracker('t0', memory, [])];
+  const allocate = () => 0;
+  const cases: Array<[string, unknown]> = [
+    ['not an object', null],
+    ['no trackers', { trackers: [], memory, allocate }],
+    ['trackers not an array', { trackers: trackers[0], memory, allocate }],
+    ['memory', { trackers, memory: new ArrayBuffer(8), allocate }],
+    ['allocate', { trackers, memory, allocate: 8 }],
+    ['policy', { trackers, memory, allocate, policy: 'retry' }],
+    ['verifyZeroed', { trackers, memory, allocate, verifyZeroed: 'yes' }],
+  ];
+  for (const [what, options] of cases) {
+    t.throws(() => new Coordinator(options as CoordinatorOptions), { instanceOf: DmalogError, code: 'DMALOG_BAD_OPTION' }, what);
+  }
+  t.is(new Coordinator({ trackers, memory, allocate, policy: 'restart' }).policy, 'restart');
+});
+
+test('restart: a REPORT rejecting with something other than a VfioError rejects the set with it; no restart, no mark, logging stopped', async (t) => {
+  const { trackers, events, coordinator, bitmap } = await startedFakes(3, { policy: 'restart' });
+  trackers[0]!.dirty.add(PAGE);
+  const closed = new DmalogError('DMALOG_CLOSED', 'host is closed');
+  trackers[1]!.report = async () => { events.push('report t1'); throw closed; };
+  trackers[2]!.failReport = 'EIO';
+  t.is(await t.throwsAsync(coordinator.reportSet(W1, bitmap)), closed);
+  t.false(events.includes('start t1') || events.includes('start t2'), 'nobody was restarted');
+  t.deepEqual(events.filter((e) => e.startsWith('stop')).sort(), ['stop t0', 'stop t1', 'stop t2']);
+  t.deepEqual(bitsOf(bitmap), [1], 'only what t0 reported: nothing was marked');
+  t.is(coordinator.state, 'failed');
+  t.deepEqual(coordinator.stats, { reportSets: 1, reportErrors: 1, restarts: 0, retired: 0 });
+});
+
+test('restart: a restart whose START rejects with something other than a VfioError rejects the set with it instead of retiring', async (t) => {
+  const { trackers, coordinator, bitmap } = await startedFakes(2, { policy: 'restart' });
+  trackers[1]!.failReport = 'EIO';
+  const bug = new TypeError('a bug in the tracker');
+  trackers[1]!.startLogging = async () => { throw bug; };
+  t.is(await t.throwsAsync(coordinator.reportSet(W1, bitmap)), bug);
+  t.is(coordinator.stats.retired, 0);
+  t.is(coordinator.state, 'failed');
+  t.deepEqual(trackers.map((tr) => tr.logging), [false, false]);
+});
+
+test('while stopAll or close is stopping, a report set or START asked for is refused, not run on no trackers', async (t) => {
+  const { events, coordinator, bitmap } = await startedFakes(2);
+  const stopping = coordinator.stopAll();
+  t.is(await codeOf(coordinator.reportSet(W1, bitmap)), 'DMALOG_STATE');
+  t.is(await codeOf(coordinator.startAll({ ranges: [SPAN], pageSize: PAGE })), 'DMALOG_STATE');
+  await stopping;
+  t.deepEqual(events, ['stop t0', 'stop t1']);
+  await coordinator.startAll({ ranges: [SPAN], pageSize: PAGE });
+  const closing = coordinator.close();
+  t.is(await codeOf(coordinator.reportSet(W1, bitmap)), 'DMALOG_CLOSED');
+  await closing;
+  t.is(coordinator.state, 'closed');
+});
+
 // ---- against the simulated host: tracker threads, real logs, injected faults ----
 
 const MLX5: DeviceOptions = { name: 'mlx', profile: 'mlx5' };
@@ -290,4 +348,52 @@ test('host: a tracker thread dying mid-REPORT under fail rejects the set with EN
   t.deepEqual(await states([handles[0]!, handles[1]!]), ['idle', 'idle']);
   t.is(await errnoOf(handles[2]!.status()), 'ENODEV');
   await coordinator.close();
+});
+
+test('host: over a closed host a set rejects with DMALOG_CLOSED under fail and under restart; nothing is marked', async (t) => {
+  for (const policy of ['fail', 'restart'] as const) {
+    const { host, coordinator, bitmap } = await hostCoordinator(t, [MLX5, PDS], { policy });
+    await host.close();
+    const error = await t.throwsAsync(coordinator.reportSet(W1, bitmap), { instanceOf: DmalogError }, policy);
+    t.is(error?.code, 'DMALOG_CLOSED', policy);
+    t.deepEqual(setBits(host.memory, bitmap.at, BITS_PER_WINDOW), [], `${policy}: no span was marked`);
+    t.deepEqual([coordinator.state, coordinator.stats.restarts, coordinator.stats.retired], ['failed', 0, 0], policy);
+    await coordinator.close();
+  }
+});
+
+/** A set over [MLX5, PDS] where pds answers its REPORT `ms` late; `stop` is called once the set is in flight. */
+async function stopMidSet(t: ExecutionContext, stop: (c: Coordinator) => Promise<void>) {
+  const { host, handles, coordinator, bitmap } = await hostCoordinator(t, [MLX5, PDS], { policy: 'fail' });
+  await handles[0]!.dmaWrite(3n * PAGE, PAGE);
+  await handles[1]!.dmaWrite(9n * PAGE, PAGE);
+  await handles[1]!.injectFault({ kind: 'slow-report', ms: 300 });
+  const order: string[] = [];
+  const pending = coordinator.reportSet(W1, bitmap).then((r) => { order.push('set'); return r; });
+  // Every REPORT is already issued: reportSet posts them before it first awaits.
+  const stopped = stop(coordinator).then(() => { order.push('stop'); });
+  const result = await pending;
+  await stopped;
+  t.deepEqual(order, ['set', 'stop'], 'the stop waited for the set');
+  t.deepEqual(result.outcomes.map((o) => [o.name, o.ok, o.pagesReported, o.errno]), [['mlx', true, 1, null], ['pds', true, 1, null]]);
+  t.deepEqual(setBits(host.memory, bitmap.at, BITS_PER_WINDOW), [3, 9], 'nothing lost');
+  t.deepEqual(await states(handles), ['idle', 'idle']);
+  return { coordinator, bitmap };
+}
+
+test('host: close() during a report set waits for it: the set resolves with its bits, then every tracker is stopped', async (t) => {
+  const { coordinator, bitmap } = await stopMidSet(t, (c) => c.close());
+  t.is(coordinator.state, 'closed');
+  bitmap.consume();
+  bitmap.zero();
+  t.is(await codeOf(coordinator.reportSet(W1, bitmap)), 'DMALOG_CLOSED');
+});
+
+test('host: stopAll() during a report set waits for it: the set resolves with its bits, then START works again', async (t) => {
+  const { coordinator, bitmap } = await stopMidSet(t, (c) => c.stopAll());
+  t.is(coordinator.state, 'idle');
+  bitmap.consume();
+  bitmap.zero();
+  await coordinator.startAll({ ranges: [SPAN], pageSize: PAGE });
+  t.is((await coordinator.reportSet(W1, bitmap)).outcomes.length, 2);
 });

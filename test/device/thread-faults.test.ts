@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { createHost, type DeviceHandle, type DeviceOptions, type Host, type HostOptions } from '../../src/index.js';
-import type { Errno } from '../../src/uapi/errno.js';
+import type { Fault } from '../../src/device/tracker.js';
+import { DmalogError, type Errno } from '../../src/uapi/errno.js';
 import { PAGE, errnoOf, setBits } from '../helpers/abi.js';
 
 const MLX5: DeviceOptions = { name: 'dev', profile: 'mlx5' };
@@ -180,6 +181,47 @@ test('a slow REPORT inside its deadline is answered normally', async (t) => {
   await dev.injectFault({ kind: 'slow-report', ms: 50 });
   t.is(await dev.report(reportWindow(8)), 1);
   t.is((await dev.status()).state, 'logging');
+});
+
+// Faults outside the contract.
+
+test('injectFault refuses a fault outside the contract (DMALOG_BAD_OPTION) before the thread hop; the tracker stays healthy', async (t) => {
+  const { host, dev } = await hostFor(t);
+  await logging(dev, [2]);
+  const refused: unknown[] = [
+    { kind: 'report-error', errno: 'EPERM' }, // not one of the simulator's errnos
+    { kind: 'report-error', errno: 22 },
+    { kind: 'report-error', errno: 'toString' },
+    { kind: 'explode' },
+    { kind: undefined },
+    null,
+    'die',
+    [{ kind: 'die' }],
+    { kind: 'die', then: () => {} }, // a function does not survive the hop
+    { kind: 'tracker-error', extra: 1 },
+    { kind: 'slow-report' },
+    { kind: 'slow-report', ms: -1 },
+    { kind: 'slow-report', ms: NaN }, // Atomics.wait would take it as "for ever"
+    { kind: 'slow-report', ms: Infinity },
+    { kind: 'slow-report', ms: 1.5 },
+    { kind: 'slow-report', ms: 2 ** 31 },
+    { kind: 'slow-report', ms: 1e300 },
+    { kind: 'slow-report', ms: '5' },
+    { kind: 'slow-report', ms: 5, errno: 'EIO' },
+  ];
+  for (const fault of refused) {
+    const error = await t.throwsAsync(dev.injectFault(fault as Fault), { instanceOf: DmalogError }, JSON.stringify(fault) ?? String(fault));
+    t.is(error?.code, 'DMALOG_BAD_OPTION');
+  }
+  t.is(host.slotOf(dev.fd).tracker.dead, null);
+  t.is(await settle(t, dev.report(reportWindow(8))), 0, 'no fault reached the tracker: the next REPORT works');
+  t.deepEqual(setBits(host.memory, BITMAP_AT, 8), [2]);
+  // The contract's own faults still pass, an errno of the list included.
+  await dev.injectFault({ kind: 'report-error', errno: 'ENOMEM' });
+  t.is(await settle(t, dev.report(reportWindow(8))), 'ENOMEM');
+  await dev.injectFault({ kind: 'slow-report', ms: 0 });
+  t.is(await settle(t, dev.report(reportWindow(8))), 0);
+  t.like(await dev.status(), { state: 'logging', reports: 3 });
 });
 
 // SPEC §6: a REPORT that failed half-way must not leave a log that looks valid.

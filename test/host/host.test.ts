@@ -337,7 +337,7 @@ test('a log larger than maxLogBytes → ENOMEM at START, and the device stays id
 });
 
 test('createHost refuses a pds device claiming more than 255 ranges (a u8), before any thread starts', async (t) => {
-  await t.throwsAsync(createHost({ logLevel: 'silent', devices: [{ ...PDS, maxRanges: 256 }] }), { instanceOf: RangeError });
+  await t.throwsAsync(createHost({ logLevel: 'silent', devices: [{ ...PDS, maxRanges: 256 }] }), { instanceOf: DmalogError, code: 'DMALOG_BAD_OPTION' });
 });
 
 // ---- EFAULT and write-back -------------------------------------------------------------------
@@ -559,3 +559,84 @@ test.serial('close() ends every tracker thread; calls after close are rejected; 
   await host.close();
   t.is(live.size, 0);
 });
+
+test.serial('createHost past a bound (4 GiB + 4 KiB of user memory, a 2^31 ms deadline, a 4 GiB + 1 log cap) → DMALOG_BAD_OPTION, and no thread is left', async (t) => {
+  const threadsBefore = osThreads();
+  for (const bad of [{ userMemoryBytes: 2 ** 32 + 4096 }, { callTimeoutMs: 2 ** 31 }, { maxLogBytes: 2 ** 32 + 1 }]) {
+    const made = createHost({ logLevel: 'silent', devices: [MLX5, PDS], ...bad });
+    // Had it been accepted, the host must not outlive the test.
+    made.then((host) => host.close(), () => {});
+    const error = await t.throwsAsync(made, { instanceOf: DmalogError }, JSON.stringify(bad));
+    t.is(error?.code, 'DMALOG_BAD_OPTION', JSON.stringify(bad));
+    t.is(osThreads(), threadsBefore, `no thread left after ${JSON.stringify(bad)}`);
+  }
+});
+
+test.serial('createHost failing once its threads exist (every tracker past its deadline) ends them all before it rejects', async (t) => {
+  const threadsBefore = osThreads();
+  // 1 ms is far less than a thread takes to load: each spawn fails after its thread was created.
+  const made = createHost({ logLevel: 'silent', callTimeoutMs: 1, devices: [MLX5, PDS, NONE] });
+  made.then((host) => host.close(), () => {});
+  t.is(await errnoOf(made), 'ETIMEDOUT');
+  t.is(osThreads(), threadsBefore, 'every tracker thread has exited once createHost rejects');
+});
+
+test('exactly 4 GiB of user memory works: structs and a bitmap above 2^31, the last 8 bytes readable, past the end EFAULT', async (t) => {
+  const host = await hostFor(t, [MLX5], { userMemoryBytes: 2 ** 32 });
+  t.is(host.memory.byteLength, 2 ** 32);
+  const dev = host.device('mlx');
+  await dev.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  await dev.dmaWrite(3n * PAGE, 1n);
+  await dev.dmaWrite(200n * PAGE, 1n);
+  const bitmap = host.alloc(32);
+  t.true(bitmap > 2 ** 32 - (64 << 10), 'allocated from the very top');
+  host.zero(bitmap, 32);
+  t.is(await dev.report({ iova: 0n, length: MiB, pageSize: PAGE, bitmap }), 2);
+  t.deepEqual(setBits(host.memory, bitmap, 256), [3, 200]);
+  const top = 2 ** 32 - 8;
+  t.is(await errnoOf(host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, putHeader(new DataView(host.memory), top, PROBE | VFIO_DEVICE_FEATURE_SET | F_START))), 0);
+  t.is(await errnoOf(host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, 2 ** 32 - 4)), 'EFAULT');
+  t.is(await errnoOf(host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, 2n ** 32n)), 'EFAULT');
+});
+
+test('ioctl pointers that name no user address (0.5, NaN, null, undefined, ±Infinity, \'12\', negative, past 2^64) → EFAULT, as does featureCall', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const fd = host.open('mlx');
+  // A valid START header at 12, so '12' would succeed if it were taken as a number.
+  putStart(new DataView(host.memory), 12, { pageSize: PAGE, ranges: [span(0n, MiB)] });
+  const bad: unknown[] = [0.5, NaN, null, undefined, Infinity, -Infinity, '12', {}, -1, -4096n, 1n << 64n, (1n << 64n) + 12n, 2 ** 64];
+  for (const ptr of bad) {
+    t.is(await errnoOf(host.ioctl(fd, VFIO_DEVICE_FEATURE, ptr as number)), 'EFAULT', String(ptr));
+    t.is(await errnoOf(host.featureCall(fd, VFIO_DEVICE_FEATURE, ptr as number)), 'EFAULT', String(ptr));
+  }
+  t.is((await host.device('mlx').status()).state, 'idle', 'nothing reached the device');
+  t.is(await errnoOf(host.ioctl(fd, null as unknown as number, CALL_AT)), 'ENOTTY', 'a request that is not a number is just another request');
+  t.is(await errnoOf(host.ioctl(fd, VFIO_DEVICE_FEATURE, 12n)), 0, 'the same call at an integer pointer works');
+});
+
+test('host.alloc with a bad size or align and host.zero outside user memory → DMALOG_BAD_OPTION; nothing moves', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const badOption = { instanceOf: DmalogError, code: 'DMALOG_BAD_OPTION' };
+  for (const bytes of [0, -8, 1.5, NaN, Infinity, '8']) t.throws(() => host.alloc(bytes as number), badOption, `bytes ${String(bytes)}`);
+  for (const align of [0, -8, 3, 12, 0.5, NaN, Infinity, 2 ** 53, '8']) t.throws(() => host.alloc(8, align as number), badOption, `align ${String(align)}`);
+  const first = host.alloc(8, 4096);
+  t.is(first, MEMORY_BYTES - 4096, 'the failed allocations took nothing');
+  t.is(host.alloc(16, 2 ** 32), 0, 'an align above the memory size rounds down to 0');
+  t.is(errnoOfSync(() => host.alloc(8)), 'ENOMEM');
+  const zero: Array<[unknown, unknown]> = [[-1, 8], [0, -1], [MEMORY_BYTES - 4, 8], [MEMORY_BYTES + 1, 0], [0.5, 8], [0, NaN], [NaN, 0], [null, 8], [0, 2 ** 60]];
+  for (const [at, bytes] of zero) t.throws(() => host.zero(at as number, bytes as number), badOption, `zero(${String(at)}, ${String(bytes)})`);
+  const bytes = new Uint8Array(host.memory);
+  bytes[MEMORY_BYTES - 1] = 7;
+  host.zero(MEMORY_BYTES - 8, 8);
+  t.is(bytes[MEMORY_BYTES - 1], 0, 'the last byte can be zeroed');
+  host.zero(MEMORY_BYTES, 0);
+});
+
+function errnoOfSync(call: () => unknown): string {
+  try {
+    call();
+    return 'ok';
+  } catch (error) {
+    return error instanceof VfioError ? error.errno : String(error);
+  }
+}
