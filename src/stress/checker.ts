@@ -112,7 +112,9 @@ export class StressChecker {
     const b = this.#bursts[id]!;
     assert.equal(b.result, null, 'a burst finishes once');
     b.result = result;
-    b.pages = generatePages(b.workload, b.seed, b.burstId, result.attempted);
+    // A burst's pages may depend on its full count (ring: burst k starts at k × count), so a
+    // burst cut short is the prefix of the full one, not a shorter burst.
+    b.pages = generatePages(b.workload, b.seed, b.burstId, b.count).subarray(0, result.attempted);
     this.#unapplied.push(b);
     this.#awaitingLoss.push(b);
     while (this.#doneBelow < this.#bursts.length && this.#bursts[this.#doneBelow]!.result !== null) this.#doneBelow++;

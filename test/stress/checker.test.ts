@@ -136,3 +136,20 @@ test('a write the engine could not count as logged (its log stopped) is not requ
   missing.setDone(0, report([pages[1]!])); // precise (it was written) but the logged one is lost
   t.like(missing.finish(), { lost: 1, imprecise: 0 });
 });
+
+test('a ring burst cut short is checked against what it wrote: the prefix of its full-count burst', (t) => {
+  // Ring burst k starts at k × count, so 3 writes of an 8-write burst 1 are not a 3-write burst 1.
+  const spec: BurstSpec = { tracker: 0, workload: { kind: 'ring', pageBase: 0, pageCount: PAGES, writer: 0, writers: 1, stream: 0 }, seed: 7n, burstId: 1, count: 8 };
+  const wrote = [...generatePages(spec.workload, spec.seed, spec.burstId, spec.count)].slice(0, 3);
+  const shorter = [...generatePages(spec.workload, spec.seed, spec.burstId, 3)];
+  t.false(wrote.some((p) => shorter.includes(p)), 'the two readings disagree on every page');
+  const k = checker();
+  k.burstDone(k.dispatch(spec), result(0, 0, 3));
+  k.setDone(0, report([...wrote].sort((a, b) => a - b)));
+  t.like(k.finish(), { lost: 0, imprecise: 0 });
+  // and a real loss among the pages it wrote is still found
+  const missing = checker();
+  missing.burstDone(missing.dispatch(spec), result(0, 0, 3));
+  missing.setDone(0, report(wrote.slice(1).sort((a, b) => a - b)));
+  t.like(missing.finish(), { lost: 1, imprecise: 0, lostExamples: [{ page: wrote[0]!, set: 0 }] });
+});
