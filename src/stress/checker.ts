@@ -12,6 +12,10 @@
 //       tracker's granule size) with c_W ≤ s ≤ u_W, or lies in a range recovery marked in s.
 // Set s is checked once every burst dispatched before it completed has finished, in set order:
 // by then every burst with c ≤ s or g ≤ s is known.
+//
+// A burst is held only until it can no longer matter: once its writes are explanations
+// (c ≤ s) and its loss check is over (the first K sets from g, each covering one window, have
+// been checked), it is dropped, so memory follows what is in flight, not the run's length.
 import assert from 'node:assert/strict';
 import { generatePages, type WorkloadSpec } from '../workload/workload.js';
 import type { BurstResult } from '../dma/types.js';
@@ -59,7 +63,10 @@ export interface CheckerTotals {
 interface Burst extends BurstSpec {
   result: BurstResult | null;
   pages: Int32Array | null;
+  /** Its writes are in #coverUntil. */
   applied: boolean;
+  /** Its loss check is over. */
+  lossChecked: boolean;
 }
 
 interface PendingSet { index: number; dispatched: number; report: SetReport }
@@ -75,8 +82,11 @@ export class StressChecker {
   readonly #lastSeen: Int32Array;
   /** Set index a page was last counted lost in (one count per page and set). */
   readonly #lostIn: Int32Array;
-  readonly #bursts: Burst[] = [];
-  #doneBelow = 0;
+  /** Dispatched bursts not finished yet, in id order (a Map iterates in insertion order). */
+  readonly #running = new Map<number, Burst>();
+  #nextId = 0;
+  /** Bursts held: running, or finished and still in #unapplied or #awaitingLoss. */
+  #retained = 0;
   #unapplied: Burst[] = [];
   #awaitingLoss: Burst[] = [];
   readonly #sets: PendingSet[] = [];
@@ -100,41 +110,56 @@ export class StressChecker {
 
   /** A burst is about to be handed to an engine; returns its id. */
   dispatch(spec: BurstSpec): number {
-    this.#bursts.push({ ...spec, result: null, pages: null, applied: false });
-    return this.#bursts.length - 1;
+    const id = this.#nextId++;
+    this.#running.set(id, { ...spec, result: null, pages: null, applied: false, lossChecked: false });
+    this.#retained++;
+    return id;
   }
 
   get dispatched(): number {
-    return this.#bursts.length;
+    return this.#nextId;
+  }
+
+  /** Bursts the checker still holds (running or not yet fully checked): bounded by what is in flight. */
+  get retainedBursts(): number {
+    return this.#retained;
   }
 
   burstDone(id: number, result: BurstResult): void {
-    const b = this.#bursts[id]!;
-    assert.equal(b.result, null, 'a burst finishes once');
+    const b = this.#running.get(id);
+    assert.ok(b !== undefined, 'a burst finishes once, after its dispatch');
+    this.#running.delete(id);
     b.result = result;
-    b.pages = generatePages(b.workload, b.seed, b.burstId, result.attempted);
+    // A burst's pages may depend on its full count (ring: burst k starts at k × count), so a
+    // burst cut short is the prefix of the full one, not a shorter burst.
+    b.pages = generatePages(b.workload, b.seed, b.burstId, b.count).subarray(0, result.attempted);
     this.#unapplied.push(b);
     this.#awaitingLoss.push(b);
-    while (this.#doneBelow < this.#bursts.length && this.#bursts[this.#doneBelow]!.result !== null) this.#doneBelow++;
     this.#drain();
   }
 
   /** Set `index` completed (every REPORT settled, recovery marks made) with these pages. */
   setDone(index: number, report: SetReport): void {
     assert.equal(index, this.#nextSet + this.#sets.length, 'report sets arrive in order');
-    this.#sets.push({ index, dispatched: this.#bursts.length, report });
+    this.#sets.push({ index, dispatched: this.#nextId, report });
     this.#drain();
   }
 
   /** Check whatever is left; every dispatched burst must have finished. */
   finish(): CheckerTotals {
-    assert.equal(this.#doneBelow, this.#bursts.length, 'every burst finished');
+    assert.equal(this.#running.size, 0, 'every burst finished');
     this.#drain();
     return this.totals;
   }
 
+  /** Every burst with a lower id has finished. */
+  #doneBelow(): number {
+    for (const id of this.#running.keys()) return id;
+    return this.#nextId;
+  }
+
   #drain(): void {
-    while (this.#sets.length > 0 && this.#sets[0]!.dispatched <= this.#doneBelow) {
+    while (this.#sets.length > 0 && this.#sets[0]!.dispatched <= this.#doneBelow()) {
       this.#check(this.#sets.shift()!);
       this.#nextSet++;
     }
@@ -162,6 +187,7 @@ export class StressChecker {
         for (let q = first; q < end; q++) if (coverUntil[q]! < u) coverUntil[q] = u;
       }
       b.applied = true;
+      if (b.lossChecked) this.#retained--;
       return false;
     });
     // (b) precision, then record what the set showed.
@@ -193,7 +219,8 @@ export class StressChecker {
       }
       if (s - g + 1 < this.#config.windows.length) return true;
       this.totals.burstsChecked++;
-      if (b.applied) b.pages = null;
+      b.lossChecked = true;
+      if (b.applied) this.#retained--;
       return false;
     });
     this.totals.setsChecked++;

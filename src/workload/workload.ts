@@ -47,7 +47,8 @@ export function checkWorkload(spec: WorkloadSpec): void {
 
 /**
  * The pages burst `burst` of `spec.stream` writes, in order, into `out` (allocated if absent or
- * too small; the first `count` entries are the result).
+ * too small; the first `count` entries are the result). They depend on `count` (a ring burst
+ * starts at burst × count): a burst stopped after n writes wrote the first n of its full count.
  */
 export function generatePages(spec: WorkloadSpec, seed: bigint | number, burst: number, count: number, out?: Int32Array): Int32Array {
   const pages = out && out.length >= count ? out : new Int32Array(count);

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { UsageError } from '../../src/cli/args.js';
-import { parseStressArgs, reproduceLine } from '../../src/cli/commands/stress.js';
+import { EXIT_STOPPED_EARLY, parseStressArgs, reproduceLine } from '../../src/cli/commands/stress.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const stress = (...args: string[]) => spawnSync(process.execPath, [MAIN, 'stress', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
@@ -48,4 +48,18 @@ test('flags parse into run options, and the reproduce line parses back to the sa
     faultRate: 0.01, kill: true, policy: 'fail', guestPages: 8192, burstWrites: 100, writesPerSet: 0, windows: 4, threads: undefined, progressIntervalMs: 1000 } } as never);
   const back = parseStressArgs(line.split(' ').slice(2)).options;
   t.like(back, { seed: 99n, trackers: 8, profiles: ['pds', 'mlx5'], queues: 3, reportSets: 10, workload: 'hot', contract: 'plain', faultRate: 0.01, kill: true, policy: 'fail', guestPages: 8192, burstWrites: 100, writesPerSet: 0, windows: 4 });
+});
+
+test('--policy fail stopping the run early exits 3, also when it stops at set 0 having tested nothing', (t) => {
+  // Rate 1: every device gets a fault before set 0; with this seed one of them fails its REPORT.
+  const early = ['--report-sets', '20', '--faults', '1', '--policy', 'fail', '--seed', '3', ...SMALL];
+  const r = stress(...early, '--json');
+  t.is(r.status, EXIT_STOPPED_EARLY, r.stderr);
+  t.is(EXIT_STOPPED_EARLY, 3);
+  const report = JSON.parse(r.stdout) as { reportSets: number; ok: boolean; stoppedBy: { set: number; errno: string; tracker: string | null } | null };
+  t.like(report, { reportSets: 0, ok: true, stoppedBy: { set: 0, errno: 'EIO' } });
+  t.not(report.stoppedBy!.tracker, null);
+  t.is(stress(...early).status, EXIT_STOPPED_EARLY); // text mode too
+  // the same faults under restart are recovered and the run completes
+  t.is(stress('--report-sets', '20', '--faults', '1', '--policy', 'restart', '--seed', '3', ...SMALL).status, 0);
 });

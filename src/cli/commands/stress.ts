@@ -39,8 +39,13 @@ options:
   --json                print the summary as JSON on stdout
   --help
 
-exit codes: 0 every invariant held, 1 one was broken, 2 bad usage
+exit codes: 0 every invariant held over the whole run, 1 one was broken, 2 bad usage,
+  3 nothing was broken but --policy fail stopped the run early: a REPORT failed at set N
+    (printed as 'stopped at report set N', with the errno and device); later sets never ran
 `;
+
+/** Nothing broke, but --policy fail ended the run before its budget: it tested less than asked. */
+export const EXIT_STOPPED_EARLY = 3;
 
 const FLAGS = {
   trackers: { type: 'string' },
@@ -127,6 +132,15 @@ export function reproduceLine(r: StressReport): string {
   return parts.join(' ');
 }
 
+/** Why the run ended before its budget. */
+function stopLine(r: StressReport): string {
+  const s = r.stoppedBy!;
+  const of = r.options.reportSets !== null ? ` of ${r.options.reportSets}` : '';
+  return s.errno === 'DMALOG_ZEROING_RULE'
+    ? `stopped at report set ${s.set}${of}: the bitmap was not zero at its start`
+    : `stopped at report set ${s.set}${of}: REPORT failed with ${s.errno} on ${s.tracker ?? '?'} (policy ${r.options.policy}: logging stopped everywhere)`;
+}
+
 export function formatSummary(r: StressReport): string {
   const inj = r.faults.injected;
   const kinds = (Object.keys(inj) as Array<keyof typeof inj>).filter((k) => inj[k] > 0).map((k) => `${k} ${inj[k]}`).join(', ');
@@ -147,14 +161,12 @@ export function formatSummary(r: StressReport): string {
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
   if (r.faults.retired > 0 && r.faults.retired === r.devices.length) lines.push('every tracker was retired: the sets after that hold recovery marks only');
-  if (r.stoppedBy) {
-    lines.push(r.stoppedBy.errno === 'DMALOG_ZEROING_RULE'
-      ? `stopped at report set ${r.stoppedBy.set}: the bitmap was not zero at its start`
-      : `stopped at report set ${r.stoppedBy.set}: REPORT failed with ${r.stoppedBy.errno} on ${r.stoppedBy.tracker ?? '?'} (policy ${r.options.policy}: logging stopped everywhere)`);
-  }
+  if (r.stoppedBy) lines.push(stopLine(r));
   for (const f of r.checker.lostExamples) lines.push(`  lost: page ${f.page} (iova 0x${(GUEST_IOVA + BigInt(f.page) * PAGE).toString(16)}) missing by set ${f.set}, written by tracker ${f.tracker}, stream ${f.stream}, burst ${f.burstId}`);
   for (const f of r.checker.impreciseExamples) lines.push(`  imprecise: page ${f.page} reported in set ${f.set}`);
-  lines.push(r.ok ? 'result: every invariant held' : `result: BROKEN (${[r.lost && `${n(r.lost)} lost`, r.imprecise && `${n(r.imprecise)} imprecise`, r.zeroingViolations && 'zeroing rule'].filter(Boolean).join(', ')})`);
+  if (!r.ok) lines.push(`result: BROKEN (${[r.lost && `${n(r.lost)} lost`, r.imprecise && `${n(r.imprecise)} imprecise`, r.zeroingViolations && 'zeroing rule'].filter(Boolean).join(', ')})`);
+  else if (r.stoppedBy) lines.push(`result: STOPPED EARLY: every invariant held in the ${n(r.reportSets)} report sets that ran, but the run tested less than asked`);
+  else lines.push('result: every invariant held');
   if (!r.ok) lines.push(`reproduce with: ${reproduceLine(r)}`);
   return `${lines.join('\n')}\n`;
 }
@@ -173,5 +185,8 @@ export async function run(argv: string[]): Promise<number> {
   const report = await runStress(options);
   progress.end();
   process.stdout.write(json ? `${toJson(report)}\n` : formatSummary(report));
-  return report.ok ? EXIT.ok : EXIT.failed;
+  if (!report.ok) return EXIT.failed;
+  if (report.stoppedBy === null) return EXIT.ok;
+  if (json) process.stderr.write(`${stopLine(report)}\n`); // the text summary carries it already
+  return EXIT_STOPPED_EARLY;
 }
