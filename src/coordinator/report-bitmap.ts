@@ -48,7 +48,7 @@ export class ReportBitmap {
   /** Enter a report set. Refused unless zeroed since the last one; `verify` also scans for stray bits. */
   begin(window: ReportWindow, verify: boolean): void {
     const need = this.bytesFor(window);
-    if (need > this.capacityBytes) throw new RangeError(`window needs ${need} bitmap bytes, the bitmap has ${this.capacityBytes}`);
+    if (need > this.capacityBytes) throw new DmalogError('DMALOG_BAD_OPTION', `window needs ${need} bitmap bytes, the bitmap has ${this.capacityBytes}`);
     if (this.#state !== 'zeroed') {
       throw new DmalogError('DMALOG_ZEROING_RULE', `report set refused: bitmap is '${this.#state}', not zeroed since the last report set (zero it, or pass { zero: true })`);
     }

@@ -397,3 +397,11 @@ test('host: stopAll() during a report set waits for it: the set resolves with it
   await coordinator.startAll({ ranges: [SPAN], pageSize: PAGE });
   t.is((await coordinator.reportSet(W1, bitmap)).outcomes.length, 2);
 });
+
+test('a report set whose window needs a bigger bitmap is refused with DMALOG_BAD_OPTION; no REPORT is issued', async (t) => {
+  const { coordinator, bitmap, events } = await startedFakes(2);
+  t.is(await codeOf(coordinator.reportSet({ ...W1, length: 2n * MiB }, bitmap)), 'DMALOG_BAD_OPTION');
+  t.deepEqual(events, []);
+  t.is(bitmap.state, 'zeroed');
+  t.is((await coordinator.reportSet(W1, bitmap)).outcomes.length, 2); // still usable
+});
