@@ -1,13 +1,18 @@
 // Command-line parsing shared by every subcommand: node:util parseArgs plus units for sizes and
 // durations. A bad value is a UsageError (one line naming it, exit code 2).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { SEED_MAX } from '../util/prng.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** Documented exit codes of every subcommand. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/**
+ * Documented exit codes of every subcommand. `usage` also covers what the environment refuses
+ * before a run (not enough memory, an output path that cannot be written); `internal` is a bug in
+ * dmalog (sysexits' EX_SOFTWARE), never a failed check.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 70 } as const;
 
 const SIZE_UNITS: Record<string, bigint> = { '': 1n, B: 1n, K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n, P: 1n << 50n };
 
@@ -40,6 +45,15 @@ export function parseIntArg(text: string, what: string, min = 0, max = Number.MA
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${what}: '${text}' must be within ${min}..${max}`);
   return n;
+}
+
+/** A 64-bit seed: decimal or 0x hex, within 0..2^64-1. */
+export function parseSeed(text: string, what = '--seed'): bigint {
+  const t = text.trim();
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(t)) throw new UsageError(`${what}: '${text}' is not a whole number (decimal or 0x hex)`);
+  const seed = BigInt(t);
+  if (seed > SEED_MAX) throw new UsageError(`${what}: '${text}' does not fit in 64 bits`);
+  return seed;
 }
 
 export function parseRate(text: string, what: string): number {

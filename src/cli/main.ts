@@ -18,6 +18,24 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
+/** Anything that is not a UsageError reaching here is a bug in dmalog: its own exit code. */
+function internalError(error: unknown): void {
+  process.stderr.write(`dmalog: internal error (a bug, exit ${EXIT.internal}): ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(EXIT.internal);
+}
+
+// A reader that went away (`| head`) must not end a command with an EPIPE trace, nor change its
+// outcome: from then on that stream's output is dropped, and the command finishes (its report
+// file, its exit code) as it would have.
+for (const out of [process.stdout, process.stderr]) {
+  out.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    internalError(error);
+  });
+}
+process.on('uncaughtException', internalError);
+process.on('unhandledRejection', internalError);
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (error: unknown) => {
@@ -25,8 +43,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`dmalog: ${error.message} (see dmalog --help)\n`);
       process.exitCode = EXIT.usage;
     } else {
-      process.stderr.write(`dmalog: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
-      process.exitCode = EXIT.failed;
+      internalError(error);
     }
   },
 );

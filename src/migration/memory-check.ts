@@ -14,18 +14,20 @@ const CHUNK_BYTES = 1 << 20;
 
 export function compareMemory(source: SharedArrayBuffer, destination: SharedArrayBuffer, pageSize: number, limit = 8): MemoryCheck {
   if (source.byteLength !== destination.byteLength) throw new RangeError('source and destination RAM differ in size');
-  const a = Buffer.from(source);
-  const b = Buffer.from(destination);
+  const length = source.byteLength;
   const firstDiffering: number[] = [];
   let differingPages = 0;
-  for (let at = 0; at < a.length; at += CHUNK_BYTES) {
-    const end = Math.min(a.length, at + CHUNK_BYTES);
-    if (a.compare(b, at, end, at, end) === 0) continue;
-    for (let p = at; p < end; p += pageSize) {
+  // One view per chunk: a Buffer over all of a guest above 4 GiB is past Node 20's typed-array limit.
+  for (let at = 0; at < length; at += CHUNK_BYTES) {
+    const bytes = Math.min(length - at, CHUNK_BYTES);
+    const a = Buffer.from(source, at, bytes);
+    const b = Buffer.from(destination, at, bytes);
+    if (a.equals(b)) continue;
+    for (let p = 0; p < bytes; p += pageSize) {
       if (a.compare(b, p, p + pageSize, p, p + pageSize) === 0) continue;
       differingPages++;
-      if (firstDiffering.length < limit) firstDiffering.push(p / pageSize);
+      if (firstDiffering.length < limit) firstDiffering.push((at + p) / pageSize);
     }
   }
-  return { identical: differingPages === 0, pagesCompared: a.length / pageSize, differingPages, firstDiffering };
+  return { identical: differingPages === 0, pagesCompared: length / pageSize, differingPages, firstDiffering };
 }

@@ -26,6 +26,7 @@ import { AutoConverge } from './auto-converge.js';
 import { CpuDirtyTracker } from './cpu-tracker.js';
 import { DirtySync, type SyncOutcome } from './dirty-sync.js';
 import { Guest, type WindowWrites, type WriterSpec } from './guest.js';
+import { checkFootprint } from './footprint.js';
 import { compareMemory } from './memory-check.js';
 import { buildMemoryMap, iovaToRamOffset, trackingRanges } from './memory-map.js';
 import { fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from './options.js';
@@ -44,6 +45,8 @@ export interface MigrationHooks {
 
 export async function migrate(options: MigrationOptions = {}, hooks: MigrationHooks = {}): Promise<MigrationResult> {
   const o = fillMigrationOptions(options);
+  // Before anything is allocated: a guest that cannot fit is refused, not crashed on.
+  checkFootprint(o);
   const began = performance.now();
   const prng = createPrng(o.seed);
   const fillSeed = prng.nextBigU64();
@@ -52,8 +55,8 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
   const map = buildMemoryMap({ ramBytes: o.ram, pageSize, maxRamBelow4g: o.maxRamBelow4g, bars: o.devices.map((d) => [d.name, d.barBytes]) });
   const largestSection = map.ram.reduce((m, s) => (s.length > m ? s.length : m), 0n);
   const host = await createHost({
-    // Room for the report bitmap and each device's ioctl scratch.
-    userMemoryBytes: Number(bitmapBytes(largestSection / BigInt(pageSize))) + (o.devices.length + 1) * 8192 + (64 << 10),
+    // Room for the report bitmap and each device's ioctl scratch (up to a page of ranges each).
+    userMemoryBytes: Number(bitmapBytes(largestSection / BigInt(pageSize))) + (o.devices.length + 1) * (pageSize + 8192) + (64 << 10),
     hostPageSize: pageSize,
     devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, minPageSize: d.minPageSize, maxPageSize: d.maxPageSize, maxRanges: d.maxRanges, maxAddressSpaceBits: d.maxAddressSpaceBits })),
     logLevel: (process.env['DMALOG_LOG_LEVEL'] as LogLevel | undefined) ?? 'silent',
@@ -62,6 +65,7 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
   try {
     run = new Run(o, host, map, fillSeed, writeSeed, hooks);
     const result = await run.execute();
+    result.faultsNotInjected = o.faults.filter((f) => !run!.injected.has(f));
     result.wallMs = Math.round(performance.now() - began);
     await hooks.beforeClose?.(host);
     return result;
@@ -89,6 +93,13 @@ class Run {
   readonly stateBytes: number;
   pool: DmaPool | null = null;
   coordinator: Coordinator | null = null;
+  /** Windows of writes not settled yet: close() waits for them before ending the pool. */
+  readonly #inflight = new Set<Promise<WindowWrites>>();
+  /** The requested faults injected so far (a run may end before a fault's sync). */
+  readonly injected = new Set<FilledMigrationOptions['faults'][number]>();
+  /** RAM as 32-bit words (a Uint8Array cannot span more than 4 GiB on Node 20). */
+  readonly #srcWords: Uint32Array;
+  readonly #dstWords: Uint32Array;
   timeMs = 0;
   sentRam = 0;
   sentSinceSync = 0;
@@ -107,6 +118,8 @@ class Run {
     this.guest = new Guest(map, writers, writeSeed);
     this.guest.fill(fillSeed);
     this.destination = new SharedArrayBuffer(map.ramBytes);
+    this.#srcWords = new Uint32Array(this.guest.ram);
+    this.#dstWords = new Uint32Array(this.destination);
     this.cpu = new CpuDirtyTracker({ userMemory: host.memory, hostPageSize: o.hostPageSize });
     this.devices = o.devices.map((d) => host.device(d.name));
     const cells = controlCells(this.devices.length);
@@ -130,7 +143,7 @@ class Run {
       converged: false, notConverged: null, throttlePct: 0,
       iterationStats: [], timeline: [],
       recovery: { reportErrors: 0, restarts: 0, retired: 0 },
-      failure: null, check: null, droppedPage: null, unloggedWrites: 0, wallMs: 0,
+      failure: null, check: null, droppedPage: null, unloggedWrites: 0, faultsNotInjected: [], wallMs: 0,
     };
   }
 
@@ -211,7 +224,9 @@ class Run {
       r.windows = window;
       r.timeline.push(this.#point());
       if (switchover) break;
-      if (this.ram.dirtyPages === 0) syncDue = true;
+      // A pass ends with a sync; so does time running out, checked every window (a pass at a low
+      // bandwidth can outlast max-time many times over). That sync then forces the switchover.
+      if (this.ram.dirtyPages === 0 || this.timeMs + halfWindow >= this.o.maxTime) syncDue = true;
     }
     // Stop-and-copy: the guest is stopped (its writers have finished their last window).
     if (this.o.dropDirtyBit) {
@@ -243,9 +258,15 @@ class Run {
     const cpuLog = this.cpu.logDescriptor();
     const cpuTarget = cpuLog ? { log: cpuLog } : null;
     const deviceTargets = this.dmaDevices.map((d) => d.burstTarget());
-    return this.guest.runWindow(this.pool!, burst, ms / 1000,
+    const window = this.guest.runWindow(this.pool!, burst, ms / 1000,
       (w) => (w < vcpus ? cpuTarget : deviceTargets[w - vcpus]!),
       (w) => (w < vcpus ? this.throttle.vcpuSpeed : 1));
+    // Tracked (and thereby handled) until settled: a run that throws mid-window leaves this
+    // promise unawaited, and the pool's close must not turn its bursts into unhandled rejections.
+    this.#inflight.add(window);
+    const settled = () => { this.#inflight.delete(window); };
+    window.then(settled, settled);
+    return window;
   }
 
   /** One sync with its bookkeeping; null when it failed the migration (the result says why). */
@@ -253,7 +274,9 @@ class Run {
     const r = this.result;
     const iteration = r.iterations + 1;
     for (const f of this.o.faults) {
-      if (f.iteration === iteration) await this.devices.find((d) => d.name === f.device)!.injectFault({ kind: f.kind });
+      if (f.iteration !== iteration) continue;
+      await this.devices.find((d) => d.name === f.device)!.injectFault({ kind: f.kind });
+      this.injected.add(f);
     }
     let outcome: SyncOutcome;
     try {
@@ -289,15 +312,16 @@ class Run {
 
   /** Send dirty pages (bit cleared first, then the page copied) within `budgetBytes`. */
   #copy(budgetBytes: number): void {
-    const src = new Uint8Array(this.guest.ram);
-    const dst = new Uint8Array(this.destination);
+    const src = this.#srcWords;
+    const dst = this.#dstWords;
     const P = this.pageSize;
+    const wordsPerPage = P >>> 2;
     let budget = budgetBytes + this.copyCarry;
     while (budget >= P) {
       const page = this.ram.takeNext(this.cursor);
       if (page < 0) break;
-      const at = page * P;
-      dst.set(src.subarray(at, at + P), at);
+      const at = page * wordsPerPage;
+      dst.set(src.subarray(at, at + wordsPerPage), at);
       this.cursor = page + 1;
       budget -= P;
       this.sentRam += P;
@@ -349,6 +373,7 @@ class Run {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.#inflight]);
     await this.pool?.close();
     await this.coordinator?.close();
   }

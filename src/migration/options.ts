@@ -3,16 +3,35 @@
 // numbers (bytes, ms) or the CLI's unit strings ('512M', '300ms'). A bad field is one
 // DMALOG_BAD_OPTION error whose message starts with the field's path.
 import { z } from 'zod';
-import { parseDuration, parseSize } from '../cli/args.js';
+import { parseDuration, parseSeed, parseSize } from '../cli/args.js';
 import { DmalogError } from '../uapi/errno.js';
+import { SEED_MAX } from '../util/prng.js';
 import { LOW_RAM_LIMIT } from './memory-map.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';
 import type { ProfileName } from '../device/profiles.js';
 import type { WorkloadKind } from '../workload/workload.js';
 
 const MiB = 1 << 20;
+/**
+ * The largest guest: its RAM is viewed as one Uint32Array (fill, DMA engines), and a typed array
+ * holds at most 2^32 elements on Node 20. Whether a guest up to this fits the machine's memory is
+ * checked per run (footprint.ts).
+ */
+export const MAX_RAM_BYTES = 2 ** 32 * 4;
+/**
+ * The slowest bandwidth and link speed accepted, bytes per second. Below it a pass over even the
+ * smallest guest takes minutes of simulated time in thousands of windows, and a stop-and-copy
+ * "succeeds" with a downtime of hours: a typo (`--bandwidth 1` meaning 1 byte/s), not a scenario.
+ */
+export const MIN_RATE_BYTES = MiB;
+/** Host page sizes: 4K..64K (x86, arm64 16K and 64K kernels); larger ones break the VGA hole's alignment. */
+export const MAX_HOST_PAGE_SIZE = 64 << 10;
+/** The longest max-time: a day of simulated time is 864,000 windows. */
+export const MAX_TIME_MS = 24 * 3_600_000;
+/** The highest writer rate, pages per simulated second: 2^24 pages/s is 64 GiB/s at 4 KiB. */
+export const MAX_WRITE_RATE = 2 ** 24;
 
-function units(parse: (text: string, what: string) => number, min: number) {
+function units(parse: (text: string, what: string) => number, min: number, unit = '') {
   return z.union([z.number(), z.string()]).transform((v, ctx) => {
     let n: number;
     try {
@@ -21,20 +40,25 @@ function units(parse: (text: string, what: string) => number, min: number) {
       ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^value: /, '') });
       return z.NEVER;
     }
-    if (!Number.isSafeInteger(Math.round(n)) || n < min) {
-      ctx.addIssue({ code: 'custom', message: `must be at least ${min} (got ${String(v)})` });
+    if (!Number.isFinite(n) || !Number.isSafeInteger(Math.round(n))) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number below 2^53 (got ${String(v)})` });
+      return z.NEVER;
+    }
+    if (n < min) {
+      ctx.addIssue({ code: 'custom', message: `must be at least ${min}${unit} (got ${String(v)})` });
       return z.NEVER;
     }
     return Math.round(n);
   });
 }
 const bytes = units((t, w) => Number(parseSize(t, w)), 1);
+const rate = units((t, w) => Number(parseSize(t, w)), MIN_RATE_BYTES, ` bytes/s (${MIN_RATE_BYTES >> 20}M)`);
 const ms = units(parseDuration, 1);
 
 /** Which guest pages a writer dirties, at how many pages per simulated second. */
 const workloadSchema = z.object({
   kind: z.enum(['uniform', 'hot', 'ring']),
-  rate: z.number().nonnegative(),
+  rate: z.number().nonnegative().max(MAX_WRITE_RATE),
   hotFraction: z.number().gt(0).lte(1).optional(),
   hotProbability: z.number().min(0).max(1).optional(),
 }).strict();
@@ -64,27 +88,39 @@ export const migrationSchema = z.object({
   ram: bytes.default(512 * MiB),
   /** Where guest RAM below 4 GiB ends at most; the rest goes above 4 GiB (QEMU's max-ram-below-4g). */
   maxRamBelow4g: bytes.default(LOW_RAM_LIMIT),
-  hostPageSize: z.number().int().min(4096).refine((n) => (n & (n - 1)) === 0, 'must be a power of two').default(4096),
+  hostPageSize: z.number().int().min(4096).max(MAX_HOST_PAGE_SIZE).refine((n) => (n & (n - 1)) === 0, 'must be a power of two').default(4096),
   vcpus: z.number().int().min(0).max(64).default(2),
   vcpuWorkload: workloadSchema.default({ kind: 'hot', rate: 6000 }),
   devices: z.array(deviceSchema).min(1, 'needs at least one device').default([{ profile: 'mlx5' }, { profile: 'mlx5' }, { profile: 'pds' }]),
-  /** max-bandwidth in bytes per second. */
-  bandwidth: bytes.default(128 * MiB),
+  /** max-bandwidth in bytes per second (at least MIN_RATE_BYTES). */
+  bandwidth: rate.default(128 * MiB),
   downtimeLimit: ms.default(300),
-  /** Link speed for the stop-and-copy phase, bytes per second (default 10 Gbit/s). */
-  linkSpeed: bytes.default(1_250_000_000),
+  /** Link speed for the stop-and-copy phase, bytes per second (default 10 Gbit/s; at least the bandwidth). */
+  linkSpeed: rate.default(1_250_000_000),
   autoConverge: z.boolean().default(false),
   enableMigration: z.enum(['auto', 'on']).default('auto'),
   policy: z.enum(['fail', 'restart']).default('fail'),
   maxIterations: z.number().int().positive().default(30),
-  /** Cap on simulated time before a forced switchover. */
-  maxTime: ms.default(120_000),
-  seed: z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/, 'must be a decimal integer')]).default(1),
+  /** Cap on simulated time before a forced switchover (checked every window; at most a day). */
+  maxTime: ms.refine((n) => n <= MAX_TIME_MS, `must be at most ${MAX_TIME_MS / 3_600_000}h`).default(120_000),
+  /** 64-bit: a safe integer, a bigint, or a decimal or 0x hex string, within 0..2^64-1. */
+  seed: z.union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.bigint().nonnegative().max(SEED_MAX), z.string()])
+    .transform((v, ctx) => {
+      if (typeof v !== 'string') return BigInt(v);
+      try {
+        return parseSeed(v, 'value');
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^value: /, '') });
+        return z.NEVER;
+      }
+    }).default(1n),
   faults: z.array(faultSchema).default([]),
   /** Test-only: the vCPU log loses one dirty page in the final sync (the check must then fail). */
   dropDirtyBit: z.boolean().default(false),
   /** DMA/vCPU writer threads (default: the machine's cores). */
   writerThreads: z.number().int().positive().optional(),
+  /** Refuse a run estimated to need more bytes than this (default: the memory available when it starts). */
+  maxMemory: bytes.optional(),
 }).strict();
 
 export type MigrationOptions = z.input<typeof migrationSchema>;
@@ -122,6 +158,7 @@ export interface FilledMigrationOptions {
   faults: Array<{ device: string; iteration: number; kind: 'report-error' | 'tracker-error' }>;
   dropDirtyBit: boolean;
   writerThreads: number | undefined;
+  maxMemory: number | undefined;
 }
 
 /** Per profile: device state size, BAR size and DMA traffic when the options leave them out. */
@@ -138,7 +175,11 @@ function fail(path: ReadonlyArray<PropertyKey>, message: string): never {
   throw new DmalogError('DMALOG_BAD_OPTION', `${at || 'options'}: ${message}`);
 }
 
-export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigrationOptions {
+/**
+ * Checks each field on its own (types, units, ranges), not how fields relate: a config file is
+ * checked so before flags override some of its fields.
+ */
+export function checkMigrationFields(options: MigrationOptions = {}): z.output<typeof migrationSchema> {
   const parsed = migrationSchema.safeParse(options);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -146,7 +187,11 @@ export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigr
     if (issue.code === 'unrecognized_keys') fail([...issue.path, issue.keys[0]!], 'unknown field');
     fail(issue.path, issue.message);
   }
-  const o = parsed.data;
+  return parsed.data;
+}
+
+export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigrationOptions {
+  const o = checkMigrationFields(options);
   const counts = new Map<string, number>();
   const devices = o.devices.map((d, i): FilledDevice => {
     const def = PROFILE_DEFAULTS[d.profile];
@@ -163,7 +208,13 @@ export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigr
   });
   if (o.ram % o.hostPageSize !== 0) fail(['ram'], `must be a multiple of the page size ${o.hostPageSize}`);
   if (o.ram < 2 * MiB) fail(['ram'], 'must be at least 2M');
+  if (o.ram > MAX_RAM_BYTES) fail(['ram'], `must be at most 16G (got ${o.ram} bytes): guest RAM is one typed array of at most 2^32 32-bit words`);
+  if (o.linkSpeed < o.bandwidth) fail(['linkSpeed'], `${o.linkSpeed} bytes/s is below the bandwidth ${o.bandwidth}: the link cannot carry the pre-copy rate`);
   if (o.maxRamBelow4g % o.hostPageSize !== 0 || o.maxRamBelow4g < 2 * MiB || o.maxRamBelow4g > LOW_RAM_LIMIT) fail(['maxRamBelow4g'], 'must be a page multiple within 2M..3G');
-  o.faults.forEach((f, i) => { if (!names.has(f.device)) fail(['faults', i, 'device'], `no device named '${f.device}'`); });
-  return { ...o, seed: BigInt(o.seed), devices, writerThreads: o.writerThreads };
+  o.faults.forEach((f, i) => {
+    if (!names.has(f.device)) fail(['faults', i, 'device'], `no device named '${f.device}'`);
+    // Pre-copy syncs stop at maxIterations; the final sync comes after them.
+    if (f.iteration > o.maxIterations + 1) fail(['faults', i, 'iteration'], `sync ${f.iteration} never happens: a run makes at most maxIterations + 1 = ${o.maxIterations + 1} syncs`);
+  });
+  return { ...o, devices, writerThreads: o.writerThreads, maxMemory: o.maxMemory };
 }

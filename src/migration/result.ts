@@ -92,6 +92,11 @@ export interface MigrationResult {
   check: MemoryCheck | null;
   /** Writes cut short by a device restart, their mark in doubt: the migration marked them dirty. */
   unloggedWrites: number;
+  /**
+   * Requested faults whose sync never came (the run converged, was capped or failed first): none
+   * of them was injected, so the run did not test what they asked for.
+   */
+  faultsNotInjected: Array<{ device: string; iteration: number; kind: 'report-error' | 'tracker-error' }>;
   /** The test-only switch lost this page (IOVA, hex), if it was armed and found one. */
   droppedPage: string | null;
   wallMs: number;

@@ -19,6 +19,12 @@ export function progressLine(s: IterationStats): string {
     `pending ${mib(s.pendingBytes)} / ${mib(s.thresholdBytes)}  throttle ${s.throttlePct}%  dirty pages: ${dirty}${recov}`;
 }
 
+/** One warning line per requested fault whose sync never came. */
+export function faultWarnings(r: MigrationResult): string[] {
+  return r.faultsNotInjected.map((f) =>
+    `warning: fault ${f.device}:${f.iteration}:${f.kind} was never injected: the run made ${r.iterations} sync(s) and ended before sync ${f.iteration}`);
+}
+
 export function summaryText(r: MigrationResult): string {
   const sc = r.scenario;
   const lines: string[] = [];
@@ -32,6 +38,7 @@ export function summaryText(r: MigrationResult): string {
   if (r.failure) {
     lines.push(`result: ${r.status.toUpperCase()} (${r.failure.code}, ${r.failure.errno}): ${r.failure.message}`);
     lines.push('memory: not checked (the migration did not complete; the guest keeps running on the source)');
+    lines.push(...faultWarnings(r));
     return `${lines.join('\n')}\n`;
   }
   lines.push(`result: completed in ${seconds(r.totalTimeMs)} simulated (${seconds(r.wallMs)} wall), ${r.iterations} syncs, ${r.windows} windows of 100 ms`);
@@ -50,6 +57,7 @@ export function summaryText(r: MigrationResult): string {
   lines.push(c.identical
     ? `memory: identical (${c.pagesCompared} pages compared)`
     : `memory: MISMATCH: ${c.differingPages} of ${c.pagesCompared} pages differ; first: ${c.firstDiffering.map((p) => `page ${p} (RAM offset 0x${(p * sc.pageSize).toString(16)})`).join(', ')}`);
+  lines.push(...faultWarnings(r));
   return `${lines.join('\n')}\n`;
 }
 

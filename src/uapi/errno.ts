@@ -61,7 +61,7 @@ export class VfioError extends Error {
 /** Errors of the library itself (not the simulated kernel): closed objects, bad options. */
 export class DmalogError extends Error {
   override name = 'DmalogError';
-  constructor(readonly code: 'DMALOG_CLOSED' | 'DMALOG_BAD_OPTION' | 'DMALOG_ZEROING_RULE' | 'DMALOG_STATE', message: string) {
+  constructor(readonly code: 'DMALOG_CLOSED' | 'DMALOG_BAD_OPTION' | 'DMALOG_ZEROING_RULE' | 'DMALOG_STATE' | 'DMALOG_NO_MEMORY', message: string) {
     super(message);
   }
 }

@@ -14,6 +14,8 @@ export interface Prng {
 }
 
 const U64 = (1n << 64n) - 1n;
+/** The largest seed a command accepts: seeds are 64-bit, 0..2^64-1 (createPrng would wrap more). */
+export const SEED_MAX = U64;
 const TWO_POW_32 = 0x1_0000_0000;
 
 function splitmix64(state: { s: bigint }): bigint {

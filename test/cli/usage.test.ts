@@ -1,7 +1,7 @@
 // Bad command-line input, every class of it, on every command: one line on stderr naming the bad
 // value, exit code 2, no stack trace, nothing on stdout.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,13 @@ const badJson = path.join(dir, 'bad.json');
 writeFileSync(badJson, '{ "ram": "64M", ');
 const badSchema = path.join(dir, 'schema.json');
 writeFileSync(badSchema, JSON.stringify({ ram: '4Q' }));
+// Past the 1 MiB cap on a config file, but valid JSON: only the cap refuses it.
+const hugeConfig = path.join(dir, 'huge.json');
+writeFileSync(hugeConfig, `{"ram": "64M"${' '.repeat(1 << 20)}}`);
+// Opening a FIFO for reading blocks until a writer comes: it must be refused without opening it.
+const fifo = path.join(dir, 'fifo.json');
+execFileSync('mkfifo', [fifo]);
+const missingDir = path.join(dir, 'no-such-dir', 'report.html');
 
 // [class, argv, text the one line must contain]
 const CASES: Array<[string, string[], string]> = [
@@ -48,6 +55,30 @@ const CASES: Array<[string, string[], string]> = [
   ['config file is a directory', ['migrate', '--config', dir], dir],
   ['config file not JSON', ['migrate', '--config', badJson], 'bad.json'],
   ['config file failing the schema', ['migrate', '--config', badSchema], 'ram'],
+  ['config file that never ends', ['migrate', '--config', '/dev/zero'], '/dev/zero'],
+  ['config file past 1 MiB', ['migrate', '--config', hugeConfig], 'huge.json'],
+  ['config file is a FIFO', ['migrate', '--config', fifo], 'fifo.json'],
+  ['guest of a petabyte', ['migrate', '--ram', '1P'], "--ram '1P'"],
+  ['guest past the typed-array limit', ['migrate', '--ram', '17G'], "--ram '17G'"],
+  ['guest past 2^53 bytes', ['migrate', '--ram', '16000P'], "--ram '16000P'"],
+  ['guest past the memory limit', ['migrate', '--ram', '1G', '--max-memory', '1G'], "--ram '1G'"],
+  ['bandwidth below the floor', ['migrate', '--bandwidth', '1'], "--bandwidth '1'"],
+  ['link speed below the floor', ['migrate', '--link-speed', '1'], "--link-speed '1'"],
+  ['link slower than the bandwidth', ['migrate', '--bandwidth', '256M', '--link-speed', '128M'], "--link-speed '128M'"],
+  ['max-time above a day', ['migrate', '--max-time', '25h'], "--max-time '25h'"],
+  ['writer rate past any device', ['migrate', '--workload', 'vcpu=hot:999999999999'], 'vcpuWorkload.rate'],
+  ['fault at a sync that cannot come', ['migrate', '--fault', 'mlx5-1:300:tracker-error'], 'faults[0].iteration'],
+  ['report path is a directory', ['migrate', '--report', dir], dir],
+  ['report path is a device', ['migrate', '--report', '/dev/full'], '/dev/full'],
+  ['report path ends in a slash', ['migrate', '--report', `${dir}/`], dir],
+  ['report directory missing', ['migrate', '--report', missingDir], 'no-such-dir'],
+  ['seed past 64 bits (migrate)', ['migrate', '--seed', '18446744073709551616'], "--seed: '18446744073709551616'"],
+  ['seed past 64 bits, hex (migrate)', ['migrate', '--seed', '0x10000000000000000'], "--seed: '0x10000000000000000'"],
+  ['negative seed (migrate)', ['migrate', '--seed', '-1'], "--seed: '-1'"],
+  ['seed past 64 bits (stress)', ['stress', '--seed', '0x10000000000000000'], "--seed: '0x10000000000000000'"],
+  ['negative seed (stress)', ['stress', '--seed', '-1'], "--seed: '-1'"],
+  ['seed past 2^53 (fuzz)', ['fuzz', '--seed', '0x20000000000000'], "--seed: '0x20000000000000'"],
+  ['seed past 64 bits (fuzz)', ['fuzz', '--seed', '18446744073709551616'], "--seed: '18446744073709551616'"],
 ];
 
 for (const [what, argv, names] of CASES) {
@@ -61,6 +92,11 @@ for (const [what, argv, names] of CASES) {
     t.true(lines[0]!.includes(names), `${lines[0]} should name ${names}`);
   });
 }
+
+test('a refused --report path creates no directory', (t) => {
+  t.is(dmalog(['migrate', '--report', missingDir]).code, 2);
+  t.false(existsSync(path.dirname(missingDir)));
+});
 
 test('sizes: binary units, fractions, exact bytes', (t) => {
   t.is(parseSize('4096', 'x'), 4096n);

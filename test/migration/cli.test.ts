@@ -4,13 +4,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { EXIT } from '../../src/cli/args.js';
+import { EXIT_FAULT_NOT_INJECTED, EXIT_NOT_CONVERGED, optionsFromArgs } from '../../src/cli/commands/migrate.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dmalog-migrate-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 function dmalog(...args: string[]) {
-  const r = spawnSync(process.execPath, [MAIN, 'migrate', ...args], { encoding: 'utf8', env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
+  return dmalogIn(process.cwd(), ...args);
+}
+
+function dmalogIn(cwd: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [MAIN, 'migrate', ...args], { cwd, encoding: 'utf8', timeout: 60_000, env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -50,7 +56,7 @@ test('a config file is validated: the bad field is named, exit 2', (t) => {
 
 test('a config file plus flags runs: --json result, --report file, exit 0', (t) => {
   const config = path.join(dir, 'ok.json');
-  const report = path.join(dir, 'sub', 'report.html');
+  const report = path.join(dir, 'report.html');
   writeFileSync(config, JSON.stringify({ ram: '16M', bandwidth: '16M', vcpus: 1, devices: [{ profile: 'pds', name: 'nvme0', workload: { kind: 'ring', rate: 200 } }] }));
   const r = dmalog('--config', config, '--devices', 'mlx5:1,pds:1', '--workload', 'vcpu=uniform:500,dma=ring:300', '--seed', '11', '--threads', '2', '--json', '--report', report);
   t.is(r.code, 0, r.stderr);
@@ -75,4 +81,44 @@ test('the drop-one-bit switch: exit 1 and the lost page named', (t) => {
   t.is(result.check.differingPages, 1);
   // Below 4 GiB RAM offset and IOVA coincide.
   t.deepEqual(result.check.firstDiffering, [Number(BigInt(result.droppedPage)) / 4096]);
+});
+
+test('--max-time is honoured within one window even mid-pass (a pass at 1M/s outlasts it)', (t) => {
+  // At 1 MiB/s one pass over 64 MiB takes 64 s of simulated time; the cap is 2 s.
+  const r = dmalog('--ram', '64M', '--bandwidth', '1M', '--max-time', '2s', '--threads', '1', '--json');
+  t.is(r.code, EXIT_NOT_CONVERGED, r.stderr);
+  const result = JSON.parse(r.stdout);
+  t.true(result.check.identical);
+  t.false(result.converged);
+  t.true(result.totalTimeMs - result.downtimeMs <= 2000 + 100, String(result.totalTimeMs));
+  t.true(result.windows <= 21, String(result.windows));
+});
+
+test('a --fault whose sync never comes: listed in faultsNotInjected, exit 4; a hex 64-bit seed', (t) => {
+  // 16 MiB of RAM plus 5 MiB of device state is below the 38.4 MiB threshold at sync 1: it converges there.
+  const r = dmalog('--ram', '16M', '--threads', '1', '--policy', 'restart', '--fault', 'mlx5-1:20:tracker-error', '--seed', '0xffffffffffffffff', '--json');
+  t.is(r.code, EXIT_FAULT_NOT_INJECTED, r.stderr);
+  const result = JSON.parse(r.stdout);
+  t.true(result.check.identical);
+  t.true(result.iterations < 20);
+  t.deepEqual(result.faultsNotInjected, [{ device: 'mlx5-1', iteration: 20, kind: 'tracker-error' }]);
+  t.is(result.recovery.reportErrors, 0);
+  t.is(result.seed, ((1n << 64n) - 1n).toString());
+});
+
+test('--report creates out/ when missing, and no other directory', (t) => {
+  const cwd = mkdtempSync(path.join(dir, 'cwd-'));
+  t.is(dmalogIn(cwd, '--ram', '16M', '--threads', '1', '--report', path.join('sub', 'report.html')).code, EXIT.usage);
+  t.false(existsSync(path.join(cwd, 'sub')));
+  const r = dmalogIn(cwd, '--ram', '16M', '--threads', '1', '--report', path.join('out', 'report.html'));
+  t.is(r.code, EXIT.ok, r.stderr);
+  t.true(existsSync(path.join(cwd, 'out', 'report.html')));
+});
+
+test('a config file is checked field by field: flags given with it decide how fields agree', (t) => {
+  const config = path.join(dir, 'late-fault.json');
+  writeFileSync(config, JSON.stringify({ ram: '16M', faults: [{ device: 'mlx5-0', iteration: 40, kind: 'report-error' }] }));
+  // Sync 40 cannot come with the default 30 iterations, but can with 50.
+  usageError(t, dmalog('--config', config), 'faults[0].iteration');
+  t.is(optionsFromArgs(['--config', config, '--max-iterations', '50']).filled.maxIterations, 50);
 });

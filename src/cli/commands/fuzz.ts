@@ -1,7 +1,7 @@
 // ABI fuzzing from the command line: print the seed first, run, print the counts per errno, and
 // on a failure the exact command that replays it.
 import { runFuzz, sortedCounts, type FuzzReport } from '../../fuzz/runner.js';
-import { EXIT, UsageError, parseFlags, parseIntArg } from '../args.js';
+import { EXIT, UsageError, parseFlags, parseIntArg, parseSeed } from '../args.js';
 import { createProgress } from '../progress.js';
 
 export const summary = 'fuzz the ioctl ABI with random arguments and check every outcome';
@@ -16,14 +16,22 @@ periodically, a fixed START/DMA/REPORT/STOP round gives exactly a fresh device's
 resident set stays within 200 MiB of its size after warm-up.
 
   --calls N   number of fuzzed calls (default 100000)
-  --seed N    seed (default: random; printed first). --seed S --calls K replays the first K calls
+  --seed N    seed, decimal or 0x hex, at most 2^53-1 (default: random; printed first).
+              --seed S --calls K replays the first K calls
   --json      print the report as JSON on stdout instead of text
 
 Progress goes to stderr every few seconds. Exit code 0 when every check held, 1 on the first
 failure (with the command that replays it), 2 on bad usage.
 `;
 
-const MAX_SEED = Number.MAX_SAFE_INTEGER;
+// The fuzz runner's seed is a number (its replay lines print it as one): safe integers only.
+const MAX_SEED = BigInt(Number.MAX_SAFE_INTEGER);
+
+function fuzzSeed(text: string): number {
+  const seed = parseSeed(text);
+  if (seed > MAX_SEED) throw new UsageError(`--seed: '${text}' must be at most 2^53-1 for fuzz`);
+  return Number(seed);
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
@@ -32,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
   });
   const calls = values.calls === undefined ? 100_000 : parseIntArg(values.calls, '--calls', 1);
-  const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : parseIntArg(values.seed, '--seed', 0, MAX_SEED);
+  const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : fuzzSeed(values.seed);
   process.stderr.write(`dmalog fuzz: seed ${seed}, ${calls} calls\n`);
   const progress = createProgress(process.stderr);
   const report = await runFuzz({

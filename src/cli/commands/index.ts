@@ -1,4 +1,5 @@
 // The subcommand table. Each command module exports { help, run(argv) → exit code }.
+import { EXIT } from '../args.js';
 import * as demo from './demo.js';
 import * as stress from './stress.js';
 import * as fuzz from './fuzz.js';
@@ -26,7 +27,10 @@ usage: dmalog <command> [options]     dmalog <command> --help
 commands:
 ${rows}
 
-exit codes: 0 ok, 1 a check failed, 2 bad usage
+exit codes: ${EXIT.ok} ok, ${EXIT.failed} a check failed, ${EXIT.usage} bad usage or a refused resource (one line naming
+  the value: a guest too large for this machine, an input or output path that cannot be used),
+  ${EXIT.internal} an internal error (a bug in dmalog; its stack trace follows); migrate adds 3 and 4
+  (see dmalog migrate --help). A reader that goes away (| head) drops the output, not the outcome.
 environment: DMALOG_LOG_LEVEL=info|debug|silent|... (pino lines on stderr)
 `;
 }

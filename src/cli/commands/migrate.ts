@@ -1,19 +1,21 @@
 // `dmalog migrate`: run the live-migration simulator (src/migration) on a scenario built from a
 // JSON config file and/or flags (flags win), print progress and a summary, write the HTML report.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { PROFILE_NAMES } from '../../device/profiles.js';
+import { checkFootprint } from '../../migration/footprint.js';
 import { migrate } from '../../migration/migration.js';
-import { fillMigrationOptions, type MigrationOptions } from '../../migration/options.js';
+import { MAX_TIME_MS, MIN_RATE_BYTES, checkMigrationFields, fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from '../../migration/options.js';
 import { renderReport } from '../../migration/report-html.js';
-import type { IterationStats } from '../../migration/result.js';
-import { progressLine, summaryText } from '../../migration/summary.js';
+import type { IterationStats, MigrationResult } from '../../migration/result.js';
+import { faultWarnings, progressLine, summaryText } from '../../migration/summary.js';
 import { DmalogError } from '../../uapi/errno.js';
-import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseSize } from '../args.js';
+import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseSeed, parseSize } from '../args.js';
+import { DEFAULT_OUTPUT_DIR, MAX_INPUT_BYTES, checkOutputFile, readInputFile, writeOutputFile } from '../files.js';
 import { createProgress } from '../progress.js';
 
 /** Completed with identical memory, but only by a forced switchover (iteration or time cap). */
 export const EXIT_NOT_CONVERGED = 3;
+/** Completed with identical memory, but a requested --fault's sync never came: it was not injected. */
+export const EXIT_FAULT_NOT_INJECTED = 4;
 
 export const summary = 'live-migrate a guest written by vCPUs and device DMA; check destination == source';
 export const help = `usage: dmalog migrate [options]
@@ -32,33 +34,45 @@ scenario
                           device name; KIND = uniform | hot | ring; RATE in pages per simulated
                           second (default vcpu=hot:6000, mlx5=ring:3000, pds=uniform:1500,
                           none=uniform:500)
-  --seed N                seed of every random input (default 1)
+  --seed N                64-bit seed of every random input, decimal or 0x hex (default 1)
 migration
-  --bandwidth SIZE        max-bandwidth per second (default 128M)
+  --bandwidth SIZE        max-bandwidth per second (default 128M; at least ${MIN_RATE_BYTES / 2 ** 20}M)
   --downtime DURATION     downtime-limit (default 300ms)
-  --link-speed SIZE       per second, for the stop-and-copy phase (default 1250000000 = 10 Gbit/s)
+  --link-speed SIZE       per second, for the stop-and-copy phase (default 1250000000 = 10 Gbit/s;
+                          at least ${MIN_RATE_BYTES / 2 ** 20}M and at least the bandwidth)
   --auto-converge         throttle vCPUs when they dirty faster than the link sends
   --enable-migration M    auto (a device without DMA logging blocks migration) | on (migrate
                           anyway: every RAM page counts dirty on every sync)
   --policy P              on a failed REPORT: fail (QEMU) | restart (STOP, START, mark all dirty)
   --max-iterations N      syncs before a forced switchover (default 30)
-  --max-time DURATION     simulated time before a forced switchover (default 120s)
+  --max-time DURATION     simulated time before a forced switchover, checked every 100 ms window
+                          (default 120s, at most ${MAX_TIME_MS / 3_600_000}h)
   --fault DEV:SYNC:KIND   inject before sync SYNC a REPORT fault into DEV; KIND = report-error |
-                          tracker-error (repeatable)
+                          tracker-error (repeatable). SYNC is at most max-iterations + 1 (the
+                          final sync); a fault whose sync never comes (the run ended first) is
+                          a warning, listed in faultsNotInjected, and exit code ${EXIT_FAULT_NOT_INJECTED}
   --drop-dirty-bit        test only: the vCPU log loses one dirty page in the final sync
+resources
+  --threads N             writer threads (default: one per core)
+  --max-memory SIZE       refuse (exit 2) a run estimated to need more (default: the memory
+                          available at start); the estimate is about twice the guest RAM (source
+                          and destination) plus bitmaps and threads. RAM is at most 16G
 output
   --json                  print the result as JSON (progress goes to stderr)
-  --report FILE           write the self-contained HTML report to FILE
-  --threads N             writer threads (default: one per core)
+  --report FILE           write the self-contained HTML report to FILE, a regular file whose
+                          directory exists (checked before the run; only ${DEFAULT_OUTPUT_DIR}/ is created)
 
-config file: {"ram": "1G", "vcpus": 2, "vcpuWorkload": {"kind": "hot", "rate": 6000},
+config file (a regular file of at most ${MAX_INPUT_BYTES / 2 ** 20} MiB; flags given too override its fields):
+  {"ram": "1G", "vcpus": 2, "vcpuWorkload": {"kind": "hot", "rate": 6000},
   "devices": [{"profile": "mlx5", "name": "nic0", "workload": {"kind": "ring", "rate": 3000},
   "stateBytes": "2M", "maxAddressSpaceBits": 42}], "bandwidth": "128M", "downtimeLimit": "300ms",
   "autoConverge": false, "enableMigration": "auto", "policy": "fail", "maxIterations": 30,
   "seed": 1, "faults": [{"device": "nic0", "iteration": 3, "kind": "report-error"}]}
 
 exit codes: 0 migrated and memory identical, 1 memory differs or the migration failed or was
-blocked, 2 bad usage, ${EXIT_NOT_CONVERGED} memory identical but only after a forced switchover (no convergence)
+blocked, 2 bad usage or a refused resource (memory, --report path), ${EXIT_NOT_CONVERGED} memory identical but only
+after a forced switchover (no convergence), ${EXIT_FAULT_NOT_INJECTED} memory identical but a --fault was never
+injected (its sync never came), ${EXIT.internal} internal error
 `;
 
 const FLAGS = {
@@ -81,6 +95,7 @@ const FLAGS = {
   json: { type: 'boolean' },
   report: { type: 'string' },
   threads: { type: 'string' },
+  'max-memory': { type: 'string' },
 } as const;
 
 type DeviceEntry = NonNullable<MigrationOptions['devices']>[number];
@@ -88,12 +103,7 @@ type WorkloadEntry = NonNullable<MigrationOptions['vcpuWorkload']>;
 const KINDS = ['uniform', 'hot', 'ring'] as const;
 
 function readConfig(file: string): MigrationOptions {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`--config ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  const text = readInputFile(file, '--config');
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -102,7 +112,8 @@ function readConfig(file: string): MigrationOptions {
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError(`--config ${file}: must hold a JSON object`);
   try {
-    fillMigrationOptions(json as MigrationOptions);
+    // Field by field only: flags may still change what the fields must agree with.
+    checkMigrationFields(json as MigrationOptions);
   } catch (error) {
     if (error instanceof DmalogError) throw new UsageError(`--config ${file}: ${error.message}`);
     throw error;
@@ -149,14 +160,28 @@ function parseFault(text: string): NonNullable<MigrationOptions['faults']>[numbe
   return { device: m[1]!, iteration: parseIntArg(m[2]!, '--fault SYNC', 1), kind: parseChoice(m[3]!, '--fault KIND', ['report-error', 'tracker-error'] as const) };
 }
 
-export function optionsFromArgs(argv: string[]): { options: MigrationOptions; json: boolean; report: string | null } {
+/** Option fields set by a flag, so that an error in one names the flag and the value given. */
+const FIELD_FLAGS: Record<string, string> = {
+  ram: 'ram', seed: 'seed', bandwidth: 'bandwidth', downtimeLimit: 'downtime', linkSpeed: 'link-speed',
+  maxIterations: 'max-iterations', maxTime: 'max-time', writerThreads: 'threads', maxMemory: 'max-memory',
+};
+
+function asUsage(error: unknown, given: Record<string, unknown>): never {
+  if (!(error instanceof DmalogError) || (error.code !== 'DMALOG_BAD_OPTION' && error.code !== 'DMALOG_NO_MEMORY')) throw error;
+  const m = /^([A-Za-z]+): (.*)$/.exec(error.message);
+  const flag = m ? FIELD_FLAGS[m[1]!] : undefined;
+  if (m && flag !== undefined && typeof given[flag] === 'string') throw new UsageError(`--${flag} '${given[flag] as string}': ${m[2]}`);
+  throw new UsageError(error.message);
+}
+
+export function optionsFromArgs(argv: string[]): { options: MigrationOptions; filled: FilledMigrationOptions; json: boolean; report: string | null } {
   const { values: v } = parseFlags(argv, FLAGS);
   const options: MigrationOptions = v.config !== undefined ? readConfig(v.config) : {};
   if (v.ram !== undefined) options.ram = Number(parseSize(v.ram, '--ram'));
   if (v.vcpus !== undefined) options.vcpus = parseIntArg(v.vcpus, '--vcpus', 0, 64);
   if (v.devices !== undefined) options.devices = parseDevices(v.devices);
   if (v.workload !== undefined) applyWorkloads(v.workload, options);
-  if (v.seed !== undefined) options.seed = String(parseIntArg(v.seed, '--seed'));
+  if (v.seed !== undefined) options.seed = parseSeed(v.seed);
   if (v.bandwidth !== undefined) options.bandwidth = Number(parseSize(v.bandwidth, '--bandwidth'));
   if (v.downtime !== undefined) options.downtimeLimit = parseDuration(v.downtime, '--downtime');
   if (v['link-speed'] !== undefined) options.linkSpeed = Number(parseSize(v['link-speed'], '--link-speed'));
@@ -168,36 +193,42 @@ export function optionsFromArgs(argv: string[]): { options: MigrationOptions; js
   if (v.fault !== undefined) options.faults = [...(options.faults ?? []), ...v.fault.map(parseFault)];
   if (v['drop-dirty-bit']) options.dropDirtyBit = true;
   if (v.threads !== undefined) options.writerThreads = parseIntArg(v.threads, '--threads', 1, 64);
+  if (v['max-memory'] !== undefined) options.maxMemory = Number(parseSize(v['max-memory'], '--max-memory'));
+  let filled: FilledMigrationOptions;
   try {
-    fillMigrationOptions(options);
+    filled = fillMigrationOptions(options);
+    // Refused here, before the output path is touched; migrate() checks again for library callers.
+    checkFootprint(filled);
   } catch (error) {
-    if (error instanceof DmalogError) throw new UsageError(error.message);
-    throw error;
+    asUsage(error, v);
   }
-  return { options, json: v.json === true, report: v.report ?? null };
+  const report = v.report ?? null;
+  if (report !== null) checkOutputFile(report, '--report');
+  return { options, filled, json: v.json === true, report };
+}
+
+/** The exit code of a finished run (documented in `help`). */
+export function exitCodeOf(result: MigrationResult): number {
+  if (result.status !== 'completed' || !result.check?.identical) return EXIT.failed;
+  if (result.faultsNotInjected.length > 0) return EXIT_FAULT_NOT_INJECTED;
+  return result.converged ? EXIT.ok : EXIT_NOT_CONVERGED;
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { options, json, report } = optionsFromArgs(argv);
-  // A reader that went away (`| head`) ends the run quietly instead of with an EPIPE trace.
-  for (const out of [process.stdout, process.stderr]) {
-    out.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE') throw error;
-      process.exit(EXIT.ok);
-    });
-  }
   const progress = createProgress(json ? process.stderr : process.stdout);
   const onIteration = (s: IterationStats) => progress.update(progressLine(s));
   const result = await migrate(options, { onIteration });
   progress.end();
-  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else process.stdout.write(summaryText(result));
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    for (const line of faultWarnings(result)) process.stderr.write(`${line}\n`);
+  } else {
+    process.stdout.write(summaryText(result));
+  }
   if (report !== null) {
-    mkdirSync(path.dirname(path.resolve(report)), { recursive: true });
-    writeFileSync(report, renderReport(result));
+    writeOutputFile(report, '--report', renderReport(result));
     if (!json) process.stdout.write(`report: ${report}\n`);
   }
-  if (result.status !== 'completed' || !result.check?.identical) return EXIT.failed;
-  return result.converged ? EXIT.ok : EXIT_NOT_CONVERGED;
+  return exitCodeOf(result);
 }
-

@@ -3,7 +3,7 @@
 import { GUEST_IOVA, runStress, type StressReport } from '../../stress/runner.js';
 import { STRESS_DEFAULTS, STRESS_PROFILES, randomSeed, type StressOptions, type StressProfile } from '../../stress/options.js';
 import { WORKLOAD_KINDS } from '../../workload/workload.js';
-import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSize } from '../args.js';
+import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSeed, parseSize } from '../args.js';
 import { createProgress } from '../progress.js';
 
 export const summary = 'race DMA writes against report sets and check that no dirty page is lost';
@@ -68,18 +68,6 @@ const FLAGS = {
 } as const;
 
 const PAGE = 4096n;
-
-function parseSeed(text: string): bigint {
-  let seed: bigint;
-  try {
-    if (!/^(0x[0-9a-f]+|\d+)$/i.test(text.trim())) throw new Error();
-    seed = BigInt(text.trim());
-  } catch {
-    throw new UsageError(`--seed: '${text}' is not a whole number (decimal or 0x hex)`);
-  }
-  if (seed >= 1n << 64n) throw new UsageError(`--seed: '${text}' does not fit in 64 bits`);
-  return seed;
-}
 
 function parseSeconds(text: string): number {
   return /^\d+(\.\d+)?$/.test(text.trim()) ? parseDuration(`${text}s`, '--seconds') / 1000 : parseDuration(text, '--seconds') / 1000;

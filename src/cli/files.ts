@@ -1,0 +1,81 @@
+// Files named on the command line, checked before a run starts: an input file must be a small
+// regular file (not /dev/zero, a FIFO, a directory), an output path a regular file in a directory
+// that exists, so that a bad path is one usage line up front, not a stack trace after the run.
+import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { UsageError } from './args.js';
+
+/** The largest input file read (a scenario is a few hundred bytes). */
+export const MAX_INPUT_BYTES = 1 << 20;
+/** The one output directory created when missing: the default one (`npm start` writes out/report.html). */
+export const DEFAULT_OUTPUT_DIR = 'out';
+
+function codeOf(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? 'error';
+}
+
+/** Reads `file` as UTF-8 text: a regular file of at most `maxBytes`. */
+export function readInputFile(file: string, what: string, maxBytes = MAX_INPUT_BYTES): string {
+  let fd: number;
+  try {
+    // stat before open: opening a FIFO would block until a writer comes.
+    if (!statSync(file).isFile()) throw new UsageError(`${what} ${file}: not a regular file`);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${what} ${file}: cannot read it (${codeOf(error)})`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new UsageError(`${what} ${file}: not a regular file`);
+    // Read one byte past the cap: the size stat reports can be 0 (procfs) or change meanwhile.
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0;) length += n;
+    if (length > maxBytes) throw new UsageError(`${what} ${file}: larger than ${maxBytes} bytes`);
+    return buffer.toString('utf8', 0, length);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${what} ${file}: cannot read it (${codeOf(error)})`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Checks that `file` can be written as a regular file: an existing one must be a writable regular
+ * file; a new one needs its directory to exist and be writable. No directory is created except
+ * `out/` under the current directory (the default report's), and only that one level.
+ */
+export function checkOutputFile(file: string, what: string): void {
+  if (file === '' || file.endsWith('/') || file.endsWith(path.sep)) throw new UsageError(`${what} '${file}': names a directory, not a file`);
+  const resolved = path.resolve(file);
+  try {
+    const st = statSync(resolved);
+    if (!st.isFile()) throw new UsageError(`${what} ${file}: not a regular file (${st.isDirectory() ? 'a directory' : 'a device, FIFO or socket'})`);
+    accessSync(resolved, constants.W_OK);
+    return;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    if (codeOf(error) !== 'ENOENT') throw new UsageError(`${what} ${file}: cannot write it (${codeOf(error)})`);
+  }
+  const dir = path.dirname(resolved);
+  try {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (st === undefined && dir === path.resolve(DEFAULT_OUTPUT_DIR)) mkdirSync(dir);
+    else if (st === undefined) throw new UsageError(`${what} ${file}: directory ${path.dirname(file)} does not exist (it is not created)`);
+    else if (!st.isDirectory()) throw new UsageError(`${what} ${file}: ${path.dirname(file)} is not a directory`);
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${what} ${file}: cannot write in ${path.dirname(file)} (${codeOf(error)})`);
+  }
+}
+
+/** Writes `text` to a path checkOutputFile passed; a failure (ENOSPC, EIO) is one usage line. */
+export function writeOutputFile(file: string, what: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (error) {
+    throw new UsageError(`${what} ${file}: cannot write it (${codeOf(error)})`);
+  }
+}
