@@ -6,6 +6,7 @@
 // but no lane shares anything a call can reach with another.
 import { PROFILE_NAMES, type ProfileName } from '../device/profiles.js';
 import type { Host } from '../host/host.js';
+import { DmalogError } from '../uapi/errno.js';
 import { createPrng } from '../util/prng.js';
 import { describeCall } from './call.js';
 import { chance, pick, prngDraw, type Draw } from './draw.js';
@@ -13,7 +14,8 @@ import { generateCall } from './generate.js';
 import { FuzzFailure, FuzzLane, createMirrorHost, type FailureKind, type LaneOptions, type Outcome } from './lane.js';
 
 export interface FuzzOptions {
-  seed: number;
+  /** 64-bit: a bigint within 0..2^64-1, or a safe non-negative integer. */
+  seed: bigint | number;
   calls: number;
   /**
    * Lanes run concurrently; lane i fuzzes a device of profile mlx5, pds, none in turn (default 6),
@@ -48,7 +50,8 @@ export interface FuzzFailureReport {
 }
 
 export interface FuzzReport {
-  seed: number;
+  /** The run's 64-bit seed in decimal (a string, as in migrate's and stress's JSON: it may pass 2^53). */
+  seed: string;
   /** Fuzzed ioctls made. */
   calls: number;
   lanes: number;
@@ -96,20 +99,31 @@ const STATUS_CHECK_PERCENT = 25;
 const RSS_WARMUP_CALLS = 4096;
 
 /** The PRNG stream of call k of run `seed`. */
-export function callDraw(seed: number, k: number): Draw {
-  return prngDraw(createPrng(BigInt.asUintN(64, BigInt(seed) * 0x9e3779b97f4a7c15n + BigInt(k))));
+export function callDraw(seed: bigint, k: number): Draw {
+  return prngDraw(createPrng(BigInt.asUintN(64, seed * 0x9e3779b97f4a7c15n + BigInt(k))));
+}
+
+const SEED_LIMIT = 1n << 64n;
+
+/** The seed as a bigint within 0..2^64-1, or a coded refusal. */
+function checkedSeed(seed: unknown): bigint {
+  const s = typeof seed === 'number' && Number.isSafeInteger(seed) ? BigInt(seed) : seed;
+  if (typeof s !== 'bigint' || s < 0n || s >= SEED_LIMIT) {
+    throw new DmalogError('DMALOG_BAD_OPTION', `seed must be an integer within 0..2^64-1 (got ${String(seed)})`);
+  }
+  return s;
 }
 
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const o = { ...FUZZ_DEFAULTS, ...options };
-  if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new TypeError('seed must be a non-negative safe integer');
+  const seed = checkedSeed(o.seed);
   if (!Number.isSafeInteger(o.calls) || o.calls < 0) throw new TypeError('calls must be a non-negative safe integer');
   if (!Number.isSafeInteger(o.lanes) || o.lanes < 1) throw new TypeError('lanes must be a positive integer');
   const started = performance.now();
   const profiles = Array.from({ length: o.lanes }, (_, i) => PROFILE_NAMES[i % PROFILE_NAMES.length]!);
   const laneOptions = { memoryBytes: o.memoryBytes, callTimeoutMs: o.callTimeoutMs, hostCallTimeoutMs: o.hostCallTimeoutMs, maxLogBytes: o.maxLogBytes, createHost: o.createHost };
   const report: FuzzReport = {
-    seed: o.seed, calls: 0, lanes: o.lanes, counts: {}, byProfile: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
+    seed: seed.toString(), calls: 0, lanes: o.lanes, counts: {}, byProfile: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
     rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 0, failure: null,
   };
   let mirrorHost: Host | null = null;
@@ -132,7 +146,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       let k = lane.index;
       try {
         for (let j = 0; k < stopAt; j++, k += o.lanes) {
-          const d = callDraw(o.seed, k);
+          const d = callDraw(seed, k);
           if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
           if (chance(d, STATE_CHANGE_PERCENT)) {
             const target = pick(d, lane.profile === 'mlx5' ? ['idle', 'logging', 'error'] as const : ['idle', 'logging'] as const);

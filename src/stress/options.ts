@@ -1,8 +1,8 @@
 // Stress-run options: checked once here, merged over defaults into FilledStressOptions.
-import { randomBytes } from 'node:crypto';
 import type { Contract } from '../bitmap/iova-bitmap.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';
 import { WORKLOAD_KINDS, type WorkloadKind } from '../workload/workload.js';
+import { randomSeed } from '../util/prng.js';
 
 export type StressProfile = 'mlx5' | 'pds';
 export const STRESS_PROFILES: readonly StressProfile[] = ['mlx5', 'pds'];
@@ -76,9 +76,6 @@ export const STRESS_DEFAULTS = { trackers: 4, queues: 2, seconds: 10, guestPages
 /** Largest granule a stress tracker may pick, in pages: windows are aligned to it. */
 export const MAX_GRANULE_PAGES = 4;
 
-export function randomSeed(): bigint {
-  return randomBytes(8).readBigUInt64BE();
-}
 
 function int(v: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new TypeError(`options.${what} must be an integer within ${min}..${max}`);

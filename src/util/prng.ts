@@ -2,6 +2,8 @@
 // stream, on every platform. xoshiro128** (32-bit operations only, fast in JS) seeded through
 // splitmix64 so that nearby seeds (1, 2, 3) give unrelated streams.
 
+import { randomBytes } from 'node:crypto';
+
 export interface Prng {
   /** Uniform in [0, 2^32). */
   nextU32(): number;
@@ -17,6 +19,11 @@ const U64 = (1n << 64n) - 1n;
 /** The largest seed a command accepts: seeds are 64-bit, 0..2^64-1 (createPrng would wrap more). */
 export const SEED_MAX = U64;
 const TWO_POW_32 = 0x1_0000_0000;
+
+/** A fresh 64-bit seed for a run given none (printed, so the run can be repeated). */
+export function randomSeed(): bigint {
+  return randomBytes(8).readBigUInt64BE();
+}
 
 function splitmix64(state: { s: bigint }): bigint {
   state.s = (state.s + 0x9e3779b97f4a7c15n) & U64;

@@ -36,6 +36,16 @@ test('bounded fuzz: 10^5 calls, each 0 or a known errno, no stray byte, no state
   t.true(report.rssPeakDeltaBytes < FUZZ_DEFAULTS.rssBudgetBytes);
 });
 
+test('runFuzz refuses a seed outside 0..2^64-1 with DMALOG_BAD_OPTION before starting a thread', async (t) => {
+  for (const seed of [-1, 0.5, Number.NaN, 2 ** 53, -1n, 1n << 64n]) {
+    const error = await t.throwsAsync(runFuzz({ seed, calls: 10 }), undefined, String(seed));
+    t.is((error as { code?: string }).code, 'DMALOG_BAD_OPTION', String(seed));
+  }
+  const report = await runFuzz({ seed: (1n << 64n) - 1n, calls: 30, lanes: 3 });
+  t.is(report.seed, '18446744073709551615');
+  t.is(report.failure, null);
+});
+
 test('one seed, one run: the same calls give the same outcomes', async (t) => {
   const run = () => runFuzz({ seed: 77, calls: 3000, lanes: 3 });
   const [a, b] = [await run(), await run()];

@@ -20,15 +20,16 @@ test('fuzz --calls N --seed S --json: exit 0, the seed first on stderr, N calls 
   t.is(code, 0, stderr);
   t.is(stderr.split('\n')[0], 'dmalog fuzz: seed 11, 3000 calls');
   const report = JSON.parse(stdout) as FuzzReport;
-  t.like(report, { seed: 11, calls: 3000, failure: null });
+  t.like(report, { seed: '11', calls: 3000, failure: null });
   t.is(Object.values(report.counts).reduce((a, b) => a + b, 0), 3000);
 });
 
 test('fuzz: the seed, when not given, is printed so the run can be repeated', async (t) => {
   const { code, stdout, stderr } = await dmalog('fuzz', '--calls', '200', '--json');
   t.is(code, 0, stderr);
-  const seed = Number(/^dmalog fuzz: seed (\d+), 200 calls$/m.exec(stderr)?.[1]);
-  t.is((JSON.parse(stdout) as FuzzReport).seed, seed);
+  const seed = /^dmalog fuzz: seed (\d+), 200 calls$/m.exec(stderr)?.[1];
+  t.truthy(seed);
+  t.is((JSON.parse(stdout) as FuzzReport).seed, seed!);
 });
 
 test('fuzz: bad usage exits 2', async (t) => {
@@ -37,13 +38,27 @@ test('fuzz: bad usage exits 2', async (t) => {
   }
 });
 
+test('fuzz seeds are 64-bit: a hex seed past 2^53 runs, prints in decimal and replays; its neighbour differs', async (t) => {
+  const run = (seed: string) => dmalog('fuzz', '--calls', '600', '--seed', seed, '--json');
+  const [a, b, next] = await Promise.all([run('0xfffffffffffffffe'), run('18446744073709551614'), run('0xffffffffffffffff')]);
+  for (const r of [a, b, next]) t.is(r.code, 0, r.stderr);
+  t.is(a.stderr.split('\n')[0], 'dmalog fuzz: seed 18446744073709551614, 600 calls');
+  const [ra, rb, rn] = [a, b, next].map((r) => JSON.parse(r.stdout) as FuzzReport);
+  t.is(ra!.seed, '18446744073709551614');
+  t.is(rn!.seed, '18446744073709551615');
+  // Hex and decimal spellings of one seed are one run; the next seed (which a 53-bit double would
+  // round onto the same value) is another.
+  t.deepEqual([ra!.counts, ra!.dma, ra!.stateChanges], [rb!.counts, rb!.dma, rb!.stateChanges]);
+  t.notDeepEqual([ra!.counts, ra!.dma], [rn!.counts, rn!.dma]);
+});
+
 test('fuzz --help exits 0', async (t) => {
   t.is((await dmalog('fuzz', '--help')).code, 0);
 });
 
 test('a failed run prints the command that replays it up to and including the failing call', (t) => {
   const report: FuzzReport = {
-    seed: 42, calls: 1234, lanes: 6, counts: { ok: 1, EINVAL: 1233 }, byProfile: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
+    seed: '42', calls: 1234, lanes: 6, counts: { ok: 1, EINVAL: 1233 }, byProfile: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
     rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 1,
     failure: { kind: 'canary', detail: 'x', callIndex: 1233, lane: 3, profile: 'mlx5', call: null },
   };

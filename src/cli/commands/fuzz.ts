@@ -3,6 +3,7 @@
 import { runFuzz, sortedCounts, type FuzzReport } from '../../fuzz/runner.js';
 import { EXIT, UsageError, parseFlags, parseIntArg, parseSeed } from '../args.js';
 import { createProgress } from '../progress.js';
+import { randomSeed } from '../../util/prng.js';
 
 export const summary = 'fuzz the ioctl ABI with random arguments and check every outcome';
 export const help = `usage: dmalog fuzz [--calls N] [--seed N] [--json]
@@ -16,22 +17,13 @@ periodically, a fixed START/DMA/REPORT/STOP round gives exactly a fresh device's
 resident set stays within 200 MiB of its size after warm-up.
 
   --calls N   number of fuzzed calls (default 100000)
-  --seed N    seed, decimal or 0x hex, at most 2^53-1 (default: random; printed first).
+  --seed N    64-bit seed, decimal or 0x hex (default: random; printed first).
               --seed S --calls K replays the first K calls
   --json      print the report as JSON on stdout instead of text
 
-Progress goes to stderr every few seconds. Exit code 0 when every check held, 1 on the first
-failure (with the command that replays it), 2 on bad usage.
+Progress goes to stderr every few seconds. Exit codes: 0 every check held, 1 the first failure
+(with the command that replays it), 2 bad usage, 70 internal error (a bug in dmalog).
 `;
-
-// The fuzz runner's seed is a number (its replay lines print it as one): safe integers only.
-const MAX_SEED = BigInt(Number.MAX_SAFE_INTEGER);
-
-function fuzzSeed(text: string): number {
-  const seed = parseSeed(text);
-  if (seed > MAX_SEED) throw new UsageError(`--seed: '${text}' must be at most 2^53-1 for fuzz`);
-  return Number(seed);
-}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
@@ -40,7 +32,7 @@ export async function run(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
   });
   const calls = values.calls === undefined ? 100_000 : parseIntArg(values.calls, '--calls', 1);
-  const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : fuzzSeed(values.seed);
+  const seed = values.seed === undefined ? randomSeed() : parseSeed(values.seed);
   process.stderr.write(`dmalog fuzz: seed ${seed}, ${calls} calls\n`);
   const progress = createProgress(process.stderr);
   const report = await runFuzz({

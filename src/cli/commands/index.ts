@@ -29,8 +29,8 @@ ${rows}
 
 exit codes: ${EXIT.ok} ok, ${EXIT.failed} a check failed, ${EXIT.usage} bad usage or a refused resource (one line naming
   the value: a guest too large for this machine, an input or output path that cannot be used),
-  ${EXIT.internal} an internal error (a bug in dmalog; its stack trace follows); migrate adds 3 and 4
-  (see dmalog migrate --help). A reader that goes away (| head) drops the output, not the outcome.
+  ${EXIT.internal} an internal error (a bug in dmalog; its stack trace follows); migrate adds 3 and 4,
+  stress adds 3 (see each command's --help). A reader that goes away (| head) drops the output, not the outcome.
 environment: DMALOG_LOG_LEVEL=info|debug|silent|... (pino lines on stderr)
 `;
 }

@@ -1,10 +1,11 @@
 // dmalog stress: DMA engines race report sets into one bitmap; the checker proves no dirty page
 // was lost (or, under --contract plain, counts the ones that were).
 import { GUEST_IOVA, runStress, type StressReport } from '../../stress/runner.js';
-import { STRESS_DEFAULTS, STRESS_PROFILES, randomSeed, type StressOptions, type StressProfile } from '../../stress/options.js';
+import { STRESS_DEFAULTS, STRESS_PROFILES, type StressOptions, type StressProfile } from '../../stress/options.js';
 import { WORKLOAD_KINDS } from '../../workload/workload.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSeed, parseSize } from '../args.js';
 import { createProgress } from '../progress.js';
+import { randomSeed } from '../../util/prng.js';
 
 export const summary = 'race DMA writes against report sets and check that no dirty page is lost';
 export const help = `usage: dmalog stress [options]
@@ -41,7 +42,8 @@ options:
 
 exit codes: 0 every invariant held over the whole run, 1 one was broken, 2 bad usage,
   3 nothing was broken but --policy fail stopped the run early: a REPORT failed at set N
-    (printed as 'stopped at report set N', with the errno and device); later sets never ran
+    (printed as 'stopped at report set N', with the errno and device); later sets never ran,
+  70 internal error (a bug in dmalog)
 `;
 
 /** Nothing broke, but --policy fail ended the run before its budget: it tested less than asked. */
