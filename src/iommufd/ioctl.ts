@@ -3,7 +3,7 @@
 // struct out in scratch user memory and goes through the raw path, so every rule of SPEC §7 has
 // one implementation (validate.ts) whichever way it is called.
 import type { Contract } from '../bitmap/iova-bitmap.js';
-import { DmalogError, ERRNO, VfioError, type Errno } from '../uapi/errno.js';
+import { DmalogError, ERRNO, VfioError } from '../uapi/errno.js';
 import { userPointer, type UserMemory } from '../uapi/user-memory.js';
 import { failed, type Checked } from '../uapi/validate.js';
 import {
@@ -79,7 +79,7 @@ export class IommufdCalls {
 
   #call(request: number): number {
     const r = dispatch(this.iommufd, this.memory, request, this.scratchAt, this.contract);
-    if (failed(r)) throw new VfioError(r.errno as Errno);
+    if (failed(r)) throw new VfioError(r.errno);
     return r;
   }
 }
