@@ -25,3 +25,11 @@ export { generatePages, WORKLOAD_KINDS, type WorkloadKind, type WorkloadSpec } f
 export { runStress, type StressReport } from './stress/runner.js';
 export type { StressOptions } from './stress/options.js';
 export { createPrng, type Prng } from './util/prng.js';
+// iommufd dirty tracking (SPEC §7)
+export * from './iommufd/abi.js';
+export * from './iommufd/structs.js';
+export { checkIommufdCall, type HwptLookup, type IommufdCall, type SetTrackingCall, type GetBitmapCall } from './iommufd/validate.js';
+export { Iommufd, HwPageTable, type IommufdOptions, type Mapping } from './iommufd/iommufd.js';
+export { HwptLog, type HwptLogDescriptor, type MappingLogDescriptor } from './iommufd/hwpt-log.js';
+export { iommufdIoctl, IommufdCalls, type GetDirtyBitmapRequest } from './iommufd/ioctl.js';
+export { IommuTracker, type IommuTrackerOptions } from './iommufd/iommu-tracker.js';
