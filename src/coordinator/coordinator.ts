@@ -19,7 +19,7 @@ import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import { intersect, normalize, subtract } from './range-set.js';
 import { ReportBitmap } from './report-bitmap.js';
-import type { DirtyTracker, ReportWindow } from './tracker.js';
+import type { DirtyTracker, ReportWindow } from '../trackers/tracker.js';
 
 export type RecoveryPolicy = 'fail' | 'restart';
 

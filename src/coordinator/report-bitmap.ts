@@ -3,7 +3,7 @@
 //   zeroed → collecting → complete → consumed → (zero) → zeroed
 import { DmalogError } from '../uapi/errno.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
-import type { ReportWindow } from './tracker.js';
+import type { ReportWindow } from '../trackers/tracker.js';
 
 export type BitmapState = 'zeroed' | 'collecting' | 'complete' | 'consumed';
 

@@ -6,7 +6,7 @@
 // One port carries both, in order, and the tracker runs each call as it arrives, so REPORT
 // never overtakes START or STOP.
 import type { Checked, ReportRequest } from '../uapi/validate.js';
-import type { ReportResult, Tracker, TrackerInit } from './tracker.js';
+import type { ReportResult, DeviceDriver, DriverInit } from './driver.js';
 
 export const TRACKER_READY = 'dmalog:tracker-ready' as const;
 export interface ReadyMessage { type: typeof TRACKER_READY }
@@ -16,13 +16,13 @@ export function isReadyMessage(data: unknown): data is ReadyMessage {
 }
 
 /** `workerData` of a tracker thread. */
-export type TrackerWorkerData = TrackerInit;
+export type TrackerWorkerData = DriverInit;
 
 /** Exit code a tracker thread uses when a fault kills it on purpose. */
 export const TRACKER_DEATH_EXIT_CODE = 70;
 
 export const TRACKER_REPORT = 'dmalog:tracker-report' as const;
-/** Host → tracker: run `Tracker.report(req)`; `id` matches the answer to its call. */
+/** Host → tracker: run `DeviceDriver.report(req)`; `id` matches the answer to its call. */
 export interface ReportCall { type: typeof TRACKER_REPORT; id: number; req: ReportRequest }
 /** Tracker → host: the result, or the message of what `report` threw (a broken driver). */
 export type ReportAnswer = { type: typeof TRACKER_REPORT; id: number } & ({ result: Checked<ReportResult> } | { thrown: string });
@@ -37,7 +37,7 @@ interface Port {
 }
 
 /** Tracker side of the bare REPORT message: run it, answer with the result or what it threw. */
-export function serveReports(port: Port, tracker: Pick<Tracker, 'report'>): void {
+export function serveReports(port: Port, tracker: Pick<DeviceDriver, 'report'>): void {
   port.on('message', (msg: unknown) => {
     if (!isReportMessage(msg) || !('req' in msg)) return;
     let answer: ReportAnswer;

@@ -4,7 +4,7 @@
 // *before* a STOP is issued. An engine checks the generation after each mark, so every write it
 // counts as logged was marked before the STOP, and writes after a restart go to the new log
 // (a burst holding the old log stops instead of marking a log nobody will read again).
-import type { DirtyTracker, ReportWindow } from '../coordinator/tracker.js';
+import type { DirtyTracker, ReportWindow } from '../trackers/tracker.js';
 import type { DirtyLogDescriptor } from '../device/dirty-log.js';
 import type { DeviceHandle, StartLogging } from '../host/host.js';
 import type { LoggingRange } from '../uapi/structs.js';

@@ -6,7 +6,7 @@
 import type { Contract } from '../bitmap/iova-bitmap.js';
 import { createHost, type DeviceHandle, type Host } from '../host/host.js';
 import type { ProfileName } from '../device/profiles.js';
-import type { TrackerStatus } from '../device/tracker.js';
+import type { DriverStatus } from '../device/driver.js';
 import { ERRNO, VfioError, type Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import { applyWrites, describeCall, strayWrite, successEffect, type FuzzCall } from './call.js';
@@ -96,11 +96,11 @@ export class FuzzLane {
   readonly #template: Uint8Array;
   /** What user memory must hold after a call that changed nothing: template plus the call's bytes. */
   readonly #expected: Uint8Array;
-  #status: TrackerStatus;
+  #status: DriverStatus;
   /** Calls since the device's status was last read back. */
   #unchecked = 0;
 
-  private constructor(index: number, o: LaneOptions, host: Host, mirrorHost: Host, status: TrackerStatus) {
+  private constructor(index: number, o: LaneOptions, host: Host, mirrorHost: Host, status: DriverStatus) {
     this.index = index;
     this.profile = o.profile;
     this.#o = o;
@@ -137,7 +137,7 @@ export class FuzzLane {
     return showStatus(this.#status);
   }
 
-  get state(): TrackerStatus['state'] {
+  get state(): DriverStatus['state'] {
     return this.#status.state;
   }
 
@@ -237,8 +237,8 @@ export class FuzzLane {
     }
   }
 
-  async #deviceStatus(): Promise<TrackerStatus> {
-    let status: TrackerStatus | undefined;
+  async #deviceStatus(): Promise<DriverStatus> {
+    let status: DriverStatus | undefined;
     await this.#settle(async () => { status = await this.#device.status(); });
     return status!;
   }
@@ -326,7 +326,7 @@ export class FuzzLane {
   async #agree(when: string): Promise<void> {
     const a = await this.#deviceStatus();
     this.#unchecked = 0;
-    let b: TrackerStatus | undefined;
+    let b: DriverStatus | undefined;
     await this.#settle(async () => { b = await this.#mirror.status(); });
     if (!sameStatus(a, b!)) throw new FuzzFailure('state', `${when}: device ${showStatus(a)}, mirror ${showStatus(b!)}`);
     this.#status = a;
@@ -403,11 +403,11 @@ function setBitIndexes(bytes: Uint8Array, at: number, bitCount: number): number[
   return out;
 }
 
-function sameStatus(a: TrackerStatus, b: TrackerStatus): boolean {
+function sameStatus(a: DriverStatus, b: DriverStatus): boolean {
   return showStatus(a) === showStatus(b);
 }
 
-function showStatus(s: TrackerStatus): string {
+function showStatus(s: DriverStatus): string {
   return `${s.state} P=${s.pageSize} reports=${s.reports} [${s.regions.map((r) => `${r.iova}+${r.length}`).join(' ')}]`;
 }
 

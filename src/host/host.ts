@@ -1,11 +1,11 @@
 // The simulated host: user memory, one tracker thread per device, and the ioctl entry that runs
 // the core's checks (validate.ts) before handing validated requests to a device's tracker.
 import type { Logger } from 'pino';
-import type { DirtyTracker } from '../coordinator/tracker.js';
+import type { DirtyTracker } from '../trackers/tracker.js';
 import { DirtyLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
 import { PROFILE_TRAITS, type DeviceConfig } from '../device/profiles.js';
-import { RemoteTracker } from '../device/remote-tracker.js';
-import { checkFault, type Fault, type TrackerStatus } from '../device/tracker.js';
+import { WorkerTransport } from './worker-transport.js';
+import { checkFault, type Fault, type DriverStatus } from '../device/driver.js';
 import {
   CONTROL_PAGE_SIZE_OFFSET, FEATURE_HEADER_BYTES, FEATURE_NAMES, LOGGING_CONTROL_BYTES, LOGGING_RANGE_BYTES,
   LOGGING_REPORT_BYTES, VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
@@ -31,7 +31,7 @@ export interface FeatureResult {
 
 interface DeviceSlot {
   config: DeviceConfig;
-  tracker: RemoteTracker;
+  tracker: WorkerTransport;
   /** The device's log as seen by its DMA engine (this thread); null when not logging. */
   log: DirtyLog | null;
   logger: Logger;
@@ -41,7 +41,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const filled = fillHostOptions(options);
   const memory = new SharedArrayBuffer(filled.userMemoryBytes);
   const trackers = await Promise.allSettled(filled.devices.map((device) =>
-    RemoteTracker.spawn({ device, userMemory: memory, contract: filled.contract, maxLogBytes: filled.maxLogBytes }, filled.callTimeoutMs)));
+    WorkerTransport.spawn({ device, userMemory: memory, contract: filled.contract, maxLogBytes: filled.maxLogBytes }, filled.callTimeoutMs)));
   const spawned = trackers.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
   try {
     const failure = trackers.find((t): t is PromiseRejectedResult => t.status === 'rejected');
@@ -69,7 +69,7 @@ export class Host {
   #allocTop: number;
   #closed: Promise<void> | null = null;
 
-  constructor(options: FilledHostOptions, memory: SharedArrayBuffer, trackers: RemoteTracker[]) {
+  constructor(options: FilledHostOptions, memory: SharedArrayBuffer, trackers: WorkerTransport[]) {
     this.options = options;
     this.memory = memory;
     this.#user = new UserMemory(memory);
@@ -229,7 +229,7 @@ export class Host {
   }
 
   /** @internal for DMA engines and the typed layer */
-  slotOf(fd: number): { config: DeviceConfig; tracker: RemoteTracker; log: DirtyLog | null } {
+  slotOf(fd: number): { config: DeviceConfig; tracker: WorkerTransport; log: DirtyLog | null } {
     return this.#slot(fd);
   }
 
@@ -355,7 +355,7 @@ export class DeviceHandle implements DirtyTracker {
   }
 
   /** Async so that a closed host rejects like every other call, instead of throwing. */
-  async status(): Promise<TrackerStatus> {
+  async status(): Promise<DriverStatus> {
     return this.#host.slotOf(this.fd).tracker.call('status');
   }
 

@@ -13,7 +13,7 @@
 // Only the inputs are deterministic (workloads, fills and counts come from the seed); how the
 // writer threads interleave with syncs and copies is not, and the end check holds either way.
 import { Coordinator, errnoOf } from '../coordinator/coordinator.js';
-import type { DirtyTracker } from '../coordinator/tracker.js';
+import type { DirtyTracker } from '../trackers/tracker.js';
 import { DmaDevice } from '../dma/dma-device.js';
 import { DmaPool } from '../dma/pool.js';
 import { CONTROL_FIRST_LOG_GEN, controlCells } from '../dma/types.js';
@@ -23,7 +23,7 @@ import { VfioError } from '../uapi/errno.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
 import { createPrng } from '../util/prng.js';
 import { AutoConverge } from './auto-converge.js';
-import { CpuDirtyTracker } from './cpu-tracker.js';
+import { CpuDirtyTracker } from '../trackers/cpu-tracker.js';
 import { DirtySync, type SyncOutcome } from './dirty-sync.js';
 import { Guest, type WindowWrites, type WriterSpec } from './guest.js';
 import { checkFootprint } from './footprint.js';

@@ -3,11 +3,11 @@
 // bursts and sets complete. One seed fixes the workload and the faults; thread interleavings are
 // whatever the machine makes of them.
 import { Coordinator } from '../coordinator/coordinator.js';
-import type { ReportWindow } from '../coordinator/tracker.js';
+import type { ReportWindow } from '../trackers/tracker.js';
 import { DmaDevice } from '../dma/dma-device.js';
 import { DmaPool } from '../dma/pool.js';
 import { CONTROL_FIRST_LOG_GEN, CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, controlCells } from '../dma/types.js';
-import type { Fault } from '../device/tracker.js';
+import type { Fault } from '../device/driver.js';
 import { createHost } from '../host/host.js';
 import type { DeviceOptions } from '../host/options.js';
 import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';

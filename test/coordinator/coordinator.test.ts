@@ -3,7 +3,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { Coordinator, type CoordinatorOptions, type ReportSetResult } from '../../src/coordinator/coordinator.js';
 import { ReportBitmap, ZeroingViolation } from '../../src/coordinator/report-bitmap.js';
-import type { ReportWindow } from '../../src/coordinator/tracker.js';
+import type { ReportWindow } from '../../src/trackers/tracker.js';
 import { createHost, type DeviceHandle, type Host } from '../../src/host/host.js';
 import type { DeviceOptions } from '../../src/host/options.js';
 import { DmalogError, VfioError } from '../../src/uapi/errno.js';

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { createHost, type DeviceHandle, type DeviceOptions, type Host, type HostOptions } from '../../src/index.js';
-import type { Fault } from '../../src/device/tracker.js';
+import type { Fault } from '../../src/device/driver.js';
 import { DmalogError, type Errno } from '../../src/uapi/errno.js';
 import { PAGE, errnoOf, setBits } from '../helpers/abi.js';
 

@@ -1,7 +1,7 @@
 // An in-thread DirtyTracker for coordinator tests: a set of dirty 4 KiB pages, scripted failures,
 // and a shared event list that records the order of every call the coordinator makes.
 import { IovaBitmap } from '../../src/bitmap/iova-bitmap.js';
-import type { DirtyTracker, ReportWindow } from '../../src/coordinator/tracker.js';
+import type { DirtyTracker, ReportWindow } from '../../src/trackers/tracker.js';
 import { VfioError, type Errno } from '../../src/uapi/errno.js';
 import type { LoggingRange } from '../../src/uapi/structs.js';
 

@@ -1,5 +1,5 @@
-// The host thread's handle on a tracker thread. Every call races the worker's death and a
-// deadline: a call in flight when the thread dies rejects with ENODEV, one past its deadline
+// The host thread's handle on a device driver running in its own worker thread
+// (workers/tracker.ts). Every call races the worker's death and a deadline: a call in flight when the thread dies rejects with ENODEV, one past its deadline
 // with ETIMEDOUT, one whose method threw with EIO (in the last two cases the tracker is then
 // treated as failed: its thread is terminated, and every later call is ENODEV). REPORT goes as a
 // bare message on the comlink port (protocol.ts); the races are the same for every method.
@@ -7,19 +7,19 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { VfioError, type Errno } from '../uapi/errno.js';
 import { workerExecArgv } from '../util/worker-exec-argv.js';
-import { nodeEndpoint } from './node-endpoint.js';
+import { nodeEndpoint } from '../device/node-endpoint.js';
 import type { ReportRequest } from '../uapi/validate.js';
-import { TRACKER_REPORT, isReadyMessage, isReportMessage, type ReportCall, type TrackerWorkerData } from './protocol.js';
-import type { Tracker } from './tracker.js';
+import { TRACKER_REPORT, isReadyMessage, isReportMessage, type ReportCall, type TrackerWorkerData } from '../device/protocol.js';
+import type { DeviceDriver } from '../device/driver.js';
 
 const TRACKER_ENTRY = new URL('../../workers/tracker.js', import.meta.url);
 
 type Methods = 'start' | 'stop' | 'report' | 'injectFault' | 'status';
-type Result<M extends Methods> = ReturnType<Tracker[M]>;
+type Result<M extends Methods> = ReturnType<DeviceDriver[M]>;
 
-export class RemoteTracker {
+export class WorkerTransport {
   readonly #worker: Worker;
-  readonly #proxy: Comlink.Remote<Tracker>;
+  readonly #proxy: Comlink.Remote<DeviceDriver>;
   readonly #timeoutMs: number;
   /** Why this tracker is gone, once it is. */
   #death: Errno | null = null;
@@ -31,7 +31,7 @@ export class RemoteTracker {
   private constructor(worker: Worker, timeoutMs: number) {
     this.#worker = worker;
     this.#timeoutMs = timeoutMs;
-    this.#proxy = Comlink.wrap<Tracker>(nodeEndpoint(worker));
+    this.#proxy = Comlink.wrap<DeviceDriver>(nodeEndpoint(worker));
     worker.on('error', () => this.#markDead('ENODEV'));
     worker.on('exit', () => this.#markDead('ENODEV'));
     worker.on('message', (msg: unknown) => this.#onReportAnswer(msg));
@@ -63,9 +63,9 @@ export class RemoteTracker {
     this.#reports.clear();
   }
 
-  static async spawn(data: TrackerWorkerData, timeoutMs: number): Promise<RemoteTracker> {
+  static async spawn(data: TrackerWorkerData, timeoutMs: number): Promise<WorkerTransport> {
     const worker = new Worker(TRACKER_ENTRY, { workerData: data, name: `tracker:${data.device.name}`, execArgv: workerExecArgv() });
-    const remote = new RemoteTracker(worker, timeoutMs);
+    const remote = new WorkerTransport(worker, timeoutMs);
     await new Promise<void>((resolve, reject) => {
       let settled = false;
       // A thread that never got ready is ended before the failure is reported: a caller seeing the
@@ -103,7 +103,7 @@ export class RemoteTracker {
   }
 
   /** Call a tracker method; rejects with VfioError ENODEV (dead) or ETIMEDOUT (deadline). */
-  call<M extends Methods>(method: M, ...args: Parameters<Tracker[M]>): Promise<Result<M>> {
+  call<M extends Methods>(method: M, ...args: Parameters<DeviceDriver[M]>): Promise<Result<M>> {
     if (this.#death) return Promise.reject(new VfioError('ENODEV', 'tracker thread is gone'));
     return new Promise<Result<M>>((resolve, reject) => {
       let settled = false;
@@ -128,7 +128,7 @@ export class RemoteTracker {
           if (settled) return;
           finish();
           if (error instanceof VfioError) { reject(error); return; }
-          // Tracker methods answer errnos as values: a throw is a broken driver, its state unknown.
+          // Driver methods answer errnos as values: a throw is a broken driver, its state unknown.
           reject(new VfioError('EIO', `tracker ${method} threw: ${(error as Error)?.message ?? String(error)}`));
           this.#fail('EIO');
         },

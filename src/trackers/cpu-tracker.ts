@@ -3,7 +3,7 @@
 // DirtyLog through `logDescriptor()`; REPORT reads-and-clears it like a device log does. It
 // lives in the host thread: KVM's log is the kernel's, no device thread stands behind it.
 import { IovaBitmap } from '../bitmap/iova-bitmap.js';
-import type { DirtyTracker, ReportWindow } from '../coordinator/tracker.js';
+import type { DirtyTracker, ReportWindow } from './tracker.js';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
 import { VfioError } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';

@@ -1,5 +1,5 @@
-// A device's tracker: the driver side of DMA logging (SPEC §4-6) as a state machine. It runs in
-// the device's own worker thread; it takes requests the core already validated (validate.ts)
+// A device's driver: its side of DMA logging (SPEC §4-6) as a state machine. It runs behind a
+// transport (src/host/transport.ts), in the device's own worker thread by default; it takes requests the core already validated (validate.ts)
 // and answers with result objects, never throws (only injected faults do), so errnos survive the
 // thread hop intact.
 import { IovaBitmap, type Contract } from '../bitmap/iova-bitmap.js';
@@ -9,7 +9,7 @@ import { failed, type Checked, type ReportRequest } from '../uapi/validate.js';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from './dirty-log.js';
 import { PROFILE_TRAITS, STATE_ERRNO, profileStart, type DeviceConfig } from './profiles.js';
 
-export type TrackerState = 'idle' | 'logging' | 'error';
+export type DriverState = 'idle' | 'logging' | 'error';
 
 /** Faults injected for tests and stress runs; each applies to the next REPORT(s) unless it says otherwise. */
 export type Fault =
@@ -78,7 +78,7 @@ function isStartFault(fault: Fault): fault is StartFault {
   return fault.kind === 'die-in-start' || fault.kind === 'throw-in-start';
 }
 
-export interface TrackerInit {
+export interface DriverInit {
   device: DeviceConfig;
   userMemory: SharedArrayBuffer;
   contract: Contract;
@@ -87,18 +87,18 @@ export interface TrackerInit {
 
 export interface StartResult { pageSize: bigint; log: DirtyLogDescriptor }
 export interface ReportResult { pagesReported: number; granules: number }
-export interface TrackerStatus { state: TrackerState; pageSize: bigint | null; regions: LoggingRange[]; reports: number }
+export interface DriverStatus { state: DriverState; pageSize: bigint | null; regions: LoggingRange[]; reports: number }
 
-export class Tracker {
-  readonly #init: TrackerInit;
+export class DeviceDriver {
+  readonly #init: DriverInit;
   readonly #die: () => never;
-  #state: TrackerState = 'idle';
+  #state: DriverState = 'idle';
   #log: DirtyLog | null = null;
   #faults: Fault[] = [];
   #startFaults: StartFault[] = [];
   #reports = 0;
 
-  constructor(init: TrackerInit, die: () => never) {
+  constructor(init: DriverInit, die: () => never) {
     this.#init = init;
     this.#die = die;
   }
@@ -158,7 +158,7 @@ export class Tracker {
     else this.#faults.push(fault);
   }
 
-  status(): TrackerStatus {
+  status(): DriverStatus {
     const log = this.#log;
     return {
       state: this.#state,

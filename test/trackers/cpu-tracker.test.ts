@@ -1,6 +1,6 @@
 import test from 'ava';
 import { DirtyLog } from '../../src/device/dirty-log.js';
-import { CpuDirtyTracker } from '../../src/migration/cpu-tracker.js';
+import { CpuDirtyTracker } from '../../src/trackers/cpu-tracker.js';
 
 const P = 4096n;
 
