@@ -98,8 +98,18 @@ function install(): string | null {
   return `the npm cache lacks dmalog's dependencies and the registry is unreachable:\n${online.stderr}`;
 }
 
-const skipped = install();
-if (skipped !== null && process.env.CI === 'true') throw new Error(`cannot install the packed tarball under CI: ${skipped}`);
+// A throw here fails the file before ava's hooks exist: remove the temporary folder first.
+function installOrClean(): string | null {
+  try {
+    const why = install();
+    if (why !== null && process.env.CI === 'true') throw new Error(`cannot install the packed tarball under CI: ${why}`);
+    return why;
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+const skipped = installOrClean();
 const check = skipped === null ? test : test.skip;
 if (skipped !== null) test('installing the packed tarball (skipped: no npm cache, no registry)', (t) => { t.log(skipped); t.pass(); });
 
