@@ -67,8 +67,16 @@ export function parseChoice<T extends string>(text: string, what: string, choice
   return text as T;
 }
 
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * What parseFlags returns: parseArgs' own result type for these options in strict mode. Named so the
+ * declaration files can spell it (@types/node does not export it).
+ */
+export type ParsedFlags<T extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>>;
+
 /** parseArgs with unknown options and stray positionals turned into UsageErrors. */
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
+export function parseFlags<T extends FlagOptions>(argv: string[], options: T, allowPositionals = false): ParsedFlags<T> {
   try {
     return parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals });
   } catch (error) {
@@ -80,7 +88,7 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(ar
  * `--ram -1G` would be refused by parseArgs as "ambiguous" without naming the value; joined into
  * `--ram=-1G` it reaches the option's own parser, whose message names it.
  */
-function joinNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+function joinNegativeValues(argv: string[], options: FlagOptions): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;

@@ -1,13 +1,24 @@
 #!/usr/bin/env node
 // dmalog's command line: parse, call the library, map outcomes to documented exit codes.
+import { readFileSync } from 'node:fs';
 import { EXIT, UsageError } from './args.js';
 import { COMMANDS, usage } from './commands/index.js';
+
+/** The installed package's version: read from its package.json (dist/src/cli → package root), never copied. */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
     return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);

@@ -22,7 +22,7 @@ export function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n');
   return `dmalog: a simulated VFIO device DMA-logging host
 
-usage: dmalog <command> [options]     dmalog <command> --help
+usage: dmalog <command> [options]     dmalog <command> --help     dmalog --version
 
 commands:
 ${rows}
