@@ -5,7 +5,8 @@
 import { IovaBitmap, type Contract } from '../bitmap/iova-bitmap.js';
 import { DmalogError, isErrno, type Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
-import { failed, type Checked, type ReportRequest } from '../uapi/validate.js';
+import type { ReportRequest } from '../uapi/validate.js';
+import { failed, type Checked } from '../util/result.js';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from './dirty-log.js';
 import { PROFILE_TRAITS, STATE_ERRNO, profileStart, type DeviceConfig } from './profiles.js';
 

@@ -15,7 +15,9 @@ import {
 import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
 import { encodeFeatureHeader, encodeLoggingControl, encodeLoggingRange, encodeLoggingReport, type LoggingRange } from '../uapi/structs.js';
 import { UserMemory, userPointer } from '../uapi/user-memory.js';
-import { checkFeatureCall, checkReport, checkStart, endOverflows, failed, isPowerOfTwo, peekFeature, type Checked } from '../uapi/validate.js';
+import { checkFeatureCall, checkReport, checkStart, endOverflows, peekFeature } from '../uapi/validate.js';
+import { isPowerOfTwo } from '../util/bits.js';
+import { failed, type Checked } from '../util/result.js';
 import { createLogger } from './logger.js';
 import { fillHostOptions, type FilledHostOptions, type HostOptions } from './options.js';
 

@@ -7,7 +7,7 @@ import type { DirtyTracker, ReportWindow } from '../coordinator/tracker.js';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
 import { VfioError } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
-import { failed } from '../uapi/validate.js';
+import { failed } from '../util/result.js';
 
 export interface CpuTrackerOptions {
   name?: string;

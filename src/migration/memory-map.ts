@@ -13,6 +13,7 @@
 // Example: 4 GiB RAM → ram-low [0, 0xa0000) and [0xc0000, 0xc0000000), ram-high
 // [0x100000000, 0x140000000) at offset 0xc0000000, BARs from 0x140000000.
 import type { LoggingRange } from '../uapi/structs.js';
+import { ceilDiv } from '../util/bits.js';
 
 export type SectionKind = 'ram' | 'bar';
 
@@ -119,5 +120,5 @@ export function iovaToRamOffset(map: MemoryMap, iova: bigint): number {
 }
 
 function alignUp(v: bigint, to: bigint): bigint {
-  return ((v + to - 1n) / to) * to;
+  return ceilDiv(v, to) * to;
 }

@@ -10,6 +10,7 @@ import { LOW_RAM_LIMIT } from './memory-map.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';
 import type { ProfileName } from '../device/profiles.js';
 import type { WorkloadKind } from '../workload/workload.js';
+import { isPowerOfTwo } from '../util/bits.js';
 
 const MiB = 1 << 20;
 /**
@@ -88,7 +89,7 @@ export const migrationSchema = z.object({
   ram: bytes.default(512 * MiB),
   /** Where guest RAM below 4 GiB ends at most; the rest goes above 4 GiB (QEMU's max-ram-below-4g). */
   maxRamBelow4g: bytes.default(LOW_RAM_LIMIT),
-  hostPageSize: z.number().int().min(4096).max(MAX_HOST_PAGE_SIZE).refine((n) => (n & (n - 1)) === 0, 'must be a power of two').default(4096),
+  hostPageSize: z.number().int().min(4096).max(MAX_HOST_PAGE_SIZE).refine(isPowerOfTwo, 'must be a power of two').default(4096),
   vcpus: z.number().int().min(0).max(64).default(2),
   vcpuWorkload: workloadSchema.default({ kind: 'hot', rate: 6000 }),
   devices: z.array(deviceSchema).min(1, 'needs at least one device').default([{ profile: 'mlx5' }, { profile: 'mlx5' }, { profile: 'pds' }]),
@@ -198,7 +199,7 @@ export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigr
     const n = counts.get(d.profile) ?? 0;
     counts.set(d.profile, n + 1);
     const barBytes = d.barBytes ?? def.barBytes;
-    if ((barBytes & (barBytes - 1)) !== 0 || barBytes < o.hostPageSize) fail(['devices', i, 'barBytes'], 'must be a power of two of at least a page');
+    if (!isPowerOfTwo(barBytes) || barBytes < o.hostPageSize) fail(['devices', i, 'barBytes'], 'must be a power of two of at least a page');
     return { ...d, name: d.name ?? `${d.profile}-${n}`, stateBytes: d.stateBytes ?? def.stateBytes, barBytes, workload: d.workload ?? def.workload };
   });
   const names = new Set<string>();

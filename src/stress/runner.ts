@@ -15,6 +15,7 @@ import { createPrng, type Prng } from '../util/prng.js';
 import type { WorkloadSpec } from '../workload/workload.js';
 import { StressChecker, type CheckerTotals, type PageRange } from './checker.js';
 import { MAX_GRANULE_PAGES, fillStressOptions, type FilledStressOptions, type StressFaultKind, type StressOptions, type StressProgress } from './options.js';
+import { ceilDiv } from '../util/bits.js';
 
 const PAGE = 4096n;
 /** Guest memory sits above 4 GiB in IOVA space, as a VM's high RAM would. */
@@ -210,7 +211,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       bitmap.zero();
       const marked = outcome.outcomes.flatMap((x) => x.marked.map((r) => ({
         from: Number((r.iova - GUEST_IOVA) / PAGE),
-        to: Number((r.iova + r.length - GUEST_IOVA + PAGE - 1n) / PAGE),
+        to: Number(ceilDiv(r.iova + r.length - GUEST_IOVA, PAGE)),
       })));
       checker.setDone(sets, { pages: Int32Array.from(pages), marked });
       outcome.outcomes.forEach((x, t) => { if (x.recovery === 'retired') retired.add(t); });

@@ -2,6 +2,7 @@
 // device log, and how it stops when the log it holds has been stopped.
 import test from 'ava';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from '../../src/device/dirty-log.js';
+import { ok } from '../../src/util/result.js';
 import { runBurst, stampOf } from '../../src/dma/engine.js';
 import { DmaPool } from '../../src/dma/pool.js';
 import { CONTROL_FIRST_LOG_GEN, CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, controlCells, type BurstTask } from '../../src/dma/types.js';
@@ -14,8 +15,7 @@ const GUEST_IOVA = 1n << 32n;
 const GUEST_PAGES = 1024;
 
 function log(granule: bigint, ranges: LoggingRange[] = [{ iova: GUEST_IOVA, length: BigInt(GUEST_PAGES) * PAGE }]): DirtyLogDescriptor {
-  const d = planLog(granule, ranges, 1 << 20);
-  if ('errno' in d) throw new Error(d.errno);
+  const d = ok(planLog(granule, ranges, 1 << 20), 'planLog');
   return d;
 }
 
