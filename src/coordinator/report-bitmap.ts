@@ -2,18 +2,12 @@
 // seed contract's rule: the user zeroes the bitmap between report sets (SPEC §6).
 //   zeroed → collecting → complete → consumed → (zero) → zeroed
 import { reportBitCount } from '../bitmap/iova-bitmap.js';
-import { DmalogError } from '../uapi/errno.js';
+import { DmalogError, ZeroingViolation } from '../errors.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
 import { ceilDiv } from '../util/bits.js';
 import type { ReportWindow } from './tracker.js';
 
 export type BitmapState = 'zeroed' | 'collecting' | 'complete' | 'consumed';
-
-export class ZeroingViolation extends DmalogError {
-  constructor(readonly firstNonZeroByte: number, readonly nonZeroBytes: number) {
-    super('DMALOG_ZEROING_RULE', `bitmap is not zero at the start of a report set: ${nonZeroBytes} non-zero byte(s), first at offset ${firstNonZeroByte}`);
-  }
-}
 
 export class ReportBitmap {
   readonly at: number;

@@ -7,7 +7,8 @@ import type { Contract } from '../bitmap/iova-bitmap.js';
 import { createHost, type DeviceHandle, type Host } from '../host/host.js';
 import type { ProfileName } from '../device/profiles.js';
 import type { TrackerStatus } from '../device/tracker.js';
-import { ERRNO, VfioError, type Errno } from '../uapi/errno.js';
+import { FuzzFailure, VfioError } from '../errors.js';
+import { ERRNO, type Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import { ceilDiv } from '../util/bits.js';
 import { applyWrites, describeCall, strayWrite, successEffect, type FuzzCall } from './call.js';
@@ -31,15 +32,6 @@ export type FailureKind =
   | 'round'
   /** The process grew past its memory budget. */
   | 'memory';
-
-export class FuzzFailure extends Error {
-  override name = 'FuzzFailure';
-  /** The fuzzed call it happened on, when it did (describeCall). */
-  call: string | null = null;
-  constructor(readonly kind: FailureKind, readonly detail: string) {
-    super(`${kind}: ${detail}`);
-  }
-}
 
 export type Outcome = Errno | 'ok';
 

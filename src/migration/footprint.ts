@@ -8,7 +8,7 @@
 // 2 writer and 3 tracker threads (`/usr/bin/time -f %M dmalog migrate --ram R`): 16 MiB → 143 MiB
 // peak resident, 512 MiB → 1.13 GiB, 2 GiB → 4.12 GiB; the estimate stays above each.
 import os from 'node:os';
-import { DmalogError } from '../uapi/errno.js';
+import { DmalogError } from '../errors.js';
 import { ceilDiv } from '../util/bits.js';
 import type { FilledMigrationOptions } from './options.js';
 

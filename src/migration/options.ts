@@ -4,7 +4,7 @@
 // DMALOG_BAD_OPTION error whose message starts with the field's path.
 import { z } from 'zod';
 import { parseDuration, parseSeed, parseSize } from '../cli/args.js';
-import { DmalogError } from '../uapi/errno.js';
+import { DmalogError } from '../errors.js';
 import { SEED_MAX } from '../util/prng.js';
 import { LOW_RAM_LIMIT } from './memory-map.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';

@@ -1,4 +1,5 @@
 // Stress-run options: checked once here, merged over defaults into FilledStressOptions.
+import { DmalogError } from '../errors.js';
 import type { Contract } from '../bitmap/iova-bitmap.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';
 import { WORKLOAD_KINDS, type WorkloadKind } from '../workload/workload.js';
@@ -78,7 +79,7 @@ export const MAX_GRANULE_PAGES = 4;
 
 
 function int(v: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new TypeError(`options.${what} must be an integer within ${min}..${max}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new DmalogError('DMALOG_BAD_OPTION', `options.${what} must be an integer within ${min}..${max}`);
   return v;
 }
 
@@ -86,26 +87,26 @@ export function fillStressOptions(o: StressOptions): FilledStressOptions {
   const trackers = int(o.trackers ?? STRESS_DEFAULTS.trackers, 'trackers', 1, 64);
   const profiles = o.profiles ?? [...STRESS_PROFILES];
   if (!Array.isArray(profiles) || profiles.length === 0 || profiles.some((p) => !STRESS_PROFILES.includes(p))) {
-    throw new TypeError(`options.profiles must be a non-empty list of ${STRESS_PROFILES.join(', ')}`);
+    throw new DmalogError('DMALOG_BAD_OPTION', `options.profiles must be a non-empty list of ${STRESS_PROFILES.join(', ')}`);
   }
-  if (o.reportSets !== undefined && o.seconds !== undefined) throw new RangeError('options.reportSets and options.seconds exclude each other');
+  if (o.reportSets !== undefined && o.seconds !== undefined) throw new DmalogError('DMALOG_BAD_OPTION', 'options.reportSets and options.seconds exclude each other');
   const reportSets = o.reportSets === undefined ? null : int(o.reportSets, 'reportSets', 1);
   const seconds = o.seconds === undefined ? (reportSets === null ? STRESS_DEFAULTS.seconds : null) : o.seconds;
-  if (seconds !== null && !(typeof seconds === 'number' && seconds > 0 && Number.isFinite(seconds))) throw new TypeError('options.seconds must be a positive number');
+  if (seconds !== null && !(typeof seconds === 'number' && seconds > 0 && Number.isFinite(seconds))) throw new DmalogError('DMALOG_BAD_OPTION', 'options.seconds must be a positive number');
   const workload = o.workload ?? 'uniform';
-  if (!WORKLOAD_KINDS.includes(workload)) throw new TypeError(`options.workload must be one of ${WORKLOAD_KINDS.join(', ')}`);
+  if (!WORKLOAD_KINDS.includes(workload)) throw new DmalogError('DMALOG_BAD_OPTION', `options.workload must be one of ${WORKLOAD_KINDS.join(', ')}`);
   const contract = o.contract ?? 'atomic';
-  if (contract !== 'atomic' && contract !== 'plain') throw new TypeError("options.contract must be 'atomic' or 'plain'");
+  if (contract !== 'atomic' && contract !== 'plain') throw new DmalogError('DMALOG_BAD_OPTION', "options.contract must be 'atomic' or 'plain'");
   const faultRate = o.faultRate ?? 0;
-  if (typeof faultRate !== 'number' || !(faultRate >= 0 && faultRate <= 1)) throw new TypeError('options.faultRate must be within 0..1');
+  if (typeof faultRate !== 'number' || !(faultRate >= 0 && faultRate <= 1)) throw new DmalogError('DMALOG_BAD_OPTION', 'options.faultRate must be within 0..1');
   const policy = o.policy ?? 'restart';
-  if (policy !== 'fail' && policy !== 'restart') throw new TypeError("options.policy must be 'fail' or 'restart'");
+  if (policy !== 'fail' && policy !== 'restart') throw new DmalogError('DMALOG_BAD_OPTION', "options.policy must be 'fail' or 'restart'");
   const seed = o.seed ?? randomSeed();
-  if (typeof seed !== 'bigint' || seed < 0n || seed >= 1n << 64n) throw new TypeError('options.seed must be a bigint within 0..2^64-1');
+  if (typeof seed !== 'bigint' || seed < 0n || seed >= 1n << 64n) throw new DmalogError('DMALOG_BAD_OPTION', 'options.seed must be a bigint within 0..2^64-1');
   const windows = int(o.windows ?? STRESS_DEFAULTS.windows, 'windows', 1, 64);
   const guestPages = int(o.guestPages ?? STRESS_DEFAULTS.guestPages, 'guestPages', 1, 1 << 22);
-  if (guestPages % (windows * MAX_GRANULE_PAGES) !== 0) throw new RangeError(`options.guestPages must be a multiple of ${windows * MAX_GRANULE_PAGES} (windows × ${MAX_GRANULE_PAGES})`);
-  if (workload === 'shared-words' && guestPages < trackers) throw new RangeError('shared-words needs at least one page per tracker');
+  if (guestPages % (windows * MAX_GRANULE_PAGES) !== 0) throw new DmalogError('DMALOG_BAD_OPTION', `options.guestPages must be a multiple of ${windows * MAX_GRANULE_PAGES} (windows × ${MAX_GRANULE_PAGES})`);
+  if (workload === 'shared-words' && guestPages < trackers) throw new DmalogError('DMALOG_BAD_OPTION', 'shared-words needs at least one page per tracker');
   return {
     trackers,
     profiles,

@@ -1,7 +1,8 @@
 // The tagged union the simulated kernel speaks internally: a value, or the errno it fails with.
 // Checks return it instead of throwing so that each step stays a plain function; the host turns a
 // failure into a VfioError at the ioctl edge.
-import { VfioError, type Errno } from '../uapi/errno.js';
+import { VfioError } from '../errors.js';
+import type { Errno } from '../uapi/errno.js';
 
 export type Failure = { errno: Errno };
 export type Checked<T> = T | Failure;

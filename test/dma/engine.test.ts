@@ -7,7 +7,7 @@ import { runBurst, stampOf } from '../../src/dma/engine.js';
 import { DmaPool } from '../../src/dma/pool.js';
 import { CONTROL_FIRST_LOG_GEN, CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, controlCells, type BurstTask } from '../../src/dma/types.js';
 import { generatePages, type WorkloadSpec } from '../../src/workload/workload.js';
-import { DmalogError } from '../../src/uapi/errno.js';
+import { DmalogError } from '../../src/errors.js';
 import type { LoggingRange } from '../../src/uapi/structs.js';
 
 const PAGE = 4096n;
@@ -94,7 +94,7 @@ test('without a log a burst writes data and logs nothing', (t) => {
 });
 
 test('a burst refuses pages beyond guest memory', (t) => {
-  t.throws(() => runBurst(task({ workload: { ...workload, pageCount: GUEST_PAGES + 1 } })), { instanceOf: RangeError });
+  t.throws(() => runBurst(task({ workload: { ...workload, pageCount: GUEST_PAGES + 1 } })), { code: 'DMALOG_BAD_OPTION' });
 });
 
 test('the pool runs bursts on other threads into the same shared log and guest memory', async (t) => {
