@@ -4,13 +4,13 @@
 // DMALOG_BAD_OPTION error whose message starts with the field's path.
 import { z } from 'zod';
 import { parseDuration, parseSeed, parseSize } from '../cli/args.js';
-import { DmalogError } from '../errors.js';
 import { SEED_MAX } from '../util/prng.js';
 import { LOW_RAM_LIMIT } from './memory-map.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';
 import type { ProfileName } from '../device/profiles.js';
 import type { WorkloadKind } from '../workload/workload.js';
 import { isPowerOfTwo } from '../util/bits.js';
+import { badOption, parseOptions } from '../util/options.js';
 
 const MiB = 1 << 20;
 /**
@@ -171,24 +171,14 @@ export const PROFILE_DEFAULTS: Record<ProfileName, { stateBytes: number; barByte
   none: { stateBytes: 512 << 10, barBytes: 16 * MiB, workload: { kind: 'uniform', rate: 500 } },
 };
 
-function fail(path: ReadonlyArray<PropertyKey>, message: string): never {
-  const at = path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '');
-  throw new DmalogError('DMALOG_BAD_OPTION', `${at || 'options'}: ${message}`);
-}
+const fail = badOption;
 
 /**
  * Checks each field on its own (types, units, ranges), not how fields relate: a config file is
  * checked so before flags override some of its fields.
  */
 export function checkMigrationFields(options: MigrationOptions = {}): z.output<typeof migrationSchema> {
-  const parsed = migrationSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    // An unknown key is named in the path itself: devices[0].bogus, not devices[0].
-    if (issue.code === 'unrecognized_keys') fail([...issue.path, issue.keys[0]!], 'unknown field');
-    fail(issue.path, issue.message);
-  }
-  return parsed.data;
+  return parseOptions(migrationSchema, options);
 }
 
 export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigrationOptions {
