@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { planLog } from '../src/device/dirty-log.js';
-import { failed } from '../src/uapi/validate.js';
+import { ok } from '../src/util/result.js';
 import { fmtRate, get, medians, type Row, type Scenario, type ScenarioOptions, type TaskSpec } from './harness.js';
 import type { LogWriterData, RunMessage, WriteMode } from './workers/log-writer.js';
 
@@ -19,8 +19,7 @@ export const scenario: Scenario = {
   title: 'DMA writes logged per second per thread vs a bare Atomics.or loop (4 KiB pages, 4 GiB tracked)',
   async run(options: ScenarioOptions) {
     const perSlice = options.quick ? 1 << 16 : 1 << 19;
-    const planned = planLog(BigInt(PAGE), [{ iova: 1n << 32n, length: BigInt(TRACKED_BYTES) }], 1 << 30);
-    if (failed(planned)) throw new Error(`planLog: ${planned.errno}`);
+    const planned = ok(planLog(BigInt(PAGE), [{ iova: 1n << 32n, length: BigInt(TRACKED_BYTES) }], 1 << 30), 'planLog');
     const granules = TRACKED_BYTES / PAGE;
     // Slice i holds random pages from the i-th quarter of the range: threads on disjoint slices
     // touch disjoint log words; threads sharing slice 0 hit the same words in the same order.

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { planLog } from '../src/device/dirty-log.js';
 import type { MigrationOptions } from '../src/migration/options.js';
-import { failed } from '../src/uapi/validate.js';
+import { ok } from '../src/util/result.js';
 import { fmtBytes, fmtMs, type Row, type Scenario, type ScenarioOptions } from './harness.js';
 
 const CHILD = fileURLToPath(new URL('./workers/migrate-child.js', import.meta.url));
@@ -42,8 +42,7 @@ export const scenario: Scenario = {
 
     // The device log at 4 KiB: one bit per page plus the summary levels.
     const tracked = 2 ** 40;
-    const log = planLog(4096n, [{ iova: 0n, length: BigInt(tracked) }], 1 << 30);
-    if (failed(log)) throw new Error(log.errno);
+    const log = ok(planLog(4096n, [{ iova: 0n, length: BigInt(tracked) }], 1 << 30), 'planLog');
     const logBytesPerGiB = log.buffer.byteLength / (tracked / GiB);
     rows.push({
       case: 'device log per tracked GiB (4 KiB granules)', measured: fmtBytes(logBytesPerGiB), baseline: 'one bit per 4 KiB page',

@@ -5,7 +5,7 @@
 // report page size both ways.
 import { DirtyLog, planLog, type DirtyLogDescriptor } from '../src/device/dirty-log.js';
 import { IovaBitmap } from '../src/bitmap/iova-bitmap.js';
-import { failed } from '../src/uapi/validate.js';
+import { ok } from '../src/util/result.js';
 import { fmtBytes, fmtMs, get, medians, type Row, type Scenario, type ScenarioOptions, type TaskSpec } from './harness.js';
 
 const KiB = 1024;
@@ -26,8 +26,7 @@ class PreparedLog {
   #run = 1;
 
   constructor(granuleBytes: number, trackedBytes: number, dirty: Dirt, seed: number) {
-    const planned = planLog(BigInt(granuleBytes), [{ iova: BASE_IOVA, length: BigInt(trackedBytes) }], 2 * GiB);
-    if (failed(planned)) throw new Error(`planLog: ${planned.errno}`);
+    const planned = ok(planLog(BigInt(granuleBytes), [{ iova: BASE_IOVA, length: BigInt(trackedBytes) }], 2 * GiB), 'planLog');
     this.descriptor = planned;
     this.log = new DirtyLog(planned);
     this.words = new Int32Array(planned.buffer, 0, planned.logWords);
@@ -234,8 +233,7 @@ function gibPerS(bytes: number, ms: number): string {
 
 /** A 4 KiB-granule log over the same range with every page of `big`'s dirty granules dirty. */
 function expandedTemplate(big: PreparedLog, pagesPerGranule: number): { words: Int32Array; restore(): void } {
-  const planned = planLog(4096n, big.descriptor.regions.map((r) => ({ iova: r.iova, length: r.length })), 2 * GiB);
-  if (failed(planned)) throw new Error(`planLog: ${planned.errno}`);
+  const planned = ok(planLog(4096n, big.descriptor.regions.map((r) => ({ iova: r.iova, length: r.length })), 2 * GiB), 'planLog');
   const words = new Int32Array(planned.buffer, 0, planned.logWords);
   const wordsPerGranule = pagesPerGranule / 32;
   for (let g = 0; g < big.descriptor.regions[0]!.granuleCount; g++) {

@@ -1,6 +1,7 @@
 // dmalog's public entry.
 export * from './uapi/abi.js';
-export { ERRNO, VfioError, DmalogError, isErrno, type Errno } from './uapi/errno.js';
+export { ERRNO, isErrno, type Errno } from './uapi/errno.js';
+export { ERROR_CODES, VfioError, ReportSetError, StartError, DmalogError, ZeroingViolation, InjectedFault, FuzzFailure, type DmalogCode } from './errors.js';
 export * from './uapi/structs.js';
 export { UserMemory, bitmapBytes } from './uapi/user-memory.js';
 export { createHost, Host, DeviceHandle, type FeatureResult, type StartLogging, type ReportDirty } from './host/host.js';
@@ -10,7 +11,7 @@ export { DirtyLog, type DirtyLogDescriptor, type LogRegion } from './device/dirt
 export type { Fault, DriverState, DriverStatus, DriverState as TrackerState, DriverStatus as TrackerStatus } from './device/driver.js';
 export { mergeRanges, profileStart, type ProfileName, type DeviceConfig } from './device/profiles.js';
 export { Coordinator, errnoOf, type CoordinatorOptions, type RecoveryPolicy, type ReportSetResult, type TrackerOutcome, type Recovery } from './coordinator/coordinator.js';
-export { ReportBitmap, ZeroingViolation, type BitmapState } from './coordinator/report-bitmap.js';
+export { ReportBitmap, type BitmapState } from './coordinator/report-bitmap.js';
 export type { DirtyTracker, ReportWindow, TrackerKind } from './trackers/tracker.js';
 export { migrate, WINDOW_MS, type MigrationHooks } from './migration/migration.js';
 export type { MigrationOptions } from './migration/options.js';

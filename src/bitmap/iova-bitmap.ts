@@ -6,23 +6,15 @@
 // and alignment stay in here. Whether bits are ORed atomically or with a plain read-modify-write
 // (the merged kernel's contract, SPEC §1) is chosen once, at construction.
 
+import { ceilDiv, floorDiv, popcount32 } from '../util/bits.js';
+
 export type Contract = 'atomic' | 'plain';
 
 export interface BitmapWindow { iova: bigint; length: bigint; pageSize: bigint }
 
 /** Number of report bits for a window: ceil(length / pageSize). */
 export function reportBitCount(length: bigint, pageSize: bigint): number {
-  return Number((length + pageSize - 1n) / pageSize);
-}
-
-/** Floor division for bigint (JS `/` truncates toward zero). */
-export function floorDiv(a: bigint, b: bigint): bigint {
-  const q = a / b;
-  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
-}
-
-export function ceilDiv(a: bigint, b: bigint): bigint {
-  return -floorDiv(-a, b);
+  return Number(ceilDiv(length, pageSize));
 }
 
 // Word masks travel as int32 (bit 31 set = negative), never as `>>> 0` uint32: a uint32 above
@@ -321,7 +313,7 @@ export class GranuleProjection {
       this.setGranule(j);
       const n0 = this.#qBase + (j - this.#firstVisited) * upg;
       const last = Math.floor((n0 + upg - this.#endAdjust) / this.#unitsPerBit);
-      const next = this.#firstVisited + Math.ceil(((last + 1) * this.#unitsPerBit - upg + this.#endAdjust - this.#qBase) / upg);
+      const next = this.#firstVisited + ceilDiv((last + 1) * this.#unitsPerBit - upg + this.#endAdjust - this.#qBase, upg);
       const skip = Math.max(next, j + 1) - jBase;
       if (skip >= 32) break;
       pending &= ~((1 << skip) - 1);
@@ -329,7 +321,6 @@ export class GranuleProjection {
   }
 }
 
-/** Set bits of a 32-bit word (a uint32 or the same bits as an int32). */
 const enum ProjectionKind { SameSizeAligned, SameSizeStraddling, Coalesce, Replicate }
 
 /**
@@ -340,8 +331,3 @@ export function wordOfBit(bit: number): number {
   return Math.floor(bit / 32);
 }
 
-export function popcount32(v: number): number {
-  v = v - ((v >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
-}

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // dmalog's command line: parse, call the library, map outcomes to documented exit codes.
 import { readFileSync } from 'node:fs';
+import { DmalogError } from '../errors.js';
 import { EXIT, UsageError } from './args.js';
 import { COMMANDS, usage } from './commands/index.js';
 
@@ -29,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
-/** Anything that is not a UsageError reaching here is a bug in dmalog: its own exit code. */
+/** Anything that is not a usage error reaching here is a bug in dmalog: its own exit code. */
 function internalError(error: unknown): void {
   process.stderr.write(`dmalog: internal error (a bug, exit ${EXIT.internal}): ${(error as Error)?.stack ?? String(error)}\n`);
   process.exit(EXIT.internal);
@@ -50,7 +51,8 @@ process.on('unhandledRejection', internalError);
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (error: unknown) => {
-    if (error instanceof UsageError) {
+    // A bad option the library refused (its message names the option) is a usage error too.
+    if (error instanceof UsageError || (error instanceof DmalogError && error.code === 'DMALOG_BAD_OPTION')) {
       process.stderr.write(`dmalog: ${error.message} (see dmalog --help)\n`);
       process.exitCode = EXIT.usage;
     } else {

@@ -15,7 +15,8 @@
 // set always runs to its end on the trackers it began with.
 import type { Logger } from 'pino';
 import { IovaBitmap } from '../bitmap/iova-bitmap.js';
-import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
+import { DmalogError, ReportSetError, StartError, VfioError } from '../errors.js';
+import type { Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import { intersect, normalize, subtract } from './range-set.js';
 import { ReportBitmap } from './report-bitmap.js';
@@ -127,7 +128,8 @@ export class Coordinator {
 
   /**
    * START every tracker with the same ranges and page-size hint, in order. If tracker k fails,
-   * trackers 0..k-1 are stopped again and the tracker's VfioError is rethrown.
+   * trackers 0..k-1 are stopped again and a StartError names tracker k and the k rolled back (with
+   * k's errno). What is not a VfioError (a closed host, a bug) is rethrown as it is.
    */
   async startAll(req: { ranges: LoggingRange[]; pageSize: bigint }): Promise<Map<string, bigint>> {
     this.#assertUsable();
@@ -141,7 +143,7 @@ export class Coordinator {
       } catch (error) {
         await Promise.allSettled(started.map((s) => s.tracker.stopLogging()));
         this.#logger?.warn({ tracker: tracker.name, errno: (error as VfioError).errno, rolledBack: started.length }, 'START failed; rolled back');
-        throw error;
+        throw error instanceof VfioError ? new StartError(tracker.name, started.length, error) : error;
       }
     }
     this.#started = started;
@@ -214,7 +216,7 @@ export class Coordinator {
       await this.#stopEverything();
       this.#state = 'failed';
       const first = failures[0]!;
-      throw Object.assign(new VfioError(first.errno, `REPORT failed on ${first.started.tracker.name}; logging stopped (policy fail)`), { outcomes });
+      throw new ReportSetError(first.started.tracker.name, first.errno, outcomes);
     }
     for (const f of failures) {
       try {

@@ -1,12 +1,13 @@
 // Sets of half-open IOVA ranges [iova, iova + length) as sorted, disjoint, non-touching lists.
 // Used to track what a restarted tracker still owes: pure functions, bigint throughout.
 import type { LoggingRange } from '../uapi/structs.js';
+import { compareRanges } from '../util/ranges.js';
 
 export type RangeSet = readonly LoggingRange[];
 
 /** Sorted, with overlapping or touching ranges joined; empty ranges dropped. */
 export function normalize(ranges: readonly LoggingRange[]): LoggingRange[] {
-  const sorted = ranges.filter((r) => r.length > 0n).sort((a, b) => (a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0));
+  const sorted = ranges.filter((r) => r.length > 0n).sort(compareRanges);
   const out: LoggingRange[] = [];
   for (const r of sorted) {
     const last = out[out.length - 1];

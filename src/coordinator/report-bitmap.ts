@@ -1,17 +1,13 @@
 // One user bitmap shared by every tracker of a report set, with the lifecycle that enforces the
 // seed contract's rule: the user zeroes the bitmap between report sets (SPEC §6).
 //   zeroed → collecting → complete → consumed → (zero) → zeroed
-import { DmalogError } from '../uapi/errno.js';
+import { reportBitCount } from '../bitmap/iova-bitmap.js';
+import { DmalogError, ZeroingViolation } from '../errors.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
+import { ceilDiv } from '../util/bits.js';
 import type { ReportWindow } from '../trackers/tracker.js';
 
 export type BitmapState = 'zeroed' | 'collecting' | 'complete' | 'consumed';
-
-export class ZeroingViolation extends DmalogError {
-  constructor(readonly firstNonZeroByte: number, readonly nonZeroBytes: number) {
-    super('DMALOG_ZEROING_RULE', `bitmap is not zero at the start of a report set: ${nonZeroBytes} non-zero byte(s), first at offset ${firstNonZeroByte}`);
-  }
-}
 
 export class ReportBitmap {
   readonly at: number;
@@ -36,7 +32,7 @@ export class ReportBitmap {
   }
 
   bytesFor(window: ReportWindow): number {
-    return Number(bitmapBytes((window.length + window.pageSize - 1n) / window.pageSize));
+    return Number(bitmapBytes(ceilDiv(window.length, window.pageSize)));
   }
 
   zero(): void {
@@ -70,9 +66,9 @@ export class ReportBitmap {
   forEachDirty(visit: (bit: number) => void): void {
     const window = this.#window;
     if (!window) return;
-    const bits = Number((window.length + window.pageSize - 1n) / window.pageSize);
+    const bits = reportBitCount(window.length, window.pageSize);
     const bytes = this.#bytes;
-    for (let i = 0, n = Math.ceil(bits / 8); i < n; i++) {
+    for (let i = 0, n = ceilDiv(bits, 8); i < n; i++) {
       let b = bytes[i]!;
       while (b !== 0) {
         const k = 31 - Math.clz32(b & -b);

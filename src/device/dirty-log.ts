@@ -8,9 +8,10 @@
 // keeps every write findable: a writer ORs the log bit, then sets each level's bit going up and
 // stops at the first one already set (whoever set it goes on up); a reader clears a level's bit
 // before it reads-and-clears the words below it, and sets it again if those keep bits.
-import { ceilDiv, floorDiv, popcount32, wordOfBit, type GranuleProjection, type IovaBitmap } from '../bitmap/iova-bitmap.js';
+import { wordOfBit, type GranuleProjection, type IovaBitmap } from '../bitmap/iova-bitmap.js';
+import { ceilDiv, floorDiv, popcount32 } from '../util/bits.js';
 import type { LoggingRange } from '../uapi/structs.js';
-import type { Checked } from '../uapi/validate.js';
+import type { Checked } from '../util/result.js';
 
 export interface LogRegion {
   iova: bigint;
@@ -45,8 +46,8 @@ const TOP_LEVEL_WORDS = 256;
 
 /** Words of each summary level (level 1 first) over a log of `logWords` words. */
 export function summaryLevelWords(logWords: number): number[] {
-  const levels = [Math.ceil(logWords / 32)];
-  while (levels[levels.length - 1]! > TOP_LEVEL_WORDS) levels.push(Math.ceil(levels[levels.length - 1]! / 32));
+  const levels = [ceilDiv(logWords, 32)];
+  while (levels[levels.length - 1]! > TOP_LEVEL_WORDS) levels.push(ceilDiv(levels[levels.length - 1]!, 32));
   return levels;
 }
 
@@ -59,7 +60,7 @@ export function planLog(granuleSize: bigint, ranges: readonly LoggingRange[], ma
     // Refuse before allocating: a log proportional to a huge range is the device's ENOMEM.
     if (BigInt(bits) + count > BigInt(maxLogBytes) * 8n) return { errno: 'ENOMEM' };
     regions.push({ iova: r.iova, length: r.length, firstGranule, granuleCount: Number(count), bitOffset: bits });
-    bits += Math.ceil(Number(count) / 32) * 32;
+    bits += ceilDiv(Number(count), 32) * 32;
   }
   const logWords = bits / 32;
   const [summaryWords, ...upper] = summaryLevelWords(logWords);

@@ -3,9 +3,11 @@
 // and answers with result objects, never throws (only injected faults do), so errnos survive the
 // thread hop intact.
 import { IovaBitmap, type Contract } from '../bitmap/iova-bitmap.js';
-import { DmalogError, isErrno, type Errno } from '../uapi/errno.js';
+import { DmalogError, InjectedFault } from '../errors.js';
+import { isErrno, type Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
-import { failed, type Checked, type ReportRequest } from '../uapi/validate.js';
+import type { ReportRequest } from '../uapi/validate.js';
+import { failed, type Checked } from '../util/result.js';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from './dirty-log.js';
 import { PROFILE_TRAITS, STATE_ERRNO, profileStart, type DeviceConfig } from './profiles.js';
 
@@ -66,11 +68,6 @@ export function checkFault(fault: unknown): Fault {
     return { kind, ms };
   }
   return { kind } as Fault;
-}
-
-/** What a fault that throws throws. */
-export class InjectedFault extends Error {
-  override name = 'InjectedFault';
 }
 
 type StartFault = Extract<Fault, { kind: 'die-in-start' | 'throw-in-start' }>;

@@ -2,7 +2,9 @@
 // validated input: page-size choice, range merging, the address-space limit.
 import type { Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
-import { isPowerOfTwo, type Checked } from '../uapi/validate.js';
+import { isPowerOfTwo } from '../util/bits.js';
+import { sortRanges } from '../util/ranges.js';
+import type { Checked } from '../util/result.js';
 
 export type ProfileName = 'mlx5' | 'pds' | 'none';
 export const PROFILE_NAMES: readonly ProfileName[] = ['mlx5', 'pds', 'none'];
@@ -44,11 +46,6 @@ export function floorPowerOfTwo(n: bigint): bigint {
 export function ceilPowerOfTwo(n: bigint): bigint {
   if (n <= 1n) return 1n;
   return 1n << BigInt((n - 1n).toString(2).length);
-}
-
-/** Ranges sorted by iova, as the drivers receive them from the core's interval tree. */
-export function sortRanges(ranges: readonly LoggingRange[]): LoggingRange[] {
-  return [...ranges].sort((a, b) => (a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0));
 }
 
 /**

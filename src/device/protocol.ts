@@ -5,7 +5,8 @@
 // call) makes 16 round trips at once 1.7-2.4 x slower than bare messages (perf/RESULTS.md, Targets).
 // One port carries both, in order, and the tracker runs each call as it arrives, so REPORT
 // never overtakes START or STOP.
-import type { Checked, ReportRequest } from '../uapi/validate.js';
+import type { ReportRequest } from '../uapi/validate.js';
+import type { Checked } from '../util/result.js';
 import type { ReportResult, DeviceDriver, DriverInit } from './driver.js';
 
 export const TRACKER_READY = 'dmalog:tracker-ready' as const;

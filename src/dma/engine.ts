@@ -3,6 +3,7 @@
 //
 // Each write stores real data into guest memory first and only then marks the device log, as a
 // device's DMA lands before its dirty bit does: whoever sees the bit sees the data.
+import { DmalogError } from '../errors.js';
 import { DirtyLog } from '../device/dirty-log.js';
 import { generatePages } from '../workload/workload.js';
 import { CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, type BurstResult, type BurstTask } from './types.js';
@@ -31,11 +32,11 @@ function cached<T>(cache: WeakMap<SharedArrayBuffer, T>, buffer: SharedArrayBuff
 export function runBurst(task: BurstTask): BurstResult {
   const pageBytes = task.pageBytes ?? DEFAULT_PAGE_BYTES;
   const { workload, count } = task;
-  if (!Number.isSafeInteger(count) || count < 0) throw new RangeError('task.count must be a non-negative integer');
+  if (!Number.isSafeInteger(count) || count < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.count must be a non-negative integer');
   const wordsPerPage = pageBytes >>> 2;
-  if (pageBytes % 4 !== 0 || wordsPerPage === 0) throw new RangeError('task.pageBytes must be a positive multiple of 4');
+  if (pageBytes % 4 !== 0 || wordsPerPage === 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.pageBytes must be a positive multiple of 4');
   if ((workload.pageBase + workload.pageCount) * pageBytes > task.guest.byteLength) {
-    throw new RangeError(`workload pages [${workload.pageBase}, ${workload.pageBase + workload.pageCount}) exceed guest memory`);
+    throw new DmalogError('DMALOG_BAD_OPTION', `workload pages [${workload.pageBase}, ${workload.pageBase + workload.pageCount}) exceed guest memory`);
   }
   if (scratch.length < count) scratch = new Int32Array(count);
   const pages = generatePages(workload, task.seed, task.burstId, count, scratch);

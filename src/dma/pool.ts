@@ -2,7 +2,7 @@
 // has cores. Stateless by design: any thread may run any queue's next burst.
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { DmalogError } from '../uapi/errno.js';
+import { DmalogError } from '../errors.js';
 import { workerExecArgv } from '../util/worker-exec-argv.js';
 import type { BurstResult, BurstTask } from './types.js';
 
@@ -21,9 +21,9 @@ export class DmaPool {
 
   constructor(options: DmaPoolOptions = {}) {
     const threads = options.threads ?? os.availableParallelism();
-    if (!Number.isSafeInteger(threads) || threads <= 0) throw new TypeError('options.threads must be a positive integer');
+    if (!Number.isSafeInteger(threads) || threads <= 0) throw new DmalogError('DMALOG_BAD_OPTION', 'options.threads must be a positive integer');
     const idleTimeout = options.idleTimeoutMs ?? 2000;
-    if (!Number.isFinite(idleTimeout) || idleTimeout < 0) throw new TypeError('options.idleTimeoutMs must be a non-negative number');
+    if (!Number.isFinite(idleTimeout) || idleTimeout < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'options.idleTimeoutMs must be a non-negative number');
     this.#pool = new Piscina({ filename: DMA_ENTRY.href, minThreads: threads, maxThreads: threads, idleTimeout, name: 'default', execArgv: workerExecArgv() });
   }
 

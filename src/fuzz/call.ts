@@ -13,6 +13,7 @@ import {
   encodeLoggingControl, encodeLoggingRange, encodeLoggingReport, type LoggingControl, type LoggingRange, type LoggingReport,
 } from '../uapi/structs.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
+import { ceilDiv } from '../util/bits.js';
 
 /** Bytes placed at user address `at` before the call; the part outside user memory is dropped. */
 export interface MemWrite { at: bigint; bytes: Uint8Array }
@@ -131,7 +132,7 @@ export function successEffect(memory: Uint8Array, ptr: bigint): Effect | null {
       if (!fits(dataAt, BigInt(LOGGING_REPORT_BYTES))) return null;
       const report = decodeLoggingReport(view, Number(dataAt));
       if (report.pageSize === 0n) return null;
-      const bitCount = (report.length + report.pageSize - 1n) / report.pageSize;
+      const bitCount = ceilDiv(report.length, report.pageSize);
       if (!fits(report.bitmap, bitmapBytes(bitCount))) return null;
       return { kind: 'report', report, bitmapAt: Number(report.bitmap), bitCount: Number(bitCount) };
     }

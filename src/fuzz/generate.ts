@@ -8,6 +8,7 @@ import {
 } from '../uapi/abi.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
+import { ceilDiv, isPowerOfTwo } from '../util/bits.js';
 import {
   PLACEMENTS, controlBytes, headerBytes, placePointer, rangesBytes, reportBytes, type FuzzCall, type MemWrite, type Placement,
 } from './call.js';
@@ -129,7 +130,7 @@ type RangesKind = 'valid' | 'unsorted' | 'overlapping' | 'wrapping' | 'zero-leng
 
 function ranges(d: Draw, hint: bigint): { kind: RangesKind; ranges: LoggingRange[] } {
   // Ranges line up with the hint when it is a usable page size, so they pass the core's mask check.
-  const align = hint >= 4096n && (hint & (hint - 1n)) === 0n && hint <= 1n << 40n ? hint : 4096n;
+  const align = hint >= 4096n && isPowerOfTwo(hint) && hint <= 1n << 40n ? hint : 4096n;
   const kind = weighted<RangesKind>(d, [
     [40, 'valid'], [12, 'unsorted'], [10, 'overlapping'], [8, 'wrapping'], [6, 'zero-length'], [8, 'unaligned'], [6, 'many'], [10, 'random'],
   ]);
@@ -189,7 +190,7 @@ function reportWindow(d: Draw, ctx: GenContext): { kind: string; iova: bigint; l
   if (ctx.regions.length > 0 && chance(d, 70)) {
     const r = pick(d, ctx.regions);
     const P = chance(d, 60) && ctx.granule !== null && ctx.granule >= 4096n ? ctx.granule : pick(d, GOOD_PAGE_SIZES);
-    const regionPages = (r.length + P - 1n) / P;
+    const regionPages = ceilDiv(r.length, P);
     const offset = chance(d, 70) ? BigInt(d.int(0, Number(regionPages > 64n ? 64n : regionPages - 1n))) * P : BigInt(d.int(0, 1 << 16));
     const room = regionPages - offset / P;
     const cap = room < maxBits ? room : maxBits;
@@ -211,7 +212,7 @@ function reportWindow(d: Draw, ctx: GenContext): { kind: string; iova: bigint; l
 
 function reportCall(d: Draw, ctx: GenContext): FuzzCall {
   const w = reportWindow(d, ctx);
-  const bitCount = w.pageSize > 0n ? (w.length + w.pageSize - 1n) / w.pageSize : 1n;
+  const bitCount = w.pageSize > 0n ? ceilDiv(w.length, w.pageSize) : 1n;
   const bitmapAt = pointer(d, ctx, bitmapBytes(bitCount), 80);
   const ptr = pointer(d, ctx, BigInt(FEATURE_HEADER_BYTES + LOGGING_REPORT_BYTES), 90);
   return call(d, `report/${w.kind}`, ptr, [

@@ -7,8 +7,10 @@ import type { Contract } from '../bitmap/iova-bitmap.js';
 import { createHost, type DeviceHandle, type Host } from '../host/host.js';
 import type { ProfileName } from '../device/profiles.js';
 import type { DriverStatus } from '../device/driver.js';
-import { ERRNO, VfioError, type Errno } from '../uapi/errno.js';
+import { FuzzFailure, VfioError } from '../errors.js';
+import { ERRNO, type Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
+import { ceilDiv } from '../util/bits.js';
 import { applyWrites, describeCall, strayWrite, successEffect, type FuzzCall } from './call.js';
 import { bytes, chance, pick, type Draw } from './draw.js';
 import type { GenContext } from './generate.js';
@@ -30,15 +32,6 @@ export type FailureKind =
   | 'round'
   /** The process grew past its memory budget. */
   | 'memory';
-
-export class FuzzFailure extends Error {
-  override name = 'FuzzFailure';
-  /** The fuzzed call it happened on, when it did (describeCall). */
-  call: string | null = null;
-  constructor(readonly kind: FailureKind, readonly detail: string) {
-    super(`${kind}: ${detail}`);
-  }
-}
 
 export type Outcome = Errno | 'ok';
 
@@ -203,7 +196,7 @@ export class FuzzLane {
     } else {
       if (after.reports !== before.reports + 1 || !sameStatus({ ...before, reports: after.reports }, after)) throw fail('REPORT changed more than its count');
       const { report, bitmapAt, bitCount } = effect!;
-      const bitmapBytes = Math.ceil(bitCount / 8);
+      const bitmapBytes = ceilDiv(bitCount, 8);
       this.#mirrorBytes.fill(0, this.#mirrorBitmapAt, this.#mirrorBitmapAt + bitmapBytes);
       await this.#mirrorCall('REPORT', () => this.#mirror.report({ ...report, bitmap: this.#mirrorBitmapAt }));
       // The device's bitmap must be exactly what it held OR the mirror's image of its log.
@@ -346,8 +339,8 @@ export class FuzzLane {
     let reported = 0;
     for (const r of this.#status.regions) {
       let P = this.#status.pageSize! > PAGE ? this.#status.pageSize! : PAGE;
-      while ((r.length + P - 1n) / P > capacityBits) P *= 2n;
-      const bitmapBytes = Number(((r.length + P - 1n) / P + 7n) / 8n);
+      while (ceilDiv(r.length, P) > capacityBits) P *= 2n;
+      const bitmapBytes = Number(ceilDiv(ceilDiv(r.length, P), 8n));
       this.#arena.fill(0, 0, bitmapBytes);
       this.#mirrorBytes.fill(0, this.#mirrorBitmapAt, this.#mirrorBitmapAt + bitmapBytes);
       const window = { iova: r.iova, length: r.length, pageSize: P };

@@ -6,12 +6,12 @@
 // but no lane shares anything a call can reach with another.
 import { PROFILE_NAMES, type ProfileName } from '../device/profiles.js';
 import type { Host } from '../host/host.js';
-import { DmalogError } from '../uapi/errno.js';
+import { DmalogError, FuzzFailure } from '../errors.js';
 import { createPrng } from '../util/prng.js';
 import { describeCall } from './call.js';
 import { chance, pick, prngDraw, type Draw } from './draw.js';
 import { generateCall } from './generate.js';
-import { FuzzFailure, FuzzLane, createMirrorHost, type FailureKind, type LaneOptions, type Outcome } from './lane.js';
+import { FuzzLane, createMirrorHost, type FailureKind, type LaneOptions, type Outcome } from './lane.js';
 
 export interface FuzzOptions {
   /** 64-bit: a bigint within 0..2^64-1, or a safe non-negative integer. */
@@ -40,6 +40,8 @@ export interface FuzzOptions {
 export type Counts = Partial<Record<Outcome, number>>;
 
 export interface FuzzFailureReport {
+  /** FuzzFailure's code: what the report stands for, the same in every failure. */
+  code: FuzzFailure['code'];
   kind: FailureKind;
   detail: string;
   /** Index of the call that failed; `--calls callIndex + 1` with the same seed replays it. */
@@ -117,8 +119,8 @@ function checkedSeed(seed: unknown): bigint {
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const o = { ...FUZZ_DEFAULTS, ...options };
   const seed = checkedSeed(o.seed);
-  if (!Number.isSafeInteger(o.calls) || o.calls < 0) throw new TypeError('calls must be a non-negative safe integer');
-  if (!Number.isSafeInteger(o.lanes) || o.lanes < 1) throw new TypeError('lanes must be a positive integer');
+  if (!Number.isSafeInteger(o.calls) || o.calls < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'calls must be a non-negative safe integer');
+  if (!Number.isSafeInteger(o.lanes) || o.lanes < 1) throw new DmalogError('DMALOG_BAD_OPTION', 'lanes must be a positive integer');
   const started = performance.now();
   const profiles = Array.from({ length: o.lanes }, (_, i) => PROFILE_NAMES[i % PROFILE_NAMES.length]!);
   const laneOptions = { memoryBytes: o.memoryBytes, callTimeoutMs: o.callTimeoutMs, hostCallTimeoutMs: o.hostCallTimeoutMs, maxLogBytes: o.maxLogBytes, createHost: o.createHost };
@@ -188,7 +190,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         k = Math.min(k, o.calls - 1);
         stopAt = Math.min(stopAt, k);
         const f = error instanceof FuzzFailure ? error : new FuzzFailure('exception', `the fuzz harness threw: ${(error as Error)?.stack ?? String(error)}`);
-        failures.push({ kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.profile, call: f.call });
+        failures.push({ code: f.code, kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.profile, call: f.call });
       }
     };
     await Promise.all(lanes.map(runLane));
@@ -197,7 +199,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         checkRss(report, o.rssBudgetBytes);
       } catch (error) {
         const f = error as FuzzFailure;
-        failures.push({ kind: f.kind, detail: f.detail, callIndex: Math.max(0, o.calls - 1), lane: -1, profile: 'none', call: null });
+        failures.push({ code: f.code, kind: f.kind, detail: f.detail, callIndex: Math.max(0, o.calls - 1), lane: -1, profile: 'none', call: null });
       }
     }
   } finally {

@@ -12,10 +12,13 @@ import {
   VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
   logMaxRanges, type LoggingFeature,
 } from '../uapi/abi.js';
-import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
+import { DmalogError, VfioError } from '../errors.js';
+import type { Errno } from '../uapi/errno.js';
 import { encodeFeatureHeader, encodeLoggingControl, encodeLoggingRange, encodeLoggingReport, type LoggingRange } from '../uapi/structs.js';
 import { UserMemory, userPointer } from '../uapi/user-memory.js';
-import { checkFeatureCall, checkReport, checkStart, endOverflows, failed, isPowerOfTwo, peekFeature, type Checked } from '../uapi/validate.js';
+import { checkFeatureCall, checkReport, checkStart, endOverflows, peekFeature } from '../uapi/validate.js';
+import { isPowerOfTwo } from '../util/bits.js';
+import { failed, type Checked } from '../util/result.js';
 import { createLogger } from './logger.js';
 import { fillHostOptions, type FilledHostOptions, type HostOptions } from './options.js';
 

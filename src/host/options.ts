@@ -3,7 +3,7 @@
 // it comes before any thread is started.
 import type { Contract } from '../bitmap/iova-bitmap.js';
 import { PDS_MAX_RANGES, PROFILE_NAMES, type DeviceConfig, type ProfileName } from '../device/profiles.js';
-import { DmalogError } from '../uapi/errno.js';
+import { DmalogError } from '../errors.js';
 
 /** Largest user memory: a Uint8Array (the host's view of it) holds at most 2^32 bytes on Node 20. */
 export const MAX_USER_MEMORY_BYTES = 2 ** 32;

@@ -5,7 +5,8 @@
 // bare message on the comlink port (protocol.ts); the races are the same for every method.
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { VfioError, type Errno } from '../uapi/errno.js';
+import { VfioError } from '../errors.js';
+import type { Errno } from '../uapi/errno.js';
 import { workerExecArgv } from '../util/worker-exec-argv.js';
 import { nodeEndpoint } from '../device/node-endpoint.js';
 import type { ReportRequest } from '../uapi/validate.js';

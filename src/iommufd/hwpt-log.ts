@@ -6,10 +6,11 @@
 // Everything lives in SharedArrayBuffers and travels as a descriptor, so a DMA engine in another
 // thread marks the same bits, and a worker could own the log. A mapping added or removed later
 // gives a new descriptor: a thread holding an older one does not see it.
-import { IovaBitmap, ceilDiv, floorDiv, type BitmapWindow, type Contract } from '../bitmap/iova-bitmap.js';
+import { IovaBitmap, type BitmapWindow, type Contract } from '../bitmap/iova-bitmap.js';
+import { ceilDiv, floorDiv } from '../util/bits.js';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
 import type { Errno } from '../uapi/errno.js';
-import { failed } from '../uapi/validate.js';
+import { failed } from '../util/result.js';
 
 export interface MappingLogDescriptor { iova: bigint; length: bigint; log: DirtyLogDescriptor }
 

@@ -3,9 +3,10 @@
 // struct out in scratch user memory and goes through the raw path, so every rule of SPEC §7 has
 // one implementation (validate.ts) whichever way it is called.
 import type { Contract } from '../bitmap/iova-bitmap.js';
-import { DmalogError, ERRNO, VfioError } from '../uapi/errno.js';
+import { DmalogError, VfioError } from '../errors.js';
+import { ERRNO } from '../uapi/errno.js';
 import { userPointer, type UserMemory } from '../uapi/user-memory.js';
-import { failed, type Checked } from '../uapi/validate.js';
+import { failed, type Checked } from '../util/result.js';
 import {
   GET_DIRTY_BITMAP_BYTES, IOMMU_HWPT_DIRTY_TRACKING_ENABLE, IOMMU_HWPT_GET_DIRTY_BITMAP,
   IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR, IOMMU_HWPT_SET_DIRTY_TRACKING, SET_DIRTY_TRACKING_BYTES,

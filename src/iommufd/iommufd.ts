@@ -9,7 +9,7 @@
 // DMA write of any device attached to it marks, while tracking is enabled.
 import { type BitmapWindow, type Contract } from '../bitmap/iova-bitmap.js';
 import { U64_MAX } from '../uapi/abi.js';
-import { DmalogError, VfioError } from '../uapi/errno.js';
+import { DmalogError, VfioError } from '../errors.js';
 import { endOverflows } from '../uapi/validate.js';
 import { IOMMU_PAGE_2M, IOMMU_PAGE_4K } from './abi.js';
 import { HwptLog, type HwptLogDescriptor } from './hwpt-log.js';

@@ -3,7 +3,7 @@
 // returns an errno name on failure, and changes nothing.
 import { U64_MAX } from '../uapi/abi.js';
 import { bitmapBytes, type UserMemory } from '../uapi/user-memory.js';
-import type { Checked } from '../uapi/validate.js';
+import type { Checked } from '../util/result.js';
 import {
   GET_DIRTY_BITMAP_BYTES, IOMMU_HWPT_DIRTY_TRACKING_ENABLE, IOMMU_HWPT_GET_DIRTY_BITMAP,
   IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR, IOMMU_HWPT_SET_DIRTY_TRACKING, IOMMUFD_SIZE_BYTES, SET_DIRTY_TRACKING_BYTES,

@@ -38,7 +38,7 @@ export class DirtySync {
     this.#bitmap = coordinator.createBitmap({ length: largest, pageSize: BigInt(map.pageSize) });
   }
 
-  /** Rejects like Coordinator.reportSet (policy fail: a VfioError carrying `outcomes`). */
+  /** Rejects like Coordinator.reportSet (policy fail: a ReportSetError carrying `outcomes`). */
   async run(): Promise<SyncOutcome> {
     const out: SyncOutcome = { reported: {}, freshPages: 0, recoveries: [] };
     const pageSize = BigInt(this.#map.pageSize);

@@ -8,7 +8,8 @@
 // 2 writer and 3 tracker threads (`/usr/bin/time -f %M dmalog migrate --ram R`): 16 MiB → 143 MiB
 // peak resident, 512 MiB → 1.13 GiB, 2 GiB → 4.12 GiB; the estimate stays above each.
 import os from 'node:os';
-import { DmalogError } from '../uapi/errno.js';
+import { DmalogError } from '../errors.js';
+import { ceilDiv } from '../util/bits.js';
 import type { FilledMigrationOptions } from './options.js';
 
 const MiB = 2 ** 20;
@@ -30,7 +31,7 @@ export interface Footprint {
 export function estimateFootprint(o: FilledMigrationOptions, writerThreads = o.writerThreads ?? os.availableParallelism()): Footprint {
   const pages = o.ram / o.hostPageSize;
   // RAM dirty bitmap, report bitmap, the vCPU log and one log per device (each with its summary).
-  const bitmaps = Math.ceil(pages / 8) * (2 + 2 * (o.devices.length + 1));
+  const bitmaps = ceilDiv(pages, 8) * (2 + 2 * (o.devices.length + 1));
   const threads = writerThreads + o.devices.length;
   const bytes = 2 * o.ram * (1 + RAM_SLACK) + bitmaps + BASE_BYTES + threads * THREAD_BYTES;
   return { bytes: Math.ceil(bytes), parts: `guest RAM twice (source and destination), dirty bitmaps and ${threads} threads` };

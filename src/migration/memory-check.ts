@@ -1,6 +1,7 @@
 // The end-to-end check: after STOP, the destination's RAM must equal the source's byte for byte.
 // Compared in 1 MiB chunks with memcmp (Buffer.compare); a differing chunk is then walked page
 // by page to name the pages that differ.
+import { DmalogError } from '../errors.js';
 
 export interface MemoryCheck {
   identical: boolean;
@@ -13,7 +14,7 @@ export interface MemoryCheck {
 const CHUNK_BYTES = 1 << 20;
 
 export function compareMemory(source: SharedArrayBuffer, destination: SharedArrayBuffer, pageSize: number, limit = 8): MemoryCheck {
-  if (source.byteLength !== destination.byteLength) throw new RangeError('source and destination RAM differ in size');
+  if (source.byteLength !== destination.byteLength) throw new DmalogError('DMALOG_BAD_OPTION', 'source and destination RAM differ in size');
   const length = source.byteLength;
   const firstDiffering: number[] = [];
   let differingPages = 0;

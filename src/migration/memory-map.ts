@@ -12,7 +12,9 @@
 //
 // Example: 4 GiB RAM → ram-low [0, 0xa0000) and [0xc0000, 0xc0000000), ram-high
 // [0x100000000, 0x140000000) at offset 0xc0000000, BARs from 0x140000000.
+import { DmalogError } from '../errors.js';
 import type { LoggingRange } from '../uapi/structs.js';
+import { ceilDiv } from '../util/bits.js';
 
 export type SectionKind = 'ram' | 'bar';
 
@@ -55,10 +57,10 @@ export const MIN_RAM_BYTES = 2 << 20;
 
 export function buildMemoryMap(options: MemoryMapOptions): MemoryMap {
   const { ramBytes, pageSize } = options;
-  if (!Number.isSafeInteger(ramBytes) || ramBytes < MIN_RAM_BYTES) throw new RangeError(`guest RAM must be at least ${MIN_RAM_BYTES} bytes`);
-  if (ramBytes % pageSize !== 0) throw new RangeError(`guest RAM must be a multiple of the page size ${pageSize}`);
+  if (!Number.isSafeInteger(ramBytes) || ramBytes < MIN_RAM_BYTES) throw new DmalogError('DMALOG_BAD_OPTION', `guest RAM must be at least ${MIN_RAM_BYTES} bytes`);
+  if (ramBytes % pageSize !== 0) throw new DmalogError('DMALOG_BAD_OPTION', `guest RAM must be a multiple of the page size ${pageSize}`);
   const limit = options.maxRamBelow4g ?? LOW_RAM_LIMIT;
-  if (limit < MIN_RAM_BYTES || limit > LOW_RAM_LIMIT || limit % pageSize !== 0) throw new RangeError(`max-ram-below-4g must be a page multiple within ${MIN_RAM_BYTES}..${LOW_RAM_LIMIT}`);
+  if (limit < MIN_RAM_BYTES || limit > LOW_RAM_LIMIT || limit % pageSize !== 0) throw new DmalogError('DMALOG_BAD_OPTION', `max-ram-below-4g must be a page multiple within ${MIN_RAM_BYTES}..${LOW_RAM_LIMIT}`);
   const lowEnd = Math.min(ramBytes, limit);
   const vgaEnd = Number(VGA_WINDOW.iova + VGA_WINDOW.length);
   const sections: MemorySection[] = [
@@ -107,7 +109,7 @@ export function addressablePageIova(map: MemoryMap, k: number): bigint {
     if (rest < pages) return s.iova + BigInt(rest * map.pageSize);
     rest -= pages;
   }
-  throw new RangeError(`page ${k} is past the ${map.addressablePages} addressable pages`);
+  throw new DmalogError('DMALOG_BAD_OPTION', `page ${k} is past the ${map.addressablePages} addressable pages`);
 }
 
 /** The RAM offset behind `iova`, or -1 when no RAM section holds it. */
@@ -119,5 +121,5 @@ export function iovaToRamOffset(map: MemoryMap, iova: bigint): number {
 }
 
 function alignUp(v: bigint, to: bigint): bigint {
-  return ((v + to - 1n) / to) * to;
+  return ceilDiv(v, to) * to;
 }

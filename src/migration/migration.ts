@@ -19,7 +19,7 @@ import { DmaPool } from '../dma/pool.js';
 import { CONTROL_FIRST_LOG_GEN, controlCells } from '../dma/types.js';
 import { createHost, type DeviceHandle, type Host } from '../host/host.js';
 import type { LogLevel } from '../host/options.js';
-import { VfioError } from '../uapi/errno.js';
+import { ReportSetError, StartError, VfioError } from '../errors.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
 import { createPrng } from '../util/prng.js';
 import { AutoConverge } from './auto-converge.js';
@@ -166,8 +166,7 @@ class Run {
     }
     const deviceLogging = unsupported.length === 0;
     r.tracking = deviceLogging ? 'device-logging' : 'all-dirty';
-    let startFailed: string | null = null;
-    const trackers: DirtyTracker[] = [this.cpu, ...(deviceLogging ? this.dmaDevices : [])].map((t) => noteStartFailure(t, (name) => { startFailed ??= name; }));
+    const trackers: DirtyTracker[] = [this.cpu, ...(deviceLogging ? this.dmaDevices : [])];
     r.trackers = trackers.map((t) => t.name);
     this.coordinator = new Coordinator({ trackers, memory: this.host.memory, allocate: (n) => this.host.alloc(n), policy: this.o.policy });
     const ranges = trackingRanges(this.map);
@@ -176,11 +175,11 @@ class Run {
       const sizes = await this.coordinator.startAll({ ranges, pageSize: BigInt(this.pageSize) });
       for (const [name, size] of sizes) r.pageSizes[name] = Number(size);
     } catch (error) {
-      if (!(error instanceof VfioError) || startFailed === null) throw error;
-      const failedAt = r.trackers.indexOf(startFailed);
+      if (!(error instanceof StartError)) throw error;
+      const rolledBack = r.trackers.slice(0, error.rolledBack);
       return this.#fail({
-        code: 'DMALOG_MIGRATION_FAILED', stage: 'start', errno: error.errno, tracker: startFailed, rolledBack: r.trackers.slice(0, failedAt),
-        message: `START failed on ${startFailed} (${error.errno}); stopped again: ${r.trackers.slice(0, failedAt).join(', ') || 'none'}`,
+        code: 'DMALOG_MIGRATION_FAILED', stage: 'start', errno: error.errno, tracker: error.tracker, rolledBack,
+        message: `START failed on ${error.tracker} (${error.errno}); stopped again: ${rolledBack.join(', ') || 'none'}`,
       });
     }
     const sync = new DirtySync(this.coordinator, this.map, this.ram, !deviceLogging);
@@ -284,8 +283,8 @@ class Run {
     } catch (error) {
       if (!(error instanceof VfioError)) throw error;
       await writes;
-      const outcomes = (error as VfioError & { outcomes?: Array<{ name: string; errno: string | null }> }).outcomes ?? [];
-      const culprit = outcomes.find((x) => x.errno !== null)?.name ?? 'unknown';
+      // A restart that failed (ENODEV, ETIMEDOUT) abandons the set without naming a tracker.
+      const culprit = error instanceof ReportSetError ? error.tracker : 'unknown';
       this.#recoveryStats();
       this.#fail({
         code: 'DMALOG_MIGRATION_FAILED', stage: 'sync', errno: errnoOf(error), tracker: culprit,
@@ -377,18 +376,6 @@ class Run {
     await this.pool?.close();
     await this.coordinator?.close();
   }
-}
-
-/** Delegates to `t`, telling `onFailure` which tracker's START failed. */
-function noteStartFailure(t: DirtyTracker, onFailure: (name: string) => void): DirtyTracker {
-  return {
-    name: t.name,
-    kind: t.kind,
-    probe: () => t.probe(),
-    startLogging: (req) => t.startLogging(req).catch((error: unknown) => { onFailure(t.name); throw error; }),
-    stopLogging: () => t.stopLogging(),
-    report: (req) => t.report(req),
-  };
 }
 
 export function describeWorkload(w: { kind: string; rate: number }): string {

@@ -4,12 +4,13 @@
 // DMALOG_BAD_OPTION error whose message starts with the field's path.
 import { z } from 'zod';
 import { parseDuration, parseSeed, parseSize } from '../cli/args.js';
-import { DmalogError } from '../uapi/errno.js';
 import { SEED_MAX } from '../util/prng.js';
 import { LOW_RAM_LIMIT } from './memory-map.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';
 import type { ProfileName } from '../device/profiles.js';
 import type { WorkloadKind } from '../workload/workload.js';
+import { isPowerOfTwo } from '../util/bits.js';
+import { badOption, parseOptions } from '../util/options.js';
 
 const MiB = 1 << 20;
 /**
@@ -88,7 +89,7 @@ export const migrationSchema = z.object({
   ram: bytes.default(512 * MiB),
   /** Where guest RAM below 4 GiB ends at most; the rest goes above 4 GiB (QEMU's max-ram-below-4g). */
   maxRamBelow4g: bytes.default(LOW_RAM_LIMIT),
-  hostPageSize: z.number().int().min(4096).max(MAX_HOST_PAGE_SIZE).refine((n) => (n & (n - 1)) === 0, 'must be a power of two').default(4096),
+  hostPageSize: z.number().int().min(4096).max(MAX_HOST_PAGE_SIZE).refine(isPowerOfTwo, 'must be a power of two').default(4096),
   vcpus: z.number().int().min(0).max(64).default(2),
   vcpuWorkload: workloadSchema.default({ kind: 'hot', rate: 6000 }),
   devices: z.array(deviceSchema).min(1, 'needs at least one device').default([{ profile: 'mlx5' }, { profile: 'mlx5' }, { profile: 'pds' }]),
@@ -170,24 +171,14 @@ export const PROFILE_DEFAULTS: Record<ProfileName, { stateBytes: number; barByte
   none: { stateBytes: 512 << 10, barBytes: 16 * MiB, workload: { kind: 'uniform', rate: 500 } },
 };
 
-function fail(path: ReadonlyArray<PropertyKey>, message: string): never {
-  const at = path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '');
-  throw new DmalogError('DMALOG_BAD_OPTION', `${at || 'options'}: ${message}`);
-}
+const fail = badOption;
 
 /**
  * Checks each field on its own (types, units, ranges), not how fields relate: a config file is
  * checked so before flags override some of its fields.
  */
 export function checkMigrationFields(options: MigrationOptions = {}): z.output<typeof migrationSchema> {
-  const parsed = migrationSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    // An unknown key is named in the path itself: devices[0].bogus, not devices[0].
-    if (issue.code === 'unrecognized_keys') fail([...issue.path, issue.keys[0]!], 'unknown field');
-    fail(issue.path, issue.message);
-  }
-  return parsed.data;
+  return parseOptions(migrationSchema, options);
 }
 
 export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigrationOptions {
@@ -198,7 +189,7 @@ export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigr
     const n = counts.get(d.profile) ?? 0;
     counts.set(d.profile, n + 1);
     const barBytes = d.barBytes ?? def.barBytes;
-    if ((barBytes & (barBytes - 1)) !== 0 || barBytes < o.hostPageSize) fail(['devices', i, 'barBytes'], 'must be a power of two of at least a page');
+    if (!isPowerOfTwo(barBytes) || barBytes < o.hostPageSize) fail(['devices', i, 'barBytes'], 'must be a power of two of at least a page');
     return { ...d, name: d.name ?? `${d.profile}-${n}`, stateBytes: d.stateBytes ?? def.stateBytes, barBytes, workload: d.workload ?? def.workload };
   });
   const names = new Set<string>();

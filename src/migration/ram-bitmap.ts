@@ -2,8 +2,9 @@
 // page, indexed by RAM offset / page size. Report sets are merged into it section by section;
 // the copier takes pages out of it (clearing the bit before copying, so a write racing the copy
 // is caught by the next sync). Only the migration thread touches it.
-import { IovaBitmap, popcount32 } from '../bitmap/iova-bitmap.js';
+import { IovaBitmap } from '../bitmap/iova-bitmap.js';
 import type { ReportBitmap } from '../coordinator/report-bitmap.js';
+import { ceilDiv, popcount32 } from '../util/bits.js';
 import type { MemorySection } from './memory-map.js';
 
 export class RamDirtyBitmap {
@@ -16,7 +17,7 @@ export class RamDirtyBitmap {
   constructor(ramBytes: number, pageSize: number) {
     this.pages = ramBytes / pageSize;
     this.pageSize = pageSize;
-    this.#buffer = new SharedArrayBuffer(Math.ceil(this.pages / 32) * 4);
+    this.#buffer = new SharedArrayBuffer(ceilDiv(this.pages, 32) * 4);
     this.#words = new Uint32Array(this.#buffer);
   }
 

@@ -19,6 +19,7 @@
 import assert from 'node:assert/strict';
 import { generatePages, type WorkloadSpec } from '../workload/workload.js';
 import type { BurstResult } from '../dma/types.js';
+import { isPowerOfTwo } from '../util/bits.js';
 
 export interface PageRange { from: number; to: number }
 
@@ -100,7 +101,7 @@ export class StressChecker {
     config.windows.forEach((w, i) => this.#windowOf.fill(i, w.from, w.to));
     assert.ok(this.#windowOf.every((w) => w >= 0), 'windows must cover every guest page');
     for (const g of config.granulePages) {
-      assert.ok(g >= 1 && (g & (g - 1)) === 0, 'granules are powers of two in pages');
+      assert.ok(isPowerOfTwo(g), 'granules are powers of two in pages');
       for (const w of config.windows) assert.ok(w.from % g === 0 && (w.to % g === 0 || w.to === n), 'windows are aligned to every granule');
     }
     this.#coverUntil = new Int32Array(n).fill(-1);

@@ -1,11 +1,13 @@
-// Stress-run options: checked once here, merged over defaults into FilledStressOptions.
+// Stress-run options: checked once here (a zod schema), merged over defaults into FilledStressOptions.
+import { z } from 'zod';
 import type { Contract } from '../bitmap/iova-bitmap.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';
 import { WORKLOAD_KINDS, type WorkloadKind } from '../workload/workload.js';
-import { randomSeed } from '../util/prng.js';
+import { SEED_MAX, randomSeed } from '../util/prng.js';
+import { badOption, parseOptions } from '../util/options.js';
 
 export type StressProfile = 'mlx5' | 'pds';
-export const STRESS_PROFILES: readonly StressProfile[] = ['mlx5', 'pds'];
+export const STRESS_PROFILES = ['mlx5', 'pds'] as const satisfies readonly StressProfile[];
 export type StressFaultKind = 'report-error' | 'tracker-error' | 'slow-report' | 'die-in-report';
 
 export interface StressProgress {
@@ -77,53 +79,43 @@ export const STRESS_DEFAULTS = { trackers: 4, queues: 2, seconds: 10, guestPages
 export const MAX_GRANULE_PAGES = 4;
 
 
-function int(v: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new TypeError(`options.${what} must be an integer within ${min}..${max}`);
-  return v;
-}
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
-export function fillStressOptions(o: StressOptions): FilledStressOptions {
-  const trackers = int(o.trackers ?? STRESS_DEFAULTS.trackers, 'trackers', 1, 64);
-  const profiles = o.profiles ?? [...STRESS_PROFILES];
-  if (!Array.isArray(profiles) || profiles.length === 0 || profiles.some((p) => !STRESS_PROFILES.includes(p))) {
-    throw new TypeError(`options.profiles must be a non-empty list of ${STRESS_PROFILES.join(', ')}`);
-  }
-  if (o.reportSets !== undefined && o.seconds !== undefined) throw new RangeError('options.reportSets and options.seconds exclude each other');
-  const reportSets = o.reportSets === undefined ? null : int(o.reportSets, 'reportSets', 1);
-  const seconds = o.seconds === undefined ? (reportSets === null ? STRESS_DEFAULTS.seconds : null) : o.seconds;
-  if (seconds !== null && !(typeof seconds === 'number' && seconds > 0 && Number.isFinite(seconds))) throw new TypeError('options.seconds must be a positive number');
-  const workload = o.workload ?? 'uniform';
-  if (!WORKLOAD_KINDS.includes(workload)) throw new TypeError(`options.workload must be one of ${WORKLOAD_KINDS.join(', ')}`);
-  const contract = o.contract ?? 'atomic';
-  if (contract !== 'atomic' && contract !== 'plain') throw new TypeError("options.contract must be 'atomic' or 'plain'");
-  const faultRate = o.faultRate ?? 0;
-  if (typeof faultRate !== 'number' || !(faultRate >= 0 && faultRate <= 1)) throw new TypeError('options.faultRate must be within 0..1');
-  const policy = o.policy ?? 'restart';
-  if (policy !== 'fail' && policy !== 'restart') throw new TypeError("options.policy must be 'fail' or 'restart'");
-  const seed = o.seed ?? randomSeed();
-  if (typeof seed !== 'bigint' || seed < 0n || seed >= 1n << 64n) throw new TypeError('options.seed must be a bigint within 0..2^64-1');
-  const windows = int(o.windows ?? STRESS_DEFAULTS.windows, 'windows', 1, 64);
-  const guestPages = int(o.guestPages ?? STRESS_DEFAULTS.guestPages, 'guestPages', 1, 1 << 22);
-  if (guestPages % (windows * MAX_GRANULE_PAGES) !== 0) throw new RangeError(`options.guestPages must be a multiple of ${windows * MAX_GRANULE_PAGES} (windows × ${MAX_GRANULE_PAGES})`);
-  if (workload === 'shared-words' && guestPages < trackers) throw new RangeError('shared-words needs at least one page per tracker');
+/** Each field's type and bound; how fields relate is checked after (fillStressOptions). */
+export const stressSchema = z.strictObject({
+  trackers: int(1, 64).default(STRESS_DEFAULTS.trackers),
+  profiles: z.array(z.enum(STRESS_PROFILES)).min(1).optional(),
+  queues: int(1, 64).default(STRESS_DEFAULTS.queues),
+  reportSets: int(1).optional(),
+  seconds: z.number().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  workload: z.enum(WORKLOAD_KINDS).default('uniform'),
+  contract: z.enum(['atomic', 'plain']).default('atomic'),
+  faultRate: z.number().min(0).max(1).default(0),
+  kill: z.boolean().default(false),
+  policy: z.enum(['fail', 'restart']).default('restart'),
+  seed: z.bigint().min(0n).max(SEED_MAX).optional(),
+  guestPages: int(1, 1 << 22).default(STRESS_DEFAULTS.guestPages),
+  burstWrites: int(1, 1 << 24).default(STRESS_DEFAULTS.burstWrites),
+  writesPerSet: int(0).default(STRESS_DEFAULTS.writesPerSet),
+  windows: int(1, 64).default(STRESS_DEFAULTS.windows),
+  threads: int(1, 256).optional(),
+  onProgress: z.custom<(progress: StressProgress) => void>((v) => typeof v === 'function', 'must be a function').optional(),
+  progressIntervalMs: int(1).default(1000),
+});
+
+export function fillStressOptions(options: StressOptions): FilledStressOptions {
+  const o = parseOptions(stressSchema, options);
+  if (o.reportSets !== undefined && o.seconds !== undefined) badOption(['reportSets'], 'excludes seconds');
+  const unit = o.windows * MAX_GRANULE_PAGES;
+  if (o.guestPages % unit !== 0) badOption(['guestPages'], `must be a multiple of ${unit} (windows × ${MAX_GRANULE_PAGES})`);
+  if (o.workload === 'shared-words' && o.guestPages < o.trackers) badOption(['guestPages'], 'shared-words needs at least one page per tracker');
   return {
-    trackers,
-    profiles,
-    queues: int(o.queues ?? STRESS_DEFAULTS.queues, 'queues', 1, 64),
-    reportSets,
-    seconds,
-    workload,
-    contract,
-    faultRate,
-    kill: o.kill ?? false,
-    policy,
-    seed,
-    guestPages,
-    burstWrites: int(o.burstWrites ?? STRESS_DEFAULTS.burstWrites, 'burstWrites', 1, 1 << 24),
-    writesPerSet: int(o.writesPerSet ?? STRESS_DEFAULTS.writesPerSet, 'writesPerSet', 0),
-    windows,
-    threads: o.threads === undefined ? undefined : int(o.threads, 'threads', 1, 256),
+    ...o,
+    profiles: o.profiles ?? [...STRESS_PROFILES],
+    reportSets: o.reportSets ?? null,
+    seconds: o.seconds ?? (o.reportSets === undefined ? STRESS_DEFAULTS.seconds : null),
+    seed: o.seed ?? randomSeed(),
+    threads: o.threads,
     onProgress: o.onProgress,
-    progressIntervalMs: int(o.progressIntervalMs ?? 1000, 'progressIntervalMs', 1),
   };
 }

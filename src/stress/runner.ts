@@ -10,11 +10,13 @@ import { CONTROL_FIRST_LOG_GEN, CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, cont
 import type { Fault } from '../device/driver.js';
 import { createHost } from '../host/host.js';
 import type { DeviceOptions } from '../host/options.js';
-import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
+import { DmalogError, ReportSetError } from '../errors.js';
+import type { Errno } from '../uapi/errno.js';
 import { createPrng, type Prng } from '../util/prng.js';
 import type { WorkloadSpec } from '../workload/workload.js';
 import { StressChecker, type CheckerTotals, type PageRange } from './checker.js';
 import { MAX_GRANULE_PAGES, fillStressOptions, type FilledStressOptions, type StressFaultKind, type StressOptions, type StressProgress } from './options.js';
+import { ceilDiv } from '../util/bits.js';
 
 const PAGE = 4096n;
 /** Guest memory sits above 4 GiB in IOVA space, as a VM's high RAM would. */
@@ -45,6 +47,18 @@ export interface StressReport {
   checker: CheckerTotals;
   /** Every invariant held. */
   ok: boolean;
+}
+
+/** Every device must log DMA: a stress run has nothing to check on one that cannot. */
+export function checkProbed(probed: ReadonlyMap<string, boolean>): void {
+  for (const [name, ok] of probed) if (!ok) throw new DmalogError('DMALOG_UNSUPPORTED', `device ${name} does not support DMA logging`);
+}
+
+/** Each tracker's granule in pages, refused past what the stress windows are aligned to. */
+export function checkedGranulePages(pageSizes: ReadonlyMap<string, bigint>): number[] {
+  const granulePages = [...pageSizes.values()].map((size) => Number(size / PAGE));
+  if (granulePages.some((g) => g > MAX_GRANULE_PAGES)) throw new DmalogError('DMALOG_UNSUPPORTED', 'a tracker chose a granule larger than the stress windows allow');
+  return granulePages;
 }
 
 /** Devices of a run: profiles cycle; mlx5 granules cycle 4, 8, 16 KiB (4 KiB for shared-words, so each bit has one writer). */
@@ -110,10 +124,9 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   let progressTimer: NodeJS.Timeout | undefined;
   try {
     const probed = await coordinator.probeAll();
-    for (const [name, ok] of probed) if (!ok) throw new Error(`device ${name} does not support DMA logging`);
+    checkProbed(probed);
     const pageSizes = await coordinator.startAll({ ranges: [{ iova: GUEST_IOVA, length: guestBytes }], pageSize: PAGE });
-    const granulePages = devices.map((d) => Number(pageSizes.get(d.name)! / PAGE));
-    if (granulePages.some((g) => g > MAX_GRANULE_PAGES)) throw new Error('a tracker chose a granule larger than the stress windows allow');
+    const granulePages = checkedGranulePages(pageSizes);
     const windows = stressWindows(o.guestPages, o.windows);
     const checker = new StressChecker({ guestPages: o.guestPages, granulePages, windows });
     const bitmap = coordinator.createBitmap({ length: BigInt(windows[0]!.to - windows[0]!.from) * PAGE, pageSize: PAGE });
@@ -197,9 +210,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
           stoppedBy = { set: sets, errno: 'DMALOG_ZEROING_RULE', tracker: null };
           break;
         }
-        if (error instanceof VfioError && o.policy === 'fail') {
-          const outcomes = (error as VfioError & { outcomes?: Array<{ name: string; errno: Errno | null }> }).outcomes ?? [];
-          stoppedBy = { set: sets, errno: error.errno, tracker: outcomes.find((x) => x.errno !== null)?.name ?? null };
+        if (error instanceof ReportSetError) {
+          stoppedBy = { set: sets, errno: error.errno, tracker: error.tracker };
           break;
         }
         throw error;
@@ -210,7 +222,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       bitmap.zero();
       const marked = outcome.outcomes.flatMap((x) => x.marked.map((r) => ({
         from: Number((r.iova - GUEST_IOVA) / PAGE),
-        to: Number((r.iova + r.length - GUEST_IOVA + PAGE - 1n) / PAGE),
+        to: Number(ceilDiv(r.iova + r.length - GUEST_IOVA, PAGE)),
       })));
       checker.setDone(sets, { pages: Int32Array.from(pages), marked });
       outcome.outcomes.forEach((x, t) => { if (x.recovery === 'retired') retired.add(t); });

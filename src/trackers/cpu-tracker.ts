@@ -5,9 +5,9 @@
 import { IovaBitmap } from '../bitmap/iova-bitmap.js';
 import type { DirtyTracker, ReportWindow } from './tracker.js';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
-import { VfioError } from '../uapi/errno.js';
+import { VfioError } from '../errors.js';
 import type { LoggingRange } from '../uapi/structs.js';
-import { failed } from '../uapi/validate.js';
+import { failed } from '../util/result.js';
 
 export interface CpuTrackerOptions {
   name?: string;

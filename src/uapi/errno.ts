@@ -1,5 +1,5 @@
-// The only place dmalog defines errors. An error is identified by its `errno` name
-// (stable, what tests assert on) and `code` (the positive Linux number).
+// The errnos dmalog answers with: names (stable, what tests assert on) and Linux numbers. The error
+// classes that carry them are in src/errors.ts.
 
 export const ERRNO = {
   ENOENT: 2,
@@ -35,33 +35,7 @@ export function isErrno(name: unknown): name is Errno {
   return typeof name === 'string' && Object.hasOwn(ERRNO, name);
 }
 
-const kVfioError = Symbol.for('dmalog.VfioError');
-
-/** What an ioctl or DMA call rejects with. */
-export class VfioError extends Error {
-  readonly errno: Errno;
-  readonly code: number;
-  override name = 'VfioError';
-
-  constructor(errno: Errno, detail?: string) {
-    super(detail ? `${errno} (${DESCRIPTIONS[errno]}): ${detail}` : `${errno} (${DESCRIPTIONS[errno]})`);
-    this.errno = errno;
-    this.code = ERRNO[errno];
-  }
-
-  get [kVfioError](): true {
-    return true;
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kVfioError] === true;
-  }
-}
-
-/** Errors of the library itself (not the simulated kernel): closed objects, bad options. */
-export class DmalogError extends Error {
-  override name = 'DmalogError';
-  constructor(readonly code: 'DMALOG_CLOSED' | 'DMALOG_BAD_OPTION' | 'DMALOG_ZEROING_RULE' | 'DMALOG_STATE' | 'DMALOG_NO_MEMORY', message: string) {
-    super(message);
-  }
+/** The C library's text for an errno (strerror). */
+export function describeErrno(errno: Errno): string {
+  return DESCRIPTIONS[errno];
 }

@@ -1,5 +1,6 @@
 // The simulated user address space. Pointers are byte offsets into one SharedArrayBuffer;
 // a struct that does not lie wholly inside it is the simulated copy_from_user failure.
+import { ceilDiv } from '../util/bits.js';
 import { BITS_PER_U64, BYTES_PER_U64 } from './abi.js';
 
 export class UserMemory {
@@ -37,5 +38,5 @@ export function userPointer(ptr: unknown): bigint | null {
 
 /** Bytes a REPORT bitmap of `bitCount` bits occupies: whole u64 words. */
 export function bitmapBytes(bitCount: bigint): bigint {
-  return ((bitCount + BigInt(BITS_PER_U64) - 1n) / BigInt(BITS_PER_U64)) * BigInt(BYTES_PER_U64);
+  return ceilDiv(bitCount, BigInt(BITS_PER_U64)) * BigInt(BYTES_PER_U64);
 }

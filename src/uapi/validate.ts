@@ -8,15 +8,10 @@ import {
   VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_RESERVED_MASK,
   VFIO_DEVICE_FEATURE_SET, logMaxRanges, type LoggingFeature,
 } from './abi.js';
-import type { Errno } from './errno.js';
 import { decodeFeatureHeader, decodeLoggingControl, decodeLoggingRange, decodeLoggingReport, type LoggingRange } from './structs.js';
 import { bitmapBytes, type UserMemory } from './user-memory.js';
-
-export type Failure = { errno: Errno };
-export type Checked<T> = T | Failure;
-export function failed<T>(r: Checked<T>): r is Failure {
-  return typeof r === 'object' && r !== null && 'errno' in r;
-}
+import { ceilDiv, isPowerOfTwo } from '../util/bits.js';
+import type { Checked } from '../util/result.js';
 
 /** A feature call that passed the generic checks (steps 1-5). */
 export type FeatureCall =
@@ -107,10 +102,6 @@ function overlaps(a: LoggingRange, b: LoggingRange): boolean {
   return a.iova < b.iova + b.length && b.iova < a.iova + a.length;
 }
 
-export function isPowerOfTwo(n: bigint): boolean {
-  return n > 0n && (n & (n - 1n)) === 0n;
-}
-
 /** Step 7: the report struct and the bitmap it points to. */
 export function checkReport(mem: UserMemory, reportPtr: number): Checked<ReportRequest> {
   const at = mem.locate(reportPtr, LOGGING_REPORT_BYTES);
@@ -119,7 +110,7 @@ export function checkReport(mem: UserMemory, reportPtr: number): Checked<ReportR
   if (report.pageSize < MIN_REPORT_PAGE_SIZE || !isPowerOfTwo(report.pageSize)) return { errno: 'EINVAL' };
   if (endOverflows(report.iova, report.length)) return { errno: 'EOVERFLOW' };
   if (report.length === 0n) return { errno: 'EINVAL' };
-  const bitCount = (report.length + report.pageSize - 1n) / report.pageSize;
+  const bitCount = ceilDiv(report.length, report.pageSize);
   const bitmapAt = mem.locate(report.bitmap, bitmapBytes(bitCount));
   if (bitmapAt === null) return { errno: 'EFAULT' };
   return { iova: report.iova, length: report.length, pageSize: report.pageSize, bitmapAt, bitCount: Number(bitCount) };

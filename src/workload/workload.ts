@@ -2,6 +2,7 @@
 // functions of (spec, seed, burst): the engine that performs a burst and the oracle that checks
 // it recompute the same pages, so nothing needs storing. Pages are absolute page indexes in
 // [pageBase, pageBase + pageCount); what a page maps to (IOVA, guest offset) is the caller's.
+import { DmalogError } from '../errors.js';
 import { createPrng, type Prng } from '../util/prng.js';
 
 export type WorkloadKind = 'uniform' | 'hot' | 'ring' | 'shared-words';
@@ -36,13 +37,13 @@ function mix(seed: bigint | number, a: bigint, b: number, c: number): bigint {
 }
 
 export function checkWorkload(spec: WorkloadSpec): void {
-  if (!WORKLOAD_KINDS.includes(spec.kind)) throw new TypeError(`workload kind must be one of ${WORKLOAD_KINDS.join(', ')}`);
+  if (!WORKLOAD_KINDS.includes(spec.kind)) throw new DmalogError('DMALOG_BAD_OPTION', `workload kind must be one of ${WORKLOAD_KINDS.join(', ')}`);
   for (const k of ['pageBase', 'pageCount', 'writer', 'writers', 'stream'] as const) {
-    if (!Number.isSafeInteger(spec[k]) || spec[k] < 0) throw new TypeError(`workload.${k} must be a non-negative integer`);
+    if (!Number.isSafeInteger(spec[k]) || spec[k] < 0) throw new DmalogError('DMALOG_BAD_OPTION', `workload.${k} must be a non-negative integer`);
   }
-  if (spec.pageCount === 0) throw new RangeError('workload.pageCount must be positive');
-  if (spec.writers === 0 || spec.writer >= spec.writers) throw new RangeError('workload.writer must be below workload.writers');
-  if (spec.kind === 'shared-words' && spec.pageCount <= spec.writer) throw new RangeError('shared-words needs more pages than writers');
+  if (spec.pageCount === 0) throw new DmalogError('DMALOG_BAD_OPTION', 'workload.pageCount must be positive');
+  if (spec.writers === 0 || spec.writer >= spec.writers) throw new DmalogError('DMALOG_BAD_OPTION', 'workload.writer must be below workload.writers');
+  if (spec.kind === 'shared-words' && spec.pageCount <= spec.writer) throw new DmalogError('DMALOG_BAD_OPTION', 'shared-words needs more pages than writers');
 }
 
 /**

@@ -2,7 +2,7 @@
 // [iova + n*P, iova + (n+1)*P), lives in byte n/8 bit n%8 from any byte address, only ORs bits
 // below ceil(length/P), and leaves every other byte alone.
 import test from 'ava';
-import { IovaBitmap, ceilDiv, floorDiv, popcount32, reportBitCount, type Contract } from '../../src/bitmap/iova-bitmap.js';
+import { IovaBitmap, reportBitCount, type Contract } from '../../src/bitmap/iova-bitmap.js';
 import { PAGE, presetBits, setBits } from '../helpers/abi.js';
 
 const CONTRACTS: Contract[] = ['atomic', 'plain'];
@@ -22,13 +22,11 @@ function untouchedOutside(bytes: Uint8Array, before: Uint8Array, at: number, n: 
   return true;
 }
 
-test('reportBitCount is ceil(length / P); floorDiv/ceilDiv round toward -∞/+∞; popcount32', (t) => {
+test('reportBitCount is ceil(length / P)', (t) => {
   t.is(reportBitCount(1n, PAGE), 1);
   t.is(reportBitCount(PAGE, PAGE), 1);
   t.is(reportBitCount(PAGE + 1n, PAGE), 2);
   t.is(reportBitCount((1n << 64n) - 1n, 1n << 63n), 2);
-  t.deepEqual([floorDiv(-1n, 4n), floorDiv(-4n, 4n), floorDiv(5n, 4n), ceilDiv(-1n, 4n), ceilDiv(5n, 4n), ceilDiv(8n, 4n)], [-1n, -1n, 1n, 0n, 2n, 2n]);
-  t.deepEqual([0, 1, 0xff, 0x80000000, 0xffffffff, 0x55555555].map(popcount32), [0, 1, 8, 1, 32, 16]);
 });
 
 for (const contract of CONTRACTS) {

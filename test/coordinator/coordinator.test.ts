@@ -2,11 +2,11 @@
 // simulated host's tracker threads with injected faults. Hosts are closed in t.teardown.
 import test, { type ExecutionContext } from 'ava';
 import { Coordinator, type CoordinatorOptions, type ReportSetResult } from '../../src/coordinator/coordinator.js';
-import { ReportBitmap, ZeroingViolation } from '../../src/coordinator/report-bitmap.js';
+import { ReportBitmap } from '../../src/coordinator/report-bitmap.js';
 import type { ReportWindow } from '../../src/trackers/tracker.js';
 import { createHost, type DeviceHandle, type Host } from '../../src/host/host.js';
 import type { DeviceOptions } from '../../src/host/options.js';
-import { DmalogError, VfioError } from '../../src/uapi/errno.js';
+import { DmalogError, ReportSetError, StartError, VfioError, ZeroingViolation } from '../../src/errors.js';
 import { FakeTracker } from '../helpers/fake-tracker.js';
 import { errnoOf, PAGE, setBits } from '../helpers/abi.js';
 
@@ -127,7 +127,8 @@ test('without checking mode the same stray bit slips into the set', async (t) =>
 test('startAll rolls back: when tracker k fails START, trackers 0..k-1 are stopped and the errno surfaces', async (t) => {
   const { trackers, events, coordinator } = fakes(4);
   trackers[2]!.failStart = 'EOPNOTSUPP';
-  t.is(await codeOf(coordinator.startAll({ ranges: [SPAN], pageSize: PAGE })), 'EOPNOTSUPP');
+  const error = await t.throwsAsync(coordinator.startAll({ ranges: [SPAN], pageSize: PAGE }), { instanceOf: StartError });
+  t.like(error, { errno: 'EOPNOTSUPP', tracker: 't2', rolledBack: 2 });
   t.deepEqual(events, ['start t0', 'start t1', 'start t2', 'stop t0', 'stop t1']);
   t.deepEqual(trackers.map((tr) => tr.logging), [false, false, false, false]);
   t.is(coordinator.state, 'idle');
@@ -186,9 +187,11 @@ test('restart that cannot START again retires the tracker: its span is marked in
 test('fail: a REPORT error stops logging everywhere and rejects with the errno', async (t) => {
   const { trackers, events, coordinator, bitmap } = await startedFakes(3, { policy: 'fail' });
   trackers[2]!.failReport = 'EIO';
-  const error = await t.throwsAsync(coordinator.reportSet(W1, bitmap), { instanceOf: VfioError });
+  const error = await t.throwsAsync(coordinator.reportSet(W1, bitmap), { instanceOf: ReportSetError });
+  t.true(error instanceof VfioError);
   t.is(error.errno, 'EIO');
-  t.deepEqual((error as VfioError & { outcomes: Array<{ errno: string | null }> }).outcomes.map((o) => o.errno), [null, null, 'EIO']);
+  t.is(error.tracker, 't2');
+  t.deepEqual(error.outcomes.map((o) => o.errno), [null, null, 'EIO']);
   t.deepEqual(events.filter((e) => e.startsWith('stop')).sort(), ['stop t0', 'stop t1', 'stop t2']);
   t.deepEqual(trackers.map((tr) => tr.logging), [false, false, false]);
   t.is(coordinator.state, 'failed');

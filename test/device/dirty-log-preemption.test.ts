@@ -8,13 +8,13 @@ import test from 'ava';
 import { IovaBitmap } from '../../src/bitmap/iova-bitmap.js';
 import { createHost } from '../../src/host/host.js';
 import { DirtyLog, planLog, summaryLevelWords, type DirtyLogDescriptor } from '../../src/device/dirty-log.js';
+import { ok } from '../../src/util/result.js';
 import { KiB, PAGE, setBits } from '../helpers/abi.js';
 
 const GiB = 1024n * 1024n * KiB;
 
 function plan(T: bigint, length: bigint): DirtyLogDescriptor {
-  const d = planLog(T, [{ iova: 0n, length }], 1 << 30);
-  if ('errno' in d) throw new Error(`planLog failed: ${d.errno}`);
+  const d = ok(planLog(T, [{ iova: 0n, length }], 1 << 30), 'planLog');
   return d;
 }
 

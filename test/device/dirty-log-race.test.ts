@@ -4,8 +4,10 @@
 // protocol between writers and the reader is exercised at every level.
 import { Worker } from 'node:worker_threads';
 import test from 'ava';
-import { IovaBitmap, popcount32 } from '../../src/bitmap/iova-bitmap.js';
+import { IovaBitmap } from '../../src/bitmap/iova-bitmap.js';
+import { popcount32 } from '../../src/util/bits.js';
 import { DirtyLog, planLog, summaryLevelWords } from '../../src/device/dirty-log.js';
+import { ok } from '../../src/util/result.js';
 import type { RaceWriterData } from '../fixtures/log-race-writer.js';
 
 const WRITER = new URL('../fixtures/log-race-writer.js', import.meta.url);
@@ -14,8 +16,7 @@ const GRANULES = 1 << 20;
 const BASE = 1n << 32n;
 
 test('writes racing with REPORTs are each reported once logged, across two summary levels', async (t) => {
-  const planned = planLog(T, [{ iova: BASE, length: BigInt(GRANULES) * T }], 1 << 30);
-  if ('errno' in planned) throw new Error(planned.errno);
+  const planned = ok(planLog(T, [{ iova: BASE, length: BigInt(GRANULES) * T }], 1 << 30), 'planLog');
   t.deepEqual(summaryLevelWords(planned.logWords), [1024, 32]);
   const log = new DirtyLog(planned);
   const shadow = new SharedArrayBuffer(GRANULES / 8);

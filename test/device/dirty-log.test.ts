@@ -6,6 +6,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { IovaBitmap, type Contract } from '../../src/bitmap/iova-bitmap.js';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from '../../src/device/dirty-log.js';
+import { ok } from '../../src/util/result.js';
 import type { LoggingRange } from '../../src/uapi/structs.js';
 import { KiB, PAGE, errnoOfChecked, presetBits, setBits } from '../helpers/abi.js';
 
@@ -14,8 +15,7 @@ const GiB = 1024n * MiB;
 const MAX_LOG_BYTES = 64 << 20;
 
 function plan(T: bigint, ranges: LoggingRange[], maxLogBytes = MAX_LOG_BYTES): DirtyLogDescriptor {
-  const d = planLog(T, ranges, maxLogBytes);
-  if ('errno' in d) throw new Error(`planLog failed: ${d.errno}`);
+  const d = ok(planLog(T, ranges, maxLogBytes), 'planLog');
   return d;
 }
 

@@ -1,7 +1,7 @@
 // SPEC §4, the pure part of each profile: page-size choice, range merging, address-space limit.
 import test from 'ava';
 import {
-  PDS_MAX_RANGES, PROFILE_TRAITS, STATE_ERRNO, ceilPowerOfTwo, floorPowerOfTwo, mergeRanges, profileStart, sortRanges,
+  PDS_MAX_RANGES, PROFILE_TRAITS, STATE_ERRNO, ceilPowerOfTwo, floorPowerOfTwo, mergeRanges, profileStart,
   type DeviceConfig,
 } from '../../src/device/profiles.js';
 import type { LoggingRange } from '../../src/uapi/structs.js';
@@ -55,10 +55,6 @@ test('mergeRanges: a maximum of 0 still leaves one covering range', (t) => {
 test('mergeRanges works on u64 edges (gap arithmetic in bigint)', (t) => {
   const top = (1n << 64n) - PAGE;
   t.deepEqual(mergeRanges([r(0n, PAGE), r(top - 2n * PAGE, PAGE), r(top, PAGE)], 2), [r(0n, PAGE), r(top - 2n * PAGE, 3n * PAGE)]);
-});
-
-test('sortRanges orders by iova (the core hands drivers sorted ranges)', (t) => {
-  t.deepEqual(sortRanges(pages([9, 1], [0, 2], [4, 1])), pages([0, 2], [4, 1], [9, 1]));
 });
 
 test('power-of-two helpers', (t) => {

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { createHost, type DeviceHandle, type DeviceOptions, type Host, type HostOptions } from '../../src/index.js';
 import type { Fault } from '../../src/device/driver.js';
-import { DmalogError, type Errno } from '../../src/uapi/errno.js';
+import { DmalogError } from '../../src/errors.js';
+import type { Errno } from '../../src/uapi/errno.js';
 import { PAGE, errnoOf, setBits } from '../helpers/abi.js';
 
 const MLX5: DeviceOptions = { name: 'dev', profile: 'mlx5' };

@@ -2,11 +2,12 @@
 // device log, and how it stops when the log it holds has been stopped.
 import test from 'ava';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from '../../src/device/dirty-log.js';
+import { ok } from '../../src/util/result.js';
 import { runBurst, stampOf } from '../../src/dma/engine.js';
 import { DmaPool } from '../../src/dma/pool.js';
 import { CONTROL_FIRST_LOG_GEN, CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, controlCells, type BurstTask } from '../../src/dma/types.js';
 import { generatePages, type WorkloadSpec } from '../../src/workload/workload.js';
-import { DmalogError } from '../../src/uapi/errno.js';
+import { DmalogError } from '../../src/errors.js';
 import type { LoggingRange } from '../../src/uapi/structs.js';
 
 const PAGE = 4096n;
@@ -14,8 +15,7 @@ const GUEST_IOVA = 1n << 32n;
 const GUEST_PAGES = 1024;
 
 function log(granule: bigint, ranges: LoggingRange[] = [{ iova: GUEST_IOVA, length: BigInt(GUEST_PAGES) * PAGE }]): DirtyLogDescriptor {
-  const d = planLog(granule, ranges, 1 << 20);
-  if ('errno' in d) throw new Error(d.errno);
+  const d = ok(planLog(granule, ranges, 1 << 20), 'planLog');
   return d;
 }
 
@@ -94,7 +94,7 @@ test('without a log a burst writes data and logs nothing', (t) => {
 });
 
 test('a burst refuses pages beyond guest memory', (t) => {
-  t.throws(() => runBurst(task({ workload: { ...workload, pageCount: GUEST_PAGES + 1 } })), { instanceOf: RangeError });
+  t.throws(() => runBurst(task({ workload: { ...workload, pageCount: GUEST_PAGES + 1 } })), { code: 'DMALOG_BAD_OPTION' });
 });
 
 test('the pool runs bursts on other threads into the same shared log and guest memory', async (t) => {

@@ -60,7 +60,7 @@ test('a failed run prints the command that replays it up to and including the fa
   const report: FuzzReport = {
     seed: '42', calls: 1234, lanes: 6, counts: { ok: 1, EINVAL: 1233 }, byProfile: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
     rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 1,
-    failure: { kind: 'canary', detail: 'x', callIndex: 1233, lane: 3, profile: 'mlx5', call: null },
+    failure: { code: 'DMALOG_FUZZ_FAILURE', kind: 'canary', detail: 'x', callIndex: 1233, lane: 3, profile: 'mlx5', call: null },
   };
   t.is(replayCommand(report), 'dmalog fuzz --seed 42 --calls 1234');
   t.true(formatReport(report).includes(`replay: ${replayCommand(report)}\n`));

@@ -5,7 +5,8 @@ import {
   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START, VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
   VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_SET,
 } from '../../src/uapi/abi.js';
-import { ERRNO, VfioError, type Errno } from '../../src/uapi/errno.js';
+import { VfioError } from '../../src/errors.js';
+import { ERRNO, type Errno } from '../../src/uapi/errno.js';
 import {
   encodeFeatureHeader, encodeLoggingControl, encodeLoggingRange, encodeLoggingReport, type LoggingRange,
 } from '../../src/uapi/structs.js';

@@ -2,7 +2,8 @@
 // and a shared event list that records the order of every call the coordinator makes.
 import { IovaBitmap } from '../../src/bitmap/iova-bitmap.js';
 import type { DirtyTracker, ReportWindow } from '../../src/trackers/tracker.js';
-import { VfioError, type Errno } from '../../src/uapi/errno.js';
+import { VfioError } from '../../src/errors.js';
+import type { Errno } from '../../src/uapi/errno.js';
 import type { LoggingRange } from '../../src/uapi/structs.js';
 
 export class FakeTracker implements DirtyTracker {

@@ -1,7 +1,7 @@
 // Every createHost option at the edge (fillHostOptions, no thread involved): each refusal is
 // DmalogError DMALOG_BAD_OPTION, and each bound accepts its largest value and refuses the next.
 import test from 'ava';
-import { DmalogError } from '../../src/uapi/errno.js';
+import { DmalogError } from '../../src/errors.js';
 import {
   MAX_CALL_TIMEOUT_MS, MAX_LOG_BYTES, MAX_USER_MEMORY_BYTES, fillHostOptions, type DeviceOptions, type HostOptions,
 } from '../../src/host/options.js';

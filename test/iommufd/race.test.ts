@@ -4,7 +4,7 @@
 // (none lost, none invented).
 import { Worker } from 'node:worker_threads';
 import test from 'ava';
-import { popcount32 } from '../../src/bitmap/iova-bitmap.js';
+import { popcount32 } from '../../src/util/bits.js';
 import { IOMMU_HWPT_GET_DIRTY_BITMAP } from '../../src/iommufd/abi.js';
 import { iommufdIoctl } from '../../src/iommufd/ioctl.js';
 import { PAGE } from '../helpers/abi.js';

@@ -5,7 +5,7 @@ import { estimateFootprint } from '../../src/migration/footprint.js';
 import { compareMemory } from '../../src/migration/memory-check.js';
 import { migrate } from '../../src/migration/migration.js';
 import { MAX_RAM_BYTES, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../../src/migration/options.js';
-import { DmalogError } from '../../src/uapi/errno.js';
+import { DmalogError } from '../../src/errors.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { DmalogError, ERRNO, VfioError, isErrno, type Errno } from '../../src/uapi/errno.js';
+import { DmalogError, VfioError } from '../../src/errors.js';
+import { ERRNO, isErrno, type Errno } from '../../src/uapi/errno.js';
 import * as entry from '../../src/index.js';
 
 // Linux asm-generic/errno-base.h and errno.h numbers: the table the simulator must return.

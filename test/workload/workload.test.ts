@@ -66,9 +66,9 @@ test('hot: about hotProbability of the writes land in the writer\'s hot set, the
 });
 
 test('checkWorkload refuses what no generator can serve', (t) => {
-  t.throws(() => checkWorkload(spec({ pageCount: 0 })), { instanceOf: RangeError });
-  t.throws(() => checkWorkload(spec({ writer: 4 })), { instanceOf: RangeError });
-  t.throws(() => checkWorkload(spec({ kind: 'bogus' as never })), { instanceOf: TypeError });
-  t.throws(() => checkWorkload(spec({ pageBase: -1 })), { instanceOf: TypeError });
+  t.throws(() => checkWorkload(spec({ pageCount: 0 })), { code: 'DMALOG_BAD_OPTION' });
+  t.throws(() => checkWorkload(spec({ writer: 4 })), { code: 'DMALOG_BAD_OPTION' });
+  t.throws(() => checkWorkload(spec({ kind: 'bogus' as never })), { code: 'DMALOG_BAD_OPTION' });
+  t.throws(() => checkWorkload(spec({ pageBase: -1 })), { code: 'DMALOG_BAD_OPTION' });
   t.notThrows(() => checkWorkload(spec()));
 });

@@ -1,7 +1,7 @@
 // Micro: the ways a DMA engine can log a page write into a DirtyLog, in one thread, against a
 // bare Atomics.or of the same granule bits.
 import { DirtyLog, planLog } from '../../../src/device/dirty-log.js';
-import { failed } from '../../../src/uapi/validate.js';
+import { ok } from '../../../src/util/result.js';
 import { fmtRate, get, medians, type Row, type Scenario, type ScenarioOptions } from '../../harness.js';
 
 const PAGE = 4096;
@@ -13,8 +13,7 @@ export const scenario: Scenario = {
   name: 'micro/device',
   title: 'micro: logging one page write, per DirtyLog entry point (one thread)',
   async run(options: ScenarioOptions) {
-    const planned = planLog(BigInt(PAGE), [{ iova: BigInt(BASE), length: BigInt(GRANULES * PAGE) }], 1 << 30);
-    if (failed(planned)) throw new Error(planned.errno);
+    const planned = ok(planLog(BigInt(PAGE), [{ iova: BigInt(BASE), length: BigInt(GRANULES * PAGE) }], 1 << 30), 'planLog');
     const log = new DirtyLog(planned);
     const words = new Int32Array(planned.buffer, 0, planned.logWords);
     const granules = new Int32Array(WRITES);

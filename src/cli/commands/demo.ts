@@ -2,7 +2,7 @@
 // into one bitmap, STOP — printing what each step returned and the dirty pages found.
 import { createHost } from '../../host/host.js';
 import type { LogLevel } from '../../host/options.js';
-import { VfioError } from '../../uapi/errno.js';
+import { VfioError } from '../../errors.js';
 import { EXIT, parseFlags } from '../args.js';
 
 export const summary = 'run one logging round on four simulated devices and print each step';

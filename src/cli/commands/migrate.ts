@@ -7,7 +7,7 @@ import { MAX_TIME_MS, MIN_RATE_BYTES, checkMigrationFields, fillMigrationOptions
 import { renderReport } from '../../migration/report-html.js';
 import type { IterationStats, MigrationResult } from '../../migration/result.js';
 import { faultWarnings, progressLine, summaryText } from '../../migration/summary.js';
-import { DmalogError } from '../../uapi/errno.js';
+import { DmalogError } from '../../errors.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseSeed, parseSize } from '../args.js';
 import { DEFAULT_OUTPUT_DIR, MAX_INPUT_BYTES, checkOutputFile, readInputFile, writeOutputFile } from '../files.js';
 import { createProgress } from '../progress.js';
