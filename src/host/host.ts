@@ -1,25 +1,34 @@
 // The simulated host: user memory, one tracker thread per device, and the ioctl entry that runs
 // the core's checks (validate.ts) before handing validated requests to a device's tracker.
 import type { Logger } from 'pino';
-import type { DirtyTracker } from '../trackers/tracker.js';
 import { DirtyLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
-import { PROFILE_TRAITS, type DeviceConfig } from '../device/profiles.js';
+import { PROFILE_TRAITS, type DeviceConfig, type ProfileName } from '../device/profiles.js';
+import { DeviceTracker } from '../trackers/device-tracker.js';
 import { WorkerTransport } from './worker-transport.js';
 import { checkFault, type Fault, type DriverStatus } from '../device/driver.js';
-import {
-  CONTROL_PAGE_SIZE_OFFSET, FEATURE_HEADER_BYTES, FEATURE_NAMES, LOGGING_CONTROL_BYTES, LOGGING_RANGE_BYTES,
-  LOGGING_REPORT_BYTES, VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
-  VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
-  logMaxRanges, type LoggingFeature,
-} from '../uapi/abi.js';
+import { CONTROL_PAGE_SIZE_OFFSET, FEATURE_NAMES, VFIO_DEVICE_FEATURE, type LoggingFeature } from '../uapi/abi.js';
 import { DmalogError, VfioError, type Errno } from '../uapi/errno.js';
-import { encodeFeatureHeader, encodeLoggingControl, encodeLoggingRange, encodeLoggingReport, type LoggingRange } from '../uapi/structs.js';
+import type { LoggingRange } from '../uapi/structs.js';
 import { UserMemory, userPointer } from '../uapi/user-memory.js';
 import { checkFeatureCall, checkReport, checkStart, endOverflows, failed, isPowerOfTwo, peekFeature, type Checked } from '../uapi/validate.js';
 import { createLogger } from './logger.js';
 import { fillHostOptions, type FilledHostOptions, type HostOptions } from './options.js';
 
 /** What a successful feature call produced, beyond the ioctl's 0. */
+/** What `host.inspect(fd)` shows: the host's side of one device, frozen at the call. */
+export interface DeviceSnapshot {
+  readonly fd: number;
+  readonly name: string;
+  readonly profile: ProfileName;
+  /** `gone` once the device's tracker failed; the driver's sticky error shows in `status()` only. */
+  readonly state: 'idle' | 'logging' | 'gone';
+  readonly dead: Errno | null;
+  /** The host holds a log for the device (START succeeded, no STOP since). */
+  readonly logging: boolean;
+  readonly pageSize: bigint | null;
+  readonly ranges: readonly LoggingRange[];
+}
+
 export interface FeatureResult {
   feature: 'START' | 'STOP' | 'REPORT';
   probe: boolean;
@@ -61,7 +70,7 @@ export class Host {
   readonly #user: UserMemory;
   readonly #devices = new Map<string, DeviceSlot>();
   readonly #fds = new Map<number, DeviceSlot>();
-  readonly #handles = new Map<string, DeviceHandle>();
+  readonly #handles = new Map<string, DeviceTracker>();
   readonly #logger: Logger;
   readonly #flushLog: () => void;
   #nextFd = 3;
@@ -196,11 +205,11 @@ export class Host {
   }
 
   /** Typed layer over the raw ABI for one device. */
-  device(name: string): DeviceHandle {
+  device(name: string): DeviceTracker {
     this.#assertOpen();
     let handle = this.#handles.get(name);
     if (!handle) {
-      handle = new DeviceHandle(this, name, this.open(name));
+      handle = new DeviceTracker(this, name, this.open(name));
       this.#handles.set(name, handle);
     }
     return handle;
@@ -228,7 +237,57 @@ export class Host {
     new Uint8Array(this.memory, at, bytes).fill(0);
   }
 
-  /** @internal for DMA engines and the typed layer */
+  /** A read-only snapshot of the host's view of the device behind `fd` (tests, tools). */
+  inspect(fd: number): DeviceSnapshot {
+    const slot = this.#slot(fd);
+    const log = slot.log;
+    return Object.freeze({
+      fd,
+      name: slot.config.name,
+      profile: slot.config.profile,
+      state: slot.tracker.dead ? 'gone' : log ? 'logging' : 'idle',
+      dead: slot.tracker.dead,
+      logging: log !== null,
+      pageSize: log ? log.granuleSize : null,
+      ranges: Object.freeze(log ? log.regions.map((r) => Object.freeze({ iova: r.iova, length: r.length })) : []),
+    });
+  }
+
+  /** The device's live log, for DMA engines in other threads; null when not logging. */
+  logDescriptor(fd: number): DirtyLogDescriptor | null {
+    return this.#slot(fd).log?.descriptor ?? null;
+  }
+
+  /** Inject a fault into the device's driver (tests, stress runs). */
+  async injectFault(fd: number, fault: Fault): Promise<void> {
+    const slot = this.#slot(fd);
+    // Refused here, before the thread hop: an out-of-contract fault (an errno outside the list, a
+    // function, a NaN delay) would otherwise kill a healthy tracker or block it for ever.
+    fault = checkFault(fault);
+    try {
+      await slot.tracker.call('injectFault', fault);
+    } catch (error) {
+      // A 'die' fault answers by dying, and a 'throw' may kill the thread before its answer
+      // arrives: that is the fault taking effect.
+      const dies = fault.kind === 'die' || fault.kind === 'throw';
+      if (!(dies && error instanceof VfioError && error.errno === 'ENODEV')) throw error;
+    }
+  }
+
+  /** The driver's own state (sticky error included); rejects ENODEV once the device is gone. */
+  async status(fd: number): Promise<DriverStatus> {
+    return this.#slot(fd).tracker.call('status');
+  }
+
+  /**
+   * End the device's tracker as if killed from outside (fault drills): calls pending on it and
+   * every later call are ENODEV. Resolves once it has ended.
+   */
+  async terminateTracker(fd: number): Promise<void> {
+    await this.#slot(fd).tracker.terminate();
+  }
+
+  /** @internal transitional: tests still read slots */
   slotOf(fd: number): { config: DeviceConfig; tracker: WorkerTransport; log: DirtyLog | null } {
     return this.#slot(fd);
   }
@@ -253,120 +312,5 @@ function unwrap<T>(r: Checked<T>): T {
   return r;
 }
 
-export interface StartLogging { pageSize: bigint | number; ranges: Array<{ iova: bigint | number; length: bigint | number }> }
-export interface ReportDirty { iova: bigint | number; length: bigint | number; pageSize: bigint | number; bitmap: number }
-
-/**
- * The typed layer: encodes each call into user memory and goes through the same ioctl path, so
- * every rule has one implementation. Scratch space comes from `host.alloc`, once per device; all
- * of a call's structs are read before it first awaits, so calls may overlap.
- */
-export class DeviceHandle implements DirtyTracker {
-  readonly kind = 'device' as const;
-  readonly #host: Host;
-  readonly name: string;
-  readonly fd: number;
-  #scratch = -1;
-
-  constructor(host: Host, name: string, fd: number) {
-    this.#host = host;
-    this.name = name;
-    this.fd = fd;
-  }
-
-  get profile(): DeviceConfig['profile'] {
-    return this.#host.slotOf(this.fd).config.profile;
-  }
-
-  #scratchAt(): number {
-    if (this.#scratch < 0) {
-      const bytes = FEATURE_HEADER_BYTES + LOGGING_CONTROL_BYTES + logMaxRanges(this.#host.options.hostPageSize) * LOGGING_RANGE_BYTES;
-      this.#scratch = this.#host.alloc(bytes);
-    }
-    return this.#scratch;
-  }
-
-  #header(flags: number, payloadBytes: number): number {
-    const at = this.#scratchAt();
-    encodeFeatureHeader(new DataView(this.#host.memory), at, { argsz: FEATURE_HEADER_BYTES + payloadBytes, flags });
-    return at;
-  }
-
-  /** PROBE a logging feature: true when supported, false on ENOTTY. */
-  async probe(feature: LoggingFeature = VFIO_DEVICE_FEATURE_DMA_LOGGING_START): Promise<boolean> {
-    const op = feature === VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT ? VFIO_DEVICE_FEATURE_GET : VFIO_DEVICE_FEATURE_SET;
-    try {
-      await this.#host.ioctl(this.fd, VFIO_DEVICE_FEATURE, this.#header(VFIO_DEVICE_FEATURE_PROBE | op | feature, 0));
-      return true;
-    } catch (error) {
-      if (error instanceof VfioError && error.errno === 'ENOTTY') return false;
-      throw error;
-    }
-  }
-
-  /** START; resolves the page size the device chose. */
-  async startLogging(req: StartLogging): Promise<bigint> {
-    const at = this.#header(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START, LOGGING_CONTROL_BYTES);
-    const view = new DataView(this.#host.memory);
-    const rangesAt = at + FEATURE_HEADER_BYTES + LOGGING_CONTROL_BYTES;
-    // Scratch holds LOG_MAX_RANGES ranges; past that the core refuses (E2BIG) before reading any.
-    const room = logMaxRanges(this.#host.options.hostPageSize);
-    req.ranges.slice(0, room).forEach((r, i) => encodeLoggingRange(view, rangesAt + i * LOGGING_RANGE_BYTES, { iova: BigInt(r.iova), length: BigInt(r.length) }));
-    encodeLoggingControl(view, at + FEATURE_HEADER_BYTES, { pageSize: BigInt(req.pageSize), numRanges: req.ranges.length, reserved: 0, ranges: BigInt(rangesAt) });
-    const res = await this.#host.featureCall(this.fd, VFIO_DEVICE_FEATURE, at);
-    return res.pageSize!;
-  }
-
-  async stopLogging(): Promise<void> {
-    await this.#host.ioctl(this.fd, VFIO_DEVICE_FEATURE, this.#header(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, 0));
-  }
-
-  /** REPORT into the bitmap at user address `bitmap`; resolves the number of bits it set. */
-  async report(req: ReportDirty): Promise<number> {
-    const at = this.#header(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, LOGGING_REPORT_BYTES);
-    encodeLoggingReport(new DataView(this.#host.memory), at + FEATURE_HEADER_BYTES, {
-      iova: BigInt(req.iova), length: BigInt(req.length), pageSize: BigInt(req.pageSize), bitmap: BigInt(req.bitmap),
-    });
-    const res = await this.#host.featureCall(this.fd, VFIO_DEVICE_FEATURE, at);
-    return res.pagesReported!;
-  }
-
-  dmaWrite(iova: bigint, length: bigint): Promise<void> {
-    return this.#host.dmaWrite(this.fd, iova, length);
-  }
-
-  dmaRead(iova: bigint, length: bigint): Promise<void> {
-    return this.#host.dmaRead(this.fd, iova, length);
-  }
-
-  /** Inject a fault into the device's tracker (tests, stress runs). */
-  async injectFault(fault: Fault): Promise<void> {
-    // Refused here, before the thread hop: an out-of-contract fault (an errno outside the list, a
-    // function, a NaN delay) would otherwise kill a healthy tracker or block it for ever.
-    fault = checkFault(fault);
-    try {
-      await this.#host.slotOf(this.fd).tracker.call('injectFault', fault);
-    } catch (error) {
-      // A 'die' fault answers by dying, and a 'throw' may kill the thread before its answer
-      // arrives: that is the fault taking effect.
-      const dies = fault.kind === 'die' || fault.kind === 'throw';
-      if (!(dies && error instanceof VfioError && error.errno === 'ENODEV')) throw error;
-    }
-  }
-
-  /** Async so that a closed host rejects like every other call, instead of throwing. */
-  async status(): Promise<DriverStatus> {
-    return this.#host.slotOf(this.fd).tracker.call('status');
-  }
-
-  /** The device's current log, for DMA engines in other threads; null when not logging. */
-  logDescriptor(): DirtyLogDescriptor | null {
-    return this.#host.slotOf(this.fd).log?.descriptor ?? null;
-  }
-
-  get dead(): Errno | null {
-    return this.#host.slotOf(this.fd).tracker.dead;
-  }
-}
-
+export type { StartLogging, ReportDirty } from '../trackers/device-tracker.js';
 export type { LoggingRange };

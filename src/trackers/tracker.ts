@@ -1,5 +1,5 @@
 // What the coordinator knows of a tracker: the four DMA-logging verbs, nothing about threads,
-// profiles or logs. A device (DeviceHandle) is one kind; IOMMU dirty tracking (SPEC §7) and a
+// profiles or logs. A device (DeviceTracker, device-tracker.ts) is one kind; IOMMU dirty tracking (SPEC §7) and a
 // vCPU dirty log are others that report into the same bitmap.
 import type { LoggingRange } from '../uapi/structs.js';
 

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
-import { createHost, type DeviceHandle, type DeviceOptions, type Host, type HostOptions } from '../../src/index.js';
+import { createHost, type DeviceTracker, type DeviceOptions, type Host, type HostOptions } from '../../src/index.js';
 import type { Fault } from '../../src/device/driver.js';
 import { DmalogError, type Errno } from '../../src/uapi/errno.js';
 import { PAGE, errnoOf, setBits } from '../helpers/abi.js';
@@ -19,7 +19,7 @@ const BITMAP_AT = 0x1000;
 /** Far below the 60 s deadline: an answer within it is the death being noticed. */
 const GUARD_MS = 10_000;
 
-async function hostFor(t: ExecutionContext, device: DeviceOptions = MLX5, options: Partial<HostOptions> = {}): Promise<{ host: Host; dev: DeviceHandle }> {
+async function hostFor(t: ExecutionContext, device: DeviceOptions = MLX5, options: Partial<HostOptions> = {}): Promise<{ host: Host; dev: DeviceTracker }> {
   const host = await createHost({ userMemoryBytes: 1 << 20, logLevel: 'silent', callTimeoutMs: 60_000, ...options, devices: [device] });
   t.teardown(() => host.close());
   return { host, dev: host.device(device.name) };
@@ -33,7 +33,7 @@ async function settle(t: ExecutionContext, call: Promise<unknown>): Promise<Errn
   return outcome;
 }
 
-async function untilDead(t: ExecutionContext, host: Host, dev: DeviceHandle): Promise<Errno> {
+async function untilDead(t: ExecutionContext, host: Host, dev: DeviceTracker): Promise<Errno> {
   for (let waited = 0; waited < GUARD_MS; waited += 5) {
     const dead = host.slotOf(dev.fd).tracker.dead;
     if (dead) return dead;
@@ -44,7 +44,7 @@ async function untilDead(t: ExecutionContext, host: Host, dev: DeviceHandle): Pr
 }
 
 /** Every kind of later call on a dead device: all ENODEV. */
-async function assertGone(t: ExecutionContext, host: Host, dev: DeviceHandle): Promise<void> {
+async function assertGone(t: ExecutionContext, host: Host, dev: DeviceTracker): Promise<void> {
   const window = { iova: 0n, length: 1n << 20n, pageSize: PAGE, bitmap: BITMAP_AT };
   t.deepEqual(await Promise.all([
     settle(t, dev.startLogging({ pageSize: PAGE, ranges: RANGES })),
@@ -59,7 +59,7 @@ async function assertGone(t: ExecutionContext, host: Host, dev: DeviceHandle): P
   ]), ['ENODEV', 'ENODEV', 'ENODEV', 'ENODEV', 'ENODEV', 'ENODEV', 'ENODEV', 'ENODEV']);
 }
 
-async function logging(dev: DeviceHandle, dirtyPages: number[]): Promise<void> {
+async function logging(dev: DeviceTracker, dirtyPages: number[]): Promise<void> {
   await dev.startLogging({ pageSize: PAGE, ranges: RANGES });
   for (const p of dirtyPages) await dev.dmaWrite(BigInt(p) * PAGE, 1n);
 }
