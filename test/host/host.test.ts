@@ -640,3 +640,71 @@ function errnoOfSync(call: () => unknown): string {
     return error instanceof VfioError ? error.errno : String(error);
   }
 }
+
+// ---- close(fd), free ------------------------------------------------------------------------
+
+test('close(fd): that fd is EBADF from then on (ioctl, DMA, inspect, a second close); other fds on the device work', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const [fd, other] = [host.open('mlx'), host.open('mlx')];
+  await host.close(fd);
+  const raw = rawOn(host, fd);
+  t.deepEqual(await Promise.all([
+    errnoOf(raw.probe(VFIO_DEVICE_FEATURE_SET | F_START)),
+    errnoOf(raw.start({ pageSize: PAGE, ranges: [span(0n, MiB)] })),
+    errnoOf(host.dmaWrite(fd, 0n, PAGE)),
+    errnoOf(host.dmaRead(fd, 0n, PAGE)),
+    errnoOf(() => host.inspect(fd)),
+    errnoOf(host.close(fd)),
+  ]), ['EBADF', 'EBADF', 'EBADF', 'EBADF', 'EBADF', 'EBADF']);
+  t.is(await errnoOf(host.close(other + 100)), 'EBADF', 'closing an fd never opened');
+  t.is(await errnoOf(host.ioctl(other + 100, VFIO_DEVICE_FEATURE, CALL_AT)), 'ENODEV', 'calls on an fd never opened stay ENODEV');
+  t.is(await errnoOf(rawOn(host, other).start({ pageSize: PAGE, ranges: [span(0n, MiB)] })), 0);
+  t.like(host.inspect(other), { name: 'mlx', state: 'logging', logging: true, pageSize: PAGE });
+  t.not(host.open('mlx'), fd, 'a closed fd number is not handed out again');
+});
+
+test('closing the last fd of a logging device stops its logging; while another fd is open it keeps logging', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const [a, b] = [host.open('mlx'), host.open('mlx')];
+  await rawOn(host, a).start({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  await host.dmaWrite(b, 5n * PAGE, 1n);
+  await host.close(a);
+  t.true(host.inspect(b).logging, 'fd b still open: the device logs on');
+  t.deepEqual(await rawOn(host, b).reportBits(0n, 16n * PAGE), [5]);
+  await host.close(b);
+  const c = host.open('mlx');
+  t.like(host.inspect(c), { state: 'idle', logging: false, pageSize: null, ranges: [] });
+  const dev = host.device('mlx');
+  t.is((await dev.status()).state, 'idle', 'the driver was STOPped');
+  t.is(await errnoOf(rawOn(host, c).report({ iova: 0n, length: 16n * PAGE, pageSize: PAGE, bitmap: BITMAP_AT })), 'EINVAL', 'REPORT when idle');
+  t.is(await errnoOf(rawOn(host, c).start({ pageSize: PAGE, ranges: [span(0n, MiB)] })), 0, 'and it STARTs again');
+});
+
+test('host.device(name) after its fd was closed opens a new one', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const first = host.device('mlx');
+  t.is(host.device('mlx'), first, 'one handle while its fd is open');
+  await host.close(first.fd);
+  const second = host.device('mlx');
+  t.not(second.fd, first.fd);
+  t.is(await errnoOf(first.probe()), 'EBADF');
+  t.true(await second.probe());
+});
+
+test('host.free gives memory back to host.alloc; a double free or a foreign pointer → DMALOG_BAD_OPTION', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const badOption = { instanceOf: DmalogError, code: 'DMALOG_BAD_OPTION' };
+  const whole = host.alloc(MEMORY_BYTES);
+  t.is(whole, 0);
+  t.is(errnoOfSync(() => host.alloc(8)), 'ENOMEM');
+  host.free(whole);
+  t.throws(() => host.free(whole), badOption, 'double free');
+  const small = host.alloc(64);
+  t.is(small, MEMORY_BYTES - 64, 'from the top again');
+  t.throws(() => host.free(small + 8), badOption, 'inside an allocation is not one');
+  t.throws(() => host.free(CALL_AT), badOption, 'never allocated');
+  host.free(small);
+  t.is(host.alloc(MEMORY_BYTES), 0, 'everything coalesced back');
+  await host.close();
+  t.throws(() => host.free(0), { instanceOf: DmalogError, code: 'DMALOG_CLOSED' });
+});
