@@ -3,7 +3,7 @@ export * from './uapi/abi.js';
 export { ERRNO, VfioError, DmalogError, isErrno, type Errno } from './uapi/errno.js';
 export * from './uapi/structs.js';
 export { UserMemory, bitmapBytes } from './uapi/user-memory.js';
-export { createHost, Host, type FeatureResult, type DeviceSnapshot, type StartLogging, type ReportDirty } from './host/host.js';
+export { createHost, Host, type FeatureResult, type DeviceSnapshot, type StartLogging, type ReportDirty, type TransportKind } from './host/host.js';
 // DeviceHandle (the typed layer) and DmaDevice (its log generations) are now one class.
 export { DeviceTracker, DeviceTracker as DeviceHandle } from './trackers/device-tracker.js';
 export type { HostOptions, DeviceOptions, LogLevel } from './host/options.js';

@@ -3,7 +3,7 @@
 // and hands it to a device's tracker (vfio-core.ts), and one transport per device to its driver
 // (transport.ts: a worker thread, or this thread).
 import type { Logger } from 'pino';
-import { checkFault, type DriverStatus, type Fault } from '../device/driver.js';
+import { checkFault, type DriverInit, type DriverStatus, type Fault } from '../device/driver.js';
 import type { DirtyLogDescriptor } from '../device/dirty-log.js';
 import type { ProfileName } from '../device/profiles.js';
 import { DeviceTracker } from '../trackers/device-tracker.js';
@@ -12,13 +12,15 @@ import type { LoggingRange } from '../uapi/structs.js';
 import { UserMemory } from '../uapi/user-memory.js';
 import { UserAllocator } from './allocator.js';
 import { FdTable, type DeviceSlot } from './fd-table.js';
+import { InThreadTransport } from './in-thread-transport.js';
 import { createLogger } from './logger.js';
 import { fillHostOptions, type FilledHostOptions, type HostOptions } from './options.js';
-import type { TrackerTransport } from './transport.js';
+import type { TrackerTransport, TransportKind } from './transport.js';
 import { VfioCore, checkDma, stopLogging, type FeatureResult } from './vfio-core.js';
 import { WorkerTransport } from './worker-transport.js';
 
 export type { FeatureResult } from './vfio-core.js';
+export type { TransportKind };
 export type { StartLogging, ReportDirty } from '../trackers/device-tracker.js';
 export type { LoggingRange };
 
@@ -27,6 +29,8 @@ export interface DeviceSnapshot {
   readonly fd: number;
   readonly name: string;
   readonly profile: ProfileName;
+  /** How the host reaches the device's driver. */
+  readonly transport: TransportKind;
   /** `gone` once the device's tracker failed; the driver's sticky error shows in `status()` only. */
   readonly state: 'idle' | 'logging' | 'gone';
   readonly dead: Errno | null;
@@ -40,7 +44,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const filled = fillHostOptions(options);
   const memory = new SharedArrayBuffer(filled.userMemoryBytes);
   const transports = await Promise.allSettled(filled.devices.map((device) =>
-    WorkerTransport.spawn({ device, userMemory: memory, contract: filled.contract, maxLogBytes: filled.maxLogBytes }, filled.callTimeoutMs)));
+    spawnTransport(filled, { device, userMemory: memory, contract: filled.contract, maxLogBytes: filled.maxLogBytes })));
   const spawned = transports.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
   try {
     const failure = transports.find((t): t is PromiseRejectedResult => t.status === 'rejected');
@@ -51,6 +55,11 @@ export async function createHost(options: HostOptions): Promise<Host> {
     await Promise.all(spawned.map((t) => t.terminate()));
     throw error;
   }
+}
+
+async function spawnTransport(options: FilledHostOptions, init: DriverInit): Promise<TrackerTransport> {
+  if (options.transport === 'in-thread') return new InThreadTransport(init);
+  return WorkerTransport.spawn(init, options.callTimeoutMs);
 }
 
 export class Host {
@@ -159,6 +168,7 @@ export class Host {
       fd,
       name: slot.config.name,
       profile: slot.config.profile,
+      transport: transport.kind,
       state: transport.dead ? 'gone' : log ? 'logging' : 'idle',
       dead: transport.dead,
       logging: log !== null,
