@@ -182,7 +182,7 @@ export class FuzzLane {
     const before = this.#status;
     const unchanged = outcome !== 'ok' || effect!.kind === 'none';
     if (unchanged && !checkStatus) {
-      const hostLogs = this.#host.slotOf(this.#fd).log !== null;
+      const hostLogs = this.#host.inspect(this.#fd).logging;
       if (hostLogs !== (before.state !== 'idle')) throw new FuzzFailure('state', `${outcome}: the host ${hostLogs ? 'has' : 'lost'} a log; expected ${showStatus(before)}`);
       this.#unchecked++;
       return outcome;

@@ -203,12 +203,6 @@ export class Host {
     await this.#slot(fd).transport.terminate();
   }
 
-  /** @internal transitional: tests still read slots (replaced by inspect) */
-  slotOf(fd: number): { tracker: TrackerTransport; log: DeviceSlot['log'] } {
-    const slot = this.#slot(fd);
-    return { tracker: slot.transport, log: slot.log };
-  }
-
   /**
    * `close(fd)`: close one fd (EBADF from then on); when it was the device's last, its logging
    * stops. `close()`: end every tracker and the host; idempotent. The process then exits by itself.

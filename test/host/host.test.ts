@@ -699,6 +699,23 @@ test('in-thread: an uncaught exception (a throw fault) ends the driver after its
   t.is(await errnoOf(pds.probe()), 'ENODEV');
 });
 
+both('host.inspect(fd): a frozen snapshot of the host\'s view: name, profile, state, page size and ranges; later changes do not show in it', async (t) => {
+  const host = await hostFor(t, [{ ...MLX5, minPageSize: 8192 }]);
+  const dev = host.device('mlx');
+  const idle = host.inspect(dev.fd);
+  t.deepEqual(idle, { fd: dev.fd, name: 'mlx', profile: 'mlx5', transport: (t.context as Context).transport, state: 'idle', dead: null, logging: false, pageSize: null, ranges: [] });
+  await dev.startLogging({ pageSize: PAGE, ranges: [span(MiB, MiB), span(0n, 64n * KiB)] });
+  const logging = host.inspect(dev.fd);
+  t.like(logging, { state: 'logging', logging: true, pageSize: 8192n });
+  t.deepEqual(logging.ranges, [span(0n, 64n * KiB), span(MiB, MiB)], 'the ranges the device tracks, sorted');
+  t.true(Object.isFrozen(logging) && Object.isFrozen(logging.ranges) && Object.isFrozen(logging.ranges[0]));
+  t.throws(() => { (logging as { logging: boolean }).logging = false; }, { instanceOf: TypeError });
+  await dev.stopLogging();
+  t.is(logging.state, 'logging', 'a snapshot does not follow the device');
+  t.like(host.inspect(dev.fd), { state: 'idle', logging: false });
+  t.is(await errnoOf(() => host.inspect(dev.fd + 100)), 'ENODEV');
+});
+
 // ---- close(fd), free ------------------------------------------------------------------------
 
 both('close(fd): that fd is EBADF from then on (ioctl, DMA, inspect, a second close); other fds on the device work', async (t) => {
