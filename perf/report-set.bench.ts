@@ -9,7 +9,8 @@ import * as Comlink from 'comlink';
 import { Coordinator } from '../src/coordinator/coordinator.js';
 import { DirtyLog } from '../src/device/dirty-log.js';
 import { nodeEndpoint } from '../src/device/node-endpoint.js';
-import { createHost, type DeviceHandle } from '../src/host/host.js';
+import { createHost } from '../src/host/host.js';
+import type { DeviceTracker } from '../src/trackers/device-tracker.js';
 import { fmtMs, get, medians, type BenchSettings, type Row, type Scenario, type ScenarioOptions, type TaskSpec } from './harness.js';
 import { ANSWER, BARE_PING, REQUEST, type WakeData } from './workers/floor-wire.js';
 import type { pingTarget } from './workers/ping.js';
@@ -170,7 +171,7 @@ async function measureSets(n: number, floors: Floors, settings: BenchSettings): 
   }
 }
 
-function logOf(handle: DeviceHandle): DirtyLog {
+function logOf(handle: DeviceTracker): DirtyLog {
   const descriptor = handle.logDescriptor();
   if (!descriptor) throw new Error(`${handle.name} is not logging`);
   return new DirtyLog(descriptor);

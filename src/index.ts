@@ -4,7 +4,9 @@ export { ERRNO, isErrno, type Errno } from './uapi/errno.js';
 export { ERROR_CODES, VfioError, ReportSetError, StartError, DmalogError, ZeroingViolation, InjectedFault, FuzzFailure, type DmalogCode } from './errors.js';
 export * from './uapi/structs.js';
 export { UserMemory, bitmapBytes } from './uapi/user-memory.js';
-export { createHost, Host, DeviceHandle, type FeatureResult, type StartLogging, type ReportDirty } from './host/host.js';
+export { createHost, Host, type FeatureResult, type DeviceSnapshot, type StartLogging, type ReportDirty, type TransportKind } from './host/host.js';
+// DeviceHandle (the typed layer) and DmaDevice (its log generations) are now one class.
+export { DeviceTracker, DeviceTracker as DeviceHandle } from './trackers/device-tracker.js';
 export type { HostOptions, DeviceOptions, LogLevel } from './host/options.js';
 export { IovaBitmap, reportBitCount, type Contract, type BitmapWindow } from './bitmap/iova-bitmap.js';
 export { DirtyLog, type DirtyLogDescriptor, type LogRegion } from './device/dirty-log.js';
@@ -19,7 +21,6 @@ export type { MigrationResult, IterationStats, Failure as MigrationFailure, NotC
 export { CpuDirtyTracker } from './trackers/cpu-tracker.js';
 export { renderReport } from './migration/report-html.js';
 export { DmaPool, type DmaPoolOptions } from './dma/pool.js';
-export { DmaDevice } from './dma/dma-device.js';
 export { runBurst } from './dma/engine.js';
 export type { BurstTask, BurstResult } from './dma/types.js';
 export { generatePages, WORKLOAD_KINDS, type WorkloadKind, type WorkloadSpec } from './workload/workload.js';

@@ -89,15 +89,21 @@ export interface DriverStatus { state: DriverState; pageSize: bigint | null; reg
 export class DeviceDriver {
   readonly #init: DriverInit;
   readonly #die: () => never;
+  readonly #crash: (error: Error) => void;
   #state: DriverState = 'idle';
   #log: DirtyLog | null = null;
   #faults: Fault[] = [];
   #startFaults: StartFault[] = [];
   #reports = 0;
 
-  constructor(init: DriverInit, die: () => never) {
+  /**
+   * `die` ends the driver's thread at once (never returns); `crash` raises an uncaught exception
+   * in it after the current call has answered (a worker's default: a thrown timer callback).
+   */
+  constructor(init: DriverInit, die: () => never, crash: (error: Error) => void = throwLater) {
     this.#init = init;
     this.#die = die;
+    this.#crash = crash;
   }
 
   start(pageSizeHint: bigint, ranges: LoggingRange[]): Checked<StartResult> {
@@ -149,8 +155,7 @@ export class DeviceDriver {
 
   injectFault(fault: Fault): void {
     if (fault.kind === 'die') this.#die();
-    // After a macrotask, so that this call's answer is posted first.
-    if (fault.kind === 'throw') setTimeout(() => { throw new InjectedFault('uncaught exception in the device thread'); });
+    if (fault.kind === 'throw') this.#crash(new InjectedFault('uncaught exception in the device thread'));
     else if (isStartFault(fault)) this.#startFaults.push(fault);
     else this.#faults.push(fault);
   }
@@ -164,6 +169,11 @@ export class DeviceDriver {
       reports: this.#reports,
     };
   }
+}
+
+/** After a macrotask, so that the current call's answer is posted first. */
+function throwLater(error: Error): void {
+  setTimeout(() => { throw error; });
 }
 
 function insideOneRegion(log: DirtyLog, iova: bigint, length: bigint): boolean {

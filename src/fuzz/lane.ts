@@ -4,7 +4,8 @@
 // A failed call must change nothing, so the two must stay indistinguishable: same status, same
 // bits from every REPORT. Each check that fails throws a FuzzFailure naming what broke.
 import type { Contract } from '../bitmap/iova-bitmap.js';
-import { createHost, type DeviceHandle, type Host } from '../host/host.js';
+import { createHost, type Host } from '../host/host.js';
+import type { DeviceTracker } from '../trackers/device-tracker.js';
 import type { ProfileName } from '../device/profiles.js';
 import type { DriverStatus } from '../device/driver.js';
 import { FuzzFailure, VfioError } from '../errors.js';
@@ -80,8 +81,8 @@ export class FuzzLane {
   readonly #o: LaneOptions;
   readonly #host: Host;
   readonly #fd: number;
-  readonly #device: DeviceHandle;
-  readonly #mirror: DeviceHandle;
+  readonly #device: DeviceTracker;
+  readonly #mirror: DeviceTracker;
   readonly #mirrorBitmapAt: number;
   readonly #arena: Uint8Array;
   readonly #mirrorBytes: Uint8Array;
@@ -174,7 +175,7 @@ export class FuzzLane {
     const before = this.#status;
     const unchanged = outcome !== 'ok' || effect!.kind === 'none';
     if (unchanged && !checkStatus) {
-      const hostLogs = this.#host.slotOf(this.#fd).log !== null;
+      const hostLogs = this.#host.inspect(this.#fd).logging;
       if (hostLogs !== (before.state !== 'idle')) throw new FuzzFailure('state', `${outcome}: the host ${hostLogs ? 'has' : 'lost'} a log; expected ${showStatus(before)}`);
       this.#unchecked++;
       return outcome;
@@ -361,7 +362,7 @@ export class FuzzLane {
   /** STOP, then START/DMA/REPORT/STOP over fixed ranges: exactly the bits a fresh device gives. */
   async round(): Promise<void> {
     await this.#stopBoth();
-    const start = (h: DeviceHandle) => () => h.startLogging({ pageSize: PAGE, ranges: ROUND_RANGES });
+    const start = (h: DeviceTracker) => () => h.startLogging({ pageSize: PAGE, ranges: ROUND_RANGES });
     const started = await this.#both('round START', start(this.#device), start(this.#mirror));
     if (this.profile === 'none') {
       if (started !== 'ENOTTY') throw new FuzzFailure('round', `START on a device without logging gave ${started}`);

@@ -1,53 +1,54 @@
-// The simulated host: user memory, one tracker thread per device, and the ioctl entry that runs
-// the core's checks (validate.ts) before handing validated requests to a device's tracker.
+// The simulated host: `createHost` and the `Host` facade. It wires user memory and its allocator
+// (allocator.ts), the devices and their fds (fd-table.ts), the VFIO core that checks each call
+// and hands it to a device's tracker (vfio-core.ts), and one transport per device to its driver
+// (transport.ts: a worker thread, or this thread).
 import type { Logger } from 'pino';
-import type { DirtyTracker } from '../trackers/tracker.js';
-import { DirtyLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
-import { PROFILE_TRAITS, type DeviceConfig } from '../device/profiles.js';
-import { WorkerTransport } from './worker-transport.js';
-import { checkFault, type Fault, type DriverStatus } from '../device/driver.js';
-import {
-  CONTROL_PAGE_SIZE_OFFSET, FEATURE_HEADER_BYTES, FEATURE_NAMES, LOGGING_CONTROL_BYTES, LOGGING_RANGE_BYTES,
-  LOGGING_REPORT_BYTES, VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
-  VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
-  logMaxRanges, type LoggingFeature,
-} from '../uapi/abi.js';
-import { DmalogError, VfioError } from '../errors.js';
+import { checkFault, type DriverInit, type DriverStatus, type Fault } from '../device/driver.js';
+import type { DirtyLogDescriptor } from '../device/dirty-log.js';
+import type { ProfileName } from '../device/profiles.js';
+import { DeviceTracker } from '../trackers/device-tracker.js';
+import { DmalogError } from '../errors.js';
 import type { Errno } from '../uapi/errno.js';
-import { encodeFeatureHeader, encodeLoggingControl, encodeLoggingRange, encodeLoggingReport, type LoggingRange } from '../uapi/structs.js';
-import { UserMemory, userPointer } from '../uapi/user-memory.js';
-import { checkFeatureCall, checkReport, checkStart, endOverflows, peekFeature } from '../uapi/validate.js';
-import { isPowerOfTwo } from '../util/bits.js';
-import { failed, type Checked } from '../util/result.js';
+import type { LoggingRange } from '../uapi/structs.js';
+import { UserMemory } from '../uapi/user-memory.js';
+import { UserAllocator } from './allocator.js';
+import { FdTable, type DeviceSlot } from './fd-table.js';
+import { InThreadTransport } from './in-thread-transport.js';
 import { createLogger } from './logger.js';
 import { fillHostOptions, type FilledHostOptions, type HostOptions } from './options.js';
+import type { TrackerTransport, TransportKind } from './transport.js';
+import { VfioCore, checkDma, stopLogging, type FeatureResult } from './vfio-core.js';
+import { WorkerTransport } from './worker-transport.js';
 
-/** What a successful feature call produced, beyond the ioctl's 0. */
-export interface FeatureResult {
-  feature: 'START' | 'STOP' | 'REPORT';
-  probe: boolean;
-  /** START: the page size the device chose (also written back into control.page_size). */
-  pageSize?: bigint;
-  /** REPORT: distinct bits this REPORT set in the user bitmap. */
-  pagesReported?: number;
-}
+export type { FeatureResult } from './vfio-core.js';
+export type { TransportKind };
+export type { StartLogging, ReportDirty } from '../trackers/device-tracker.js';
+export type { LoggingRange };
 
-interface DeviceSlot {
-  config: DeviceConfig;
-  tracker: WorkerTransport;
-  /** The device's log as seen by its DMA engine (this thread); null when not logging. */
-  log: DirtyLog | null;
-  logger: Logger;
+/** What `host.inspect(fd)` shows: the host's side of one device, frozen at the call. */
+export interface DeviceSnapshot {
+  readonly fd: number;
+  readonly name: string;
+  readonly profile: ProfileName;
+  /** How the host reaches the device's driver. */
+  readonly transport: TransportKind;
+  /** `gone` once the device's tracker failed; the driver's sticky error shows in `status()` only. */
+  readonly state: 'idle' | 'logging' | 'gone';
+  readonly dead: Errno | null;
+  /** The host holds a log for the device (START succeeded, no STOP since). */
+  readonly logging: boolean;
+  readonly pageSize: bigint | null;
+  readonly ranges: readonly LoggingRange[];
 }
 
 export async function createHost(options: HostOptions): Promise<Host> {
   const filled = fillHostOptions(options);
   const memory = new SharedArrayBuffer(filled.userMemoryBytes);
-  const trackers = await Promise.allSettled(filled.devices.map((device) =>
-    WorkerTransport.spawn({ device, userMemory: memory, contract: filled.contract, maxLogBytes: filled.maxLogBytes }, filled.callTimeoutMs)));
-  const spawned = trackers.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+  const transports = await Promise.allSettled(filled.devices.map((device) =>
+    spawnTransport(filled, { device, userMemory: memory, contract: filled.contract, maxLogBytes: filled.maxLogBytes })));
+  const spawned = transports.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
   try {
-    const failure = trackers.find((t): t is PromiseRejectedResult => t.status === 'rejected');
+    const failure = transports.find((t): t is PromiseRejectedResult => t.status === 'rejected');
     if (failure) throw failure.reason;
     return new Host(filled, memory, spawned);
   } catch (error) {
@@ -57,57 +58,52 @@ export async function createHost(options: HostOptions): Promise<Host> {
   }
 }
 
+async function spawnTransport(options: FilledHostOptions, init: DriverInit): Promise<TrackerTransport> {
+  if (options.transport === 'in-thread') return new InThreadTransport(init);
+  return WorkerTransport.spawn(init, options.callTimeoutMs);
+}
+
 export class Host {
   /** The simulated user address space: ioctl pointers are byte offsets into it. */
   readonly memory: SharedArrayBuffer;
   readonly options: FilledHostOptions;
-  readonly #user: UserMemory;
-  readonly #devices = new Map<string, DeviceSlot>();
-  readonly #fds = new Map<number, DeviceSlot>();
-  readonly #handles = new Map<string, DeviceHandle>();
+  readonly #table: FdTable;
+  readonly #core: VfioCore;
+  readonly #allocator: UserAllocator;
+  readonly #handles = new Map<string, DeviceTracker>();
   readonly #logger: Logger;
   readonly #flushLog: () => void;
-  #nextFd = 3;
-  /** `alloc` hands out user memory from the top down, leaving low addresses to raw ABI users. */
-  #allocTop: number;
   #closed: Promise<void> | null = null;
 
-  constructor(options: FilledHostOptions, memory: SharedArrayBuffer, trackers: WorkerTransport[]) {
+  constructor(options: FilledHostOptions, memory: SharedArrayBuffer, transports: TrackerTransport[]) {
     this.options = options;
     this.memory = memory;
-    this.#user = new UserMemory(memory);
-    this.#allocTop = memory.byteLength;
+    this.#core = new VfioCore(new UserMemory(memory), options.hostPageSize);
+    this.#allocator = new UserAllocator(memory.byteLength);
     const { logger, flush } = createLogger(options.logLevel);
     this.#logger = logger;
     this.#flushLog = flush;
-    options.devices.forEach((config, i) => {
-      this.#devices.set(config.name, { config, tracker: trackers[i]!, log: null, logger: logger.child({ device: config.name }) });
-    });
+    this.#table = new FdTable(options.devices.map((config, i): DeviceSlot => (
+      { config, transport: transports[i]!, log: null, logger: logger.child({ device: config.name }), openFds: 0 })));
   }
 
   get deviceNames(): string[] {
-    return [...this.#devices.keys()];
+    return this.#table.names;
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new DmalogError('DMALOG_CLOSED', 'host is closed');
   }
 
+  #slot(fd: number): DeviceSlot {
+    this.#assertOpen();
+    return this.#table.get(fd);
+  }
+
   /** Open a device by name; an unknown name is ENODEV. */
   open(name: string): number {
     this.#assertOpen();
-    const slot = this.#devices.get(name);
-    if (!slot) throw new VfioError('ENODEV', `no device named '${name}'`);
-    const fd = this.#nextFd++;
-    this.#fds.set(fd, slot);
-    return fd;
-  }
-
-  #slot(fd: number): DeviceSlot {
-    this.#assertOpen();
-    const slot = this.#fds.get(fd);
-    if (!slot) throw new VfioError('ENODEV', `fd ${fd} is not an open device`);
-    return slot;
+    return this.#table.open(name);
   }
 
   /** The raw ABI: resolves 0 or rejects with a VfioError. */
@@ -118,92 +114,27 @@ export class Host {
 
   /** `ioctl` with what the call produced (chosen page size, pages reported). */
   async featureCall(fd: number, request: number, ptr: number | bigint): Promise<FeatureResult> {
-    const slot = this.#slot(fd);
-    // A device whose tracker failed is gone: every call on it, PROBE included, is ENODEV.
-    if (slot.tracker.dead) throw new VfioError('ENODEV', `device ${slot.config.name} is gone`);
-    if (request !== VFIO_DEVICE_FEATURE) throw new VfioError('ENOTTY', `request ${typeof request === 'number' ? `0x${request.toString(16)}` : String(request)} is not VFIO_DEVICE_FEATURE`);
-    const started = performance.now();
-    // Not an integer address (0.5, NaN, null, '12'): the copy_from_user of the header faults.
-    const at = userPointer(ptr);
-    try {
-      if (at === null) throw new VfioError('EFAULT', 'the argument pointer is not an integer address');
-      // Every user struct is read before the first await: the call sees one snapshot of its arguments.
-      const call = checkFeatureCall(this.#user, at, PROFILE_TRAITS[slot.config.profile].supportsLogging);
-      if (failed(call)) throw new VfioError(call.errno);
-      const result = await this.#dispatch(slot, call);
-      slot.logger.info({ feature: result.feature, probe: result.probe, errno: null, pageSize: result.pageSize, pages: result.pagesReported, ms: elapsed(started) }, `${result.feature} ok`);
-      return result;
-    } catch (error) {
-      if (error instanceof VfioError) {
-        const asked = at === null ? null : peekFeature(this.#user, at);
-        const feature = asked === null ? 'unreadable' : FEATURE_NAMES[asked.index as LoggingFeature] ?? `feature ${asked.index}`;
-        slot.logger.info({ feature, probe: asked?.probe, errno: error.errno, ms: elapsed(started) }, `${feature} failed`);
-      }
-      throw error;
-    }
-  }
-
-  async #dispatch(slot: DeviceSlot, call: Exclude<ReturnType<typeof checkFeatureCall>, { errno: Errno }>): Promise<FeatureResult> {
-    switch (call.kind) {
-      case 'probe':
-        return { feature: FEATURE_NAMES[call.feature], probe: true };
-      case 'start': {
-        const req = checkStart(this.#user, call.controlAt, this.options.hostPageSize);
-        if (failed(req)) throw new VfioError(req.errno);
-        const res = unwrap(await slot.tracker.call('start', req.pageSizeHint, req.ranges));
-        slot.log = new DirtyLog(res.log);
-        // copy_to_user of the chosen page size; if that faults the device is stopped again.
-        const at = this.#user.locate(req.controlAt + CONTROL_PAGE_SIZE_OFFSET, 8);
-        if (at === null) {
-          slot.log = null;
-          await slot.tracker.call('stop');
-          throw new VfioError('EFAULT');
-        }
-        this.#user.view.setBigUint64(at, res.pageSize, true);
-        return { feature: 'START', probe: false, pageSize: res.pageSize };
-      }
-      case 'stop': {
-        unwrap(await slot.tracker.call('stop'));
-        slot.log = null;
-        return { feature: 'STOP', probe: false };
-      }
-      case 'report': {
-        const req = checkReport(this.#user, call.reportAt);
-        if (failed(req)) throw new VfioError(req.errno);
-        const res = unwrap(await slot.tracker.call('report', req));
-        return { feature: 'REPORT', probe: false, pagesReported: res.pagesReported };
-      }
-    }
+    return this.#core.featureCall(this.#slot(fd), request, ptr);
   }
 
   /** The device writes [iova, iova + length) of guest memory; logged when it meets a tracked range. */
   async dmaWrite(fd: number, iova: bigint, length: bigint): Promise<void> {
-    const slot = this.#dmaSlot(fd, iova, length);
+    const slot = this.#slot(fd);
+    checkDma(slot, iova, length);
     slot.log?.markWrite(iova, length);
   }
 
   /** The device reads guest memory: never logged, but checked like a write. */
   async dmaRead(fd: number, iova: bigint, length: bigint): Promise<void> {
-    this.#dmaSlot(fd, iova, length);
+    checkDma(this.#slot(fd), iova, length);
   }
 
-  #dmaSlot(fd: number, iova: bigint, length: bigint): DeviceSlot {
-    const slot = this.#slot(fd);
-    if (typeof iova !== 'bigint' || typeof length !== 'bigint' || iova < 0n || length < 0n) {
-      throw new VfioError('EINVAL', 'iova and length must be non-negative bigints');
-    }
-    if (length === 0n) throw new VfioError('EINVAL', 'a DMA of length 0');
-    if (endOverflows(iova, length)) throw new VfioError('EOVERFLOW');
-    if (slot.tracker.dead) throw new VfioError('ENODEV', `device ${slot.config.name} is gone`);
-    return slot;
-  }
-
-  /** Typed layer over the raw ABI for one device. */
-  device(name: string): DeviceHandle {
+  /** Typed layer over the raw ABI for one device, on an fd of its own (reopened if closed). */
+  device(name: string): DeviceTracker {
     this.#assertOpen();
     let handle = this.#handles.get(name);
-    if (!handle) {
-      handle = new DeviceHandle(this, name, this.open(name));
+    if (!handle || !this.#table.isOpen(handle.fd)) {
+      handle = new DeviceTracker(this, name, this.open(name));
       this.#handles.set(name, handle);
     }
     return handle;
@@ -212,14 +143,13 @@ export class Host {
   /** Allocate `bytes` of user memory (`align`: a power of two, 8 by default), from the top down; ENOMEM when full. */
   alloc(bytes: number, align = 8): number {
     this.#assertOpen();
-    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new DmalogError('DMALOG_BAD_OPTION', `alloc: bytes must be a positive integer (got ${String(bytes)})`);
-    if (!Number.isSafeInteger(align) || align <= 0 || !isPowerOfTwo(BigInt(align))) {
-      throw new DmalogError('DMALOG_BAD_OPTION', `alloc: align must be a power of two (got ${String(align)})`);
-    }
-    const at = Math.floor((this.#allocTop - bytes) / align) * align;
-    if (at < 0) throw new VfioError('ENOMEM', `user memory has no room for ${bytes} bytes`);
-    this.#allocTop = at;
-    return at;
+    return this.#allocator.alloc(bytes, align);
+  }
+
+  /** Give back what `alloc` returned; freeing twice or a pointer `alloc` never gave is DMALOG_BAD_OPTION. */
+  free(at: number): void {
+    this.#assertOpen();
+    this.#allocator.free(at);
   }
 
   /** Zero `bytes` of user memory at `at` (what a user does to a bitmap between report sets). */
@@ -231,145 +161,68 @@ export class Host {
     new Uint8Array(this.memory, at, bytes).fill(0);
   }
 
-  /** @internal for DMA engines and the typed layer */
-  slotOf(fd: number): { config: DeviceConfig; tracker: WorkerTransport; log: DirtyLog | null } {
-    return this.#slot(fd);
+  /** A read-only snapshot of the host's view of the device behind `fd` (tests, tools). */
+  inspect(fd: number): DeviceSnapshot {
+    const slot = this.#slot(fd);
+    const { log, transport } = slot;
+    return Object.freeze({
+      fd,
+      name: slot.config.name,
+      profile: slot.config.profile,
+      transport: transport.kind,
+      state: transport.dead ? 'gone' : log ? 'logging' : 'idle',
+      dead: transport.dead,
+      logging: log !== null,
+      pageSize: log ? log.granuleSize : null,
+      ranges: Object.freeze(log ? log.regions.map((r) => Object.freeze({ iova: r.iova, length: r.length })) : []),
+    });
   }
 
-  /** End every tracker thread; idempotent. The process then exits by itself. */
-  close(): Promise<void> {
+  /** The device's live log, for DMA engines in other threads; null when not logging. */
+  logDescriptor(fd: number): DirtyLogDescriptor | null {
+    return this.#slot(fd).log?.descriptor ?? null;
+  }
+
+  /** Inject a fault into the device's driver (tests, stress runs). */
+  async injectFault(fd: number, fault: Fault): Promise<void> {
+    const slot = this.#slot(fd);
+    // Refused here, before the thread hop: an out-of-contract fault (an errno outside the list, a
+    // function, a NaN delay) would otherwise kill a healthy tracker or block it for ever.
+    await slot.transport.injectFault(checkFault(fault));
+  }
+
+  /** The driver's own state (sticky error included); rejects ENODEV once the device is gone. */
+  async status(fd: number): Promise<DriverStatus> {
+    return this.#slot(fd).transport.call('status');
+  }
+
+  /**
+   * End the device's tracker as if killed from outside (fault drills): calls pending on it and
+   * every later call are ENODEV. Resolves once it has ended.
+   */
+  async terminateTracker(fd: number): Promise<void> {
+    await this.#slot(fd).transport.terminate();
+  }
+
+  /**
+   * `close(fd)`: close one fd (EBADF from then on); when it was the device's last, its logging
+   * stops. `close()`: end every tracker and the host; idempotent. The process then exits by itself.
+   */
+  close(fd?: number): Promise<void> {
+    if (fd !== undefined) return this.#closeFd(fd);
     this.#closed ??= (async () => {
-      await Promise.all([...this.#devices.values()].map((s) => s.tracker.terminate()));
+      await Promise.all([...this.#table.slots()].map((s) => s.transport.terminate()));
       this.#logger.info('host closed');
       this.#flushLog();
     })();
     return this.#closed;
   }
-}
 
-function elapsed(started: number): number {
-  return Math.round((performance.now() - started) * 1000) / 1000;
-}
-
-function unwrap<T>(r: Checked<T>): T {
-  if (failed(r)) throw new VfioError(r.errno);
-  return r;
-}
-
-export interface StartLogging { pageSize: bigint | number; ranges: Array<{ iova: bigint | number; length: bigint | number }> }
-export interface ReportDirty { iova: bigint | number; length: bigint | number; pageSize: bigint | number; bitmap: number }
-
-/**
- * The typed layer: encodes each call into user memory and goes through the same ioctl path, so
- * every rule has one implementation. Scratch space comes from `host.alloc`, once per device; all
- * of a call's structs are read before it first awaits, so calls may overlap.
- */
-export class DeviceHandle implements DirtyTracker {
-  readonly kind = 'device' as const;
-  readonly #host: Host;
-  readonly name: string;
-  readonly fd: number;
-  #scratch = -1;
-
-  constructor(host: Host, name: string, fd: number) {
-    this.#host = host;
-    this.name = name;
-    this.fd = fd;
-  }
-
-  get profile(): DeviceConfig['profile'] {
-    return this.#host.slotOf(this.fd).config.profile;
-  }
-
-  #scratchAt(): number {
-    if (this.#scratch < 0) {
-      const bytes = FEATURE_HEADER_BYTES + LOGGING_CONTROL_BYTES + logMaxRanges(this.#host.options.hostPageSize) * LOGGING_RANGE_BYTES;
-      this.#scratch = this.#host.alloc(bytes);
-    }
-    return this.#scratch;
-  }
-
-  #header(flags: number, payloadBytes: number): number {
-    const at = this.#scratchAt();
-    encodeFeatureHeader(new DataView(this.#host.memory), at, { argsz: FEATURE_HEADER_BYTES + payloadBytes, flags });
-    return at;
-  }
-
-  /** PROBE a logging feature: true when supported, false on ENOTTY. */
-  async probe(feature: LoggingFeature = VFIO_DEVICE_FEATURE_DMA_LOGGING_START): Promise<boolean> {
-    const op = feature === VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT ? VFIO_DEVICE_FEATURE_GET : VFIO_DEVICE_FEATURE_SET;
-    try {
-      await this.#host.ioctl(this.fd, VFIO_DEVICE_FEATURE, this.#header(VFIO_DEVICE_FEATURE_PROBE | op | feature, 0));
-      return true;
-    } catch (error) {
-      if (error instanceof VfioError && error.errno === 'ENOTTY') return false;
-      throw error;
-    }
-  }
-
-  /** START; resolves the page size the device chose. */
-  async startLogging(req: StartLogging): Promise<bigint> {
-    const at = this.#header(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START, LOGGING_CONTROL_BYTES);
-    const view = new DataView(this.#host.memory);
-    const rangesAt = at + FEATURE_HEADER_BYTES + LOGGING_CONTROL_BYTES;
-    // Scratch holds LOG_MAX_RANGES ranges; past that the core refuses (E2BIG) before reading any.
-    const room = logMaxRanges(this.#host.options.hostPageSize);
-    req.ranges.slice(0, room).forEach((r, i) => encodeLoggingRange(view, rangesAt + i * LOGGING_RANGE_BYTES, { iova: BigInt(r.iova), length: BigInt(r.length) }));
-    encodeLoggingControl(view, at + FEATURE_HEADER_BYTES, { pageSize: BigInt(req.pageSize), numRanges: req.ranges.length, reserved: 0, ranges: BigInt(rangesAt) });
-    const res = await this.#host.featureCall(this.fd, VFIO_DEVICE_FEATURE, at);
-    return res.pageSize!;
-  }
-
-  async stopLogging(): Promise<void> {
-    await this.#host.ioctl(this.fd, VFIO_DEVICE_FEATURE, this.#header(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, 0));
-  }
-
-  /** REPORT into the bitmap at user address `bitmap`; resolves the number of bits it set. */
-  async report(req: ReportDirty): Promise<number> {
-    const at = this.#header(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, LOGGING_REPORT_BYTES);
-    encodeLoggingReport(new DataView(this.#host.memory), at + FEATURE_HEADER_BYTES, {
-      iova: BigInt(req.iova), length: BigInt(req.length), pageSize: BigInt(req.pageSize), bitmap: BigInt(req.bitmap),
-    });
-    const res = await this.#host.featureCall(this.fd, VFIO_DEVICE_FEATURE, at);
-    return res.pagesReported!;
-  }
-
-  dmaWrite(iova: bigint, length: bigint): Promise<void> {
-    return this.#host.dmaWrite(this.fd, iova, length);
-  }
-
-  dmaRead(iova: bigint, length: bigint): Promise<void> {
-    return this.#host.dmaRead(this.fd, iova, length);
-  }
-
-  /** Inject a fault into the device's tracker (tests, stress runs). */
-  async injectFault(fault: Fault): Promise<void> {
-    // Refused here, before the thread hop: an out-of-contract fault (an errno outside the list, a
-    // function, a NaN delay) would otherwise kill a healthy tracker or block it for ever.
-    fault = checkFault(fault);
-    try {
-      await this.#host.slotOf(this.fd).tracker.call('injectFault', fault);
-    } catch (error) {
-      // A 'die' fault answers by dying, and a 'throw' may kill the thread before its answer
-      // arrives: that is the fault taking effect.
-      const dies = fault.kind === 'die' || fault.kind === 'throw';
-      if (!(dies && error instanceof VfioError && error.errno === 'ENODEV')) throw error;
-    }
-  }
-
-  /** Async so that a closed host rejects like every other call, instead of throwing. */
-  async status(): Promise<DriverStatus> {
-    return this.#host.slotOf(this.fd).tracker.call('status');
-  }
-
-  /** The device's current log, for DMA engines in other threads; null when not logging. */
-  logDescriptor(): DirtyLogDescriptor | null {
-    return this.#host.slotOf(this.fd).log?.descriptor ?? null;
-  }
-
-  get dead(): Errno | null {
-    return this.#host.slotOf(this.fd).tracker.dead;
+  async #closeFd(fd: number): Promise<void> {
+    this.#assertOpen();
+    const { slot, last } = this.#table.close(fd);
+    if (!last || slot.log === null || slot.transport.dead) return;
+    await stopLogging(slot);
+    slot.logger.info({ fd }, 'last fd closed: logging stopped');
   }
 }
-
-export type { LoggingRange };

@@ -4,6 +4,7 @@
 import type { Contract } from '../bitmap/iova-bitmap.js';
 import { PDS_MAX_RANGES, PROFILE_NAMES, type DeviceConfig, type ProfileName } from '../device/profiles.js';
 import { DmalogError } from '../errors.js';
+import { TRANSPORT_KINDS, type TransportKind } from './transport.js';
 
 /** Largest user memory: a Uint8Array (the host's view of it) holds at most 2^32 bytes on Node 20. */
 export const MAX_USER_MEMORY_BYTES = 2 ** 32;
@@ -38,6 +39,8 @@ export interface HostOptions {
   maxLogBytes?: number;
   /** pino level (default: $DMALOG_LOG_LEVEL, else `silent`). */
   logLevel?: LogLevel;
+  /** How the host reaches each device's driver: its own worker thread (default), or this thread. */
+  transport?: TransportKind;
 }
 
 export interface FilledHostOptions {
@@ -48,6 +51,7 @@ export interface FilledHostOptions {
   callTimeoutMs: number;
   maxLogBytes: number;
   logLevel: LogLevel;
+  transport: TransportKind;
 }
 
 export const DEFAULT_DEVICE: Record<Exclude<ProfileName, 'none'>, Omit<DeviceConfig, 'name' | 'profile'>> = {
@@ -83,6 +87,8 @@ export function fillHostOptions(options: HostOptions): FilledHostOptions {
   const envLevel = process.env['DMALOG_LOG_LEVEL'];
   const logLevel = options.logLevel ?? (envLevel as LogLevel | undefined) ?? 'silent';
   if (!LOG_LEVELS.includes(logLevel)) bad(`log level must be one of ${LOG_LEVELS.join(', ')} (got ${String(logLevel)})`);
+  const transport = options.transport ?? 'worker';
+  if (!TRANSPORT_KINDS.includes(transport)) bad(`options.transport must be one of ${TRANSPORT_KINDS.join(', ')} (got ${String(transport)})`);
   if (!Array.isArray(options.devices) || options.devices.length === 0) bad('options.devices must be a non-empty array');
   const names = new Set<string>();
   const devices = options.devices.map((d, i) => {
@@ -93,7 +99,7 @@ export function fillHostOptions(options: HostOptions): FilledHostOptions {
     if (!PROFILE_NAMES.includes(d.profile)) bad(`${at}.profile must be one of ${PROFILE_NAMES.join(', ')} (got ${String(d.profile)})`);
     return fillDevice(d, hostPageSize, at);
   });
-  return { userMemoryBytes, hostPageSize, devices, contract, callTimeoutMs, maxLogBytes, logLevel };
+  return { userMemoryBytes, hostPageSize, devices, contract, callTimeoutMs, maxLogBytes, logLevel, transport };
 }
 
 function fillDevice(d: DeviceOptions, hostPageSize: number, at: string): DeviceConfig {

@@ -11,14 +11,16 @@ import { workerExecArgv } from '../util/worker-exec-argv.js';
 import { nodeEndpoint } from '../device/node-endpoint.js';
 import type { ReportRequest } from '../uapi/validate.js';
 import { TRACKER_REPORT, isReadyMessage, isReportMessage, type ReportCall, type TrackerWorkerData } from '../device/protocol.js';
-import type { DeviceDriver } from '../device/driver.js';
+import type { DeviceDriver, Fault } from '../device/driver.js';
+import { faultKills, type DriverAnswer, type DriverCall, type TrackerTransport } from './transport.js';
 
 const TRACKER_ENTRY = new URL('../../workers/tracker.js', import.meta.url);
 
-type Methods = 'start' | 'stop' | 'report' | 'injectFault' | 'status';
-type Result<M extends Methods> = ReturnType<DeviceDriver[M]>;
+type Methods = DriverCall | 'injectFault';
+type Result<M extends Methods> = M extends DriverCall ? DriverAnswer<M> : ReturnType<DeviceDriver[M]>;
 
-export class WorkerTransport {
+export class WorkerTransport implements TrackerTransport {
+  readonly kind = 'worker' as const;
   readonly #worker: Worker;
   readonly #proxy: Comlink.Remote<DeviceDriver>;
   readonly #timeoutMs: number;
@@ -103,8 +105,22 @@ export class WorkerTransport {
     return () => this.#deathWaiters.delete(waiter);
   }
 
-  /** Call a tracker method; rejects with VfioError ENODEV (dead) or ETIMEDOUT (deadline). */
-  call<M extends Methods>(method: M, ...args: Parameters<DeviceDriver[M]>): Promise<Result<M>> {
+  call<M extends DriverCall>(method: M, ...args: Parameters<DeviceDriver[M]>): Promise<DriverAnswer<M>> {
+    return this.#call(method, ...args);
+  }
+
+  async injectFault(fault: Fault): Promise<void> {
+    try {
+      await this.#call('injectFault', fault);
+    } catch (error) {
+      // A 'die' fault answers by dying, and a 'throw' may kill the thread before its answer
+      // arrives: that is the fault taking effect.
+      if (!(faultKills(fault) && error instanceof VfioError && error.errno === 'ENODEV')) throw error;
+    }
+  }
+
+  /** Call a driver method; rejects with VfioError ENODEV (dead) or ETIMEDOUT (deadline). */
+  #call<M extends Methods>(method: M, ...args: Parameters<DeviceDriver[M]>): Promise<Result<M>> {
     if (this.#death) return Promise.reject(new VfioError('ENODEV', 'tracker thread is gone'));
     return new Promise<Result<M>>((resolve, reject) => {
       let settled = false;

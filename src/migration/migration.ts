@@ -14,10 +14,10 @@
 // writer threads interleave with syncs and copies is not, and the end check holds either way.
 import { Coordinator, errnoOf } from '../coordinator/coordinator.js';
 import type { DirtyTracker } from '../trackers/tracker.js';
-import { DmaDevice } from '../dma/dma-device.js';
 import { DmaPool } from '../dma/pool.js';
 import { CONTROL_FIRST_LOG_GEN, controlCells } from '../dma/types.js';
-import { createHost, type DeviceHandle, type Host } from '../host/host.js';
+import { createHost, type Host } from '../host/host.js';
+import type { DeviceTracker } from '../trackers/device-tracker.js';
 import type { LogLevel } from '../host/options.js';
 import { ReportSetError, StartError, VfioError } from '../errors.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
@@ -83,9 +83,8 @@ class Run {
   readonly guest: Guest;
   readonly destination: SharedArrayBuffer;
   readonly cpu: CpuDirtyTracker;
-  readonly devices: DeviceHandle[];
   /** The devices as the coordinator and the DMA engines see them (log generations across restarts). */
-  readonly dmaDevices: DmaDevice[];
+  readonly devices: DeviceTracker[];
   readonly ram: RamDirtyBitmap;
   readonly throttle: AutoConverge;
   readonly result: MigrationResult;
@@ -123,7 +122,7 @@ class Run {
     this.cpu = new CpuDirtyTracker({ userMemory: host.memory, hostPageSize: o.hostPageSize });
     this.devices = o.devices.map((d) => host.device(d.name));
     const cells = controlCells(this.devices.length);
-    this.dmaDevices = this.devices.map((d, i) => new DmaDevice(d, cells, CONTROL_FIRST_LOG_GEN + i));
+    this.devices.forEach((d, i) => d.bindLogGeneration(cells, CONTROL_FIRST_LOG_GEN + i));
     this.ram = new RamDirtyBitmap(map.ramBytes, map.pageSize);
     this.throttle = new AutoConverge(o.autoConverge);
     this.threshold = Math.floor(o.bandwidth * o.downtimeLimit / 1000);
@@ -166,7 +165,7 @@ class Run {
     }
     const deviceLogging = unsupported.length === 0;
     r.tracking = deviceLogging ? 'device-logging' : 'all-dirty';
-    const trackers: DirtyTracker[] = [this.cpu, ...(deviceLogging ? this.dmaDevices : [])];
+    const trackers: DirtyTracker[] = [this.cpu, ...(deviceLogging ? this.devices : [])];
     r.trackers = trackers.map((t) => t.name);
     this.coordinator = new Coordinator({ trackers, memory: this.host.memory, allocate: (n) => this.host.alloc(n), policy: this.o.policy });
     const ranges = trackingRanges(this.map);
@@ -256,7 +255,7 @@ class Run {
     const vcpus = this.o.vcpus;
     const cpuLog = this.cpu.logDescriptor();
     const cpuTarget = cpuLog ? { log: cpuLog } : null;
-    const deviceTargets = this.dmaDevices.map((d) => d.burstTarget());
+    const deviceTargets = this.devices.map((d) => d.burstTarget());
     const window = this.guest.runWindow(this.pool!, burst, ms / 1000,
       (w) => (w < vcpus ? cpuTarget : deviceTargets[w - vcpus]!),
       (w) => (w < vcpus ? this.throttle.vcpuSpeed : 1));

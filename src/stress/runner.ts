@@ -4,7 +4,6 @@
 // whatever the machine makes of them.
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { ReportWindow } from '../trackers/tracker.js';
-import { DmaDevice } from '../dma/dma-device.js';
 import { DmaPool } from '../dma/pool.js';
 import { CONTROL_FIRST_LOG_GEN, CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, controlCells } from '../dma/types.js';
 import type { Fault } from '../device/driver.js';
@@ -112,7 +111,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   const host = await createHost({ userMemoryBytes: 1 << 20, devices: deviceOptions, contract: o.contract });
   const pool = new DmaPool({ threads: o.threads });
   const cells = controlCells(o.trackers);
-  const devices = deviceOptions.map((d, i) => new DmaDevice(host.device(d.name), cells, CONTROL_FIRST_LOG_GEN + i));
+  const devices = deviceOptions.map((d) => host.device(d.name));
+  devices.forEach((d, i) => d.bindLogGeneration(cells, CONTROL_FIRST_LOG_GEN + i));
   const coordinator = new Coordinator({ trackers: devices, memory: host.memory, allocate: (bytes) => host.alloc(bytes), policy: o.policy, verifyZeroed: true });
   const guest = new SharedArrayBuffer(Number(guestBytes));
   const injected: Record<StressFaultKind, number> = { 'report-error': 0, 'tracker-error': 0, 'slow-report': 0, 'die-in-report': 0 };
@@ -148,7 +148,7 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       while (!stopping) {
         const target = device.burstTarget();
         if (target === null) {
-          if (retired.has(t) || device.handle.dead) return; // a retired device's DMA ends with it
+          if (retired.has(t) || device.dead) return; // a retired device's DMA ends with it
           await Promise.race([setDone.wait(), burstDone.wait()]);
           continue;
         }
@@ -192,8 +192,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
       writesSinceSet = 0;
       for (const device of devices) {
         const fault = drawFault(faultPrng, o.faultRate, faultKinds);
-        if (fault === null || device.handle.dead) continue;
-        await device.handle.injectFault(fault);
+        if (fault === null || device.dead) continue;
+        await device.injectFault(fault);
         injected[fault.kind as StressFaultKind]++;
       }
       const window = windows[sets % windows.length]!;

@@ -1,6 +1,6 @@
 // What the coordinator knows of a tracker: the four DMA-logging verbs, nothing about threads,
-// profiles or logs. A device (DeviceHandle) is one kind; IOMMU dirty tracking (SPEC §7) and a
-// vCPU dirty log are others that report into the same bitmap.
+// profiles or logs. A device (device-tracker.ts) is one kind and the vCPUs' dirty log
+// (cpu-tracker.ts) another; IOMMU dirty tracking would be a third, all into the same bitmap.
 import type { LoggingRange } from '../uapi/structs.js';
 
 export type TrackerKind = 'device' | 'iommu' | 'cpu';

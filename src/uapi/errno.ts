@@ -4,6 +4,7 @@
 export const ERRNO = {
   ENOENT: 2,
   EIO: 5,
+  EBADF: 9,
   E2BIG: 7,
   ENOMEM: 12,
   EFAULT: 14,
@@ -20,6 +21,7 @@ export type Errno = keyof typeof ERRNO;
 const DESCRIPTIONS: Record<Errno, string> = {
   ENOENT: 'No such file or directory',
   EIO: 'Input/output error',
+  EBADF: 'Bad file descriptor',
   E2BIG: 'Argument list too long',
   ENOMEM: 'Cannot allocate memory',
   EFAULT: 'Bad address',

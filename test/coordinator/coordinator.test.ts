@@ -4,7 +4,8 @@ import test, { type ExecutionContext } from 'ava';
 import { Coordinator, type CoordinatorOptions, type ReportSetResult } from '../../src/coordinator/coordinator.js';
 import { ReportBitmap } from '../../src/coordinator/report-bitmap.js';
 import type { ReportWindow } from '../../src/trackers/tracker.js';
-import { createHost, type DeviceHandle, type Host } from '../../src/host/host.js';
+import { createHost, type Host } from '../../src/host/host.js';
+import type { DeviceTracker } from '../../src/trackers/device-tracker.js';
 import type { DeviceOptions } from '../../src/host/options.js';
 import { DmalogError, ReportSetError, StartError, VfioError, ZeroingViolation } from '../../src/errors.js';
 import { FakeTracker } from '../helpers/fake-tracker.js';
@@ -282,7 +283,7 @@ async function hostCoordinator(t: ExecutionContext, devices: DeviceOptions[], op
   return { host, handles, coordinator, bitmap: coordinator.createBitmap(W1) };
 }
 
-const states = (handles: DeviceHandle[]) => Promise.all(handles.map(async (h) => (await h.status()).state));
+const states = (handles: DeviceTracker[]) => Promise.all(handles.map(async (h) => (await h.status()).state));
 
 test('host: rollback on a failed START leaves trackers 0..k-1 idle, and they START again', async (t) => {
   const tooSmall: DeviceOptions = { name: 'small', profile: 'mlx5', maxAddressSpaceBits: 20 }; // 1 MiB: a 2 MiB span is EOPNOTSUPP

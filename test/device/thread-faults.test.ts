@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
-import { createHost, type DeviceHandle, type DeviceOptions, type Host, type HostOptions } from '../../src/index.js';
+import { createHost, type DeviceTracker, type DeviceOptions, type Host, type HostOptions } from '../../src/index.js';
 import type { Fault } from '../../src/device/driver.js';
 import { DmalogError } from '../../src/errors.js';
 import type { Errno } from '../../src/uapi/errno.js';
@@ -20,7 +20,7 @@ const BITMAP_AT = 0x1000;
 /** Far below the 60 s deadline: an answer within it is the death being noticed. */
 const GUARD_MS = 10_000;
 
-async function hostFor(t: ExecutionContext, device: DeviceOptions = MLX5, options: Partial<HostOptions> = {}): Promise<{ host: Host; dev: DeviceHandle }> {
+async function hostFor(t: ExecutionContext, device: DeviceOptions = MLX5, options: Partial<HostOptions> = {}): Promise<{ host: Host; dev: DeviceTracker }> {
   const host = await createHost({ userMemoryBytes: 1 << 20, logLevel: 'silent', callTimeoutMs: 60_000, ...options, devices: [device] });
   t.teardown(() => host.close());
   return { host, dev: host.device(device.name) };
@@ -34,9 +34,9 @@ async function settle(t: ExecutionContext, call: Promise<unknown>): Promise<Errn
   return outcome;
 }
 
-async function untilDead(t: ExecutionContext, host: Host, dev: DeviceHandle): Promise<Errno> {
+async function untilDead(t: ExecutionContext, host: Host, dev: DeviceTracker): Promise<Errno> {
   for (let waited = 0; waited < GUARD_MS; waited += 5) {
-    const dead = host.slotOf(dev.fd).tracker.dead;
+    const dead = host.inspect(dev.fd).dead;
     if (dead) return dead;
     await sleep(5);
   }
@@ -45,7 +45,7 @@ async function untilDead(t: ExecutionContext, host: Host, dev: DeviceHandle): Pr
 }
 
 /** Every kind of later call on a dead device: all ENODEV. */
-async function assertGone(t: ExecutionContext, host: Host, dev: DeviceHandle): Promise<void> {
+async function assertGone(t: ExecutionContext, host: Host, dev: DeviceTracker): Promise<void> {
   const window = { iova: 0n, length: 1n << 20n, pageSize: PAGE, bitmap: BITMAP_AT };
   t.deepEqual(await Promise.all([
     settle(t, dev.startLogging({ pageSize: PAGE, ranges: RANGES })),
@@ -60,7 +60,7 @@ async function assertGone(t: ExecutionContext, host: Host, dev: DeviceHandle): P
   ]), ['ENODEV', 'ENODEV', 'ENODEV', 'ENODEV', 'ENODEV', 'ENODEV', 'ENODEV', 'ENODEV']);
 }
 
-async function logging(dev: DeviceHandle, dirtyPages: number[]): Promise<void> {
+async function logging(dev: DeviceTracker, dirtyPages: number[]): Promise<void> {
   await dev.startLogging({ pageSize: PAGE, ranges: RANGES });
   for (const p of dirtyPages) await dev.dmaWrite(BigInt(p) * PAGE, 1n);
 }
@@ -89,7 +89,7 @@ test('throws at rest (an uncaught exception in the device thread): every later c
 test('terminated at rest: every later call is ENODEV', async (t) => {
   const { host, dev } = await hostFor(t);
   await logging(dev, [1]);
-  await host.slotOf(dev.fd).tracker.terminate();
+  await host.terminateTracker(dev.fd);
   await assertGone(t, host, dev);
 });
 
@@ -106,8 +106,8 @@ test('throws during START: the START is EIO, the tracker is failed, everything a
   const { host, dev } = await hostFor(t);
   await dev.injectFault({ kind: 'throw-in-start' });
   t.is(await settle(t, dev.startLogging({ pageSize: PAGE, ranges: RANGES })), 'EIO');
-  t.is(host.slotOf(dev.fd).tracker.dead, 'EIO');
-  t.is(host.slotOf(dev.fd).log, null, 'the host kept no log from the broken START');
+  t.is(host.inspect(dev.fd).dead, 'EIO');
+  t.false(host.inspect(dev.fd).logging, 'the host kept no log from the broken START');
   await assertGone(t, host, dev);
 });
 
@@ -123,7 +123,7 @@ test('terminated during START: the pending START is ENODEV, and so is everything
   const { host, dev } = await hostFor(t);
   const start = dev.startLogging({ pageSize: PAGE, ranges: RANGES });
   const status = dev.status();
-  await host.slotOf(dev.fd).tracker.terminate();
+  await host.terminateTracker(dev.fd);
   t.deepEqual([await settle(t, start), await settle(t, status)], ['ENODEV', 'ENODEV']);
   await assertGone(t, host, dev);
 });
@@ -147,7 +147,7 @@ test('throws mid-REPORT: that REPORT is EIO, the calls queued behind it too; the
   const report = dev.report(reportWindow(8));
   const queued = dev.status();
   t.deepEqual([await settle(t, report), await settle(t, queued)], ['EIO', 'EIO']);
-  t.is(host.slotOf(dev.fd).tracker.dead, 'EIO');
+  t.is(host.inspect(dev.fd).dead, 'EIO');
   await assertGone(t, host, dev);
 });
 
@@ -158,7 +158,7 @@ test('terminated mid-REPORT (the device thread blocked): the pending REPORT and 
   const report = dev.report(reportWindow(8));
   const status = dev.status();
   await sleep(20); // let the REPORT reach the thread and block it
-  await host.slotOf(dev.fd).tracker.terminate();
+  await host.terminateTracker(dev.fd);
   t.deepEqual([await settle(t, report), await settle(t, status)], ['ENODEV', 'ENODEV']);
   await assertGone(t, host, dev);
 });
@@ -172,7 +172,7 @@ test('a REPORT past its deadline is ETIMEDOUT, so are calls queued behind it; th
   const report = dev.report(reportWindow(8));
   const status = dev.status();
   t.deepEqual([await settle(t, report), await settle(t, status)], ['ETIMEDOUT', 'ETIMEDOUT']);
-  t.is(host.slotOf(dev.fd).tracker.dead, 'ETIMEDOUT');
+  t.is(host.inspect(dev.fd).dead, 'ETIMEDOUT');
   await assertGone(t, host, dev);
 });
 
@@ -214,7 +214,7 @@ test('injectFault refuses a fault outside the contract (DMALOG_BAD_OPTION) befor
     const error = await t.throwsAsync(dev.injectFault(fault as Fault), { instanceOf: DmalogError }, JSON.stringify(fault) ?? String(fault));
     t.is(error?.code, 'DMALOG_BAD_OPTION');
   }
-  t.is(host.slotOf(dev.fd).tracker.dead, null);
+  t.is(host.inspect(dev.fd).dead, null);
   t.is(await settle(t, dev.report(reportWindow(8))), 0, 'no fault reached the tracker: the next REPORT works');
   t.deepEqual(setBits(host.memory, BITMAP_AT, 8), [2]);
   // The contract's own faults still pass, an errno of the list included.

@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava';
 import {
   DmalogError, VFIO_DEVICE_FEATURE, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
   VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
-  VfioError, createHost, decodeLoggingControl, type DeviceOptions, type Host, type HostOptions,
+  VfioError, createHost, decodeLoggingControl, type DeviceOptions, type Host, type HostOptions, type TransportKind,
 } from '../../src/index.js';
 import {
   KiB, PAGE, U64_LIMIT, errnoOf, firstDifference, presetBits, putHeader, putReport, putStart, putStop, setBits,
@@ -31,10 +31,26 @@ const MLX5: DeviceOptions = { name: 'mlx', profile: 'mlx5', minPageSize: 4096, m
 const PDS: DeviceOptions = { name: 'pds', profile: 'pds', maxRanges: 8 };
 const NONE: DeviceOptions = { name: 'none', profile: 'none' };
 
+interface Context { transport?: TransportKind }
+
 async function hostFor(t: ExecutionContext, devices: DeviceOptions[] = [MLX5, PDS, NONE], options: Partial<HostOptions> = {}): Promise<Host> {
-  const host = await createHost({ userMemoryBytes: MEMORY_BYTES, logLevel: 'silent', ...options, devices });
+  const { transport } = t.context as Context;
+  const host = await createHost({ userMemoryBytes: MEMORY_BYTES, logLevel: 'silent', ...(transport ? { transport } : {}), ...options, devices });
   t.teardown(() => host.close());
   return host;
+}
+
+/**
+ * A test run once per transport: the driver in its worker thread (the title as it is), and in
+ * this thread (the title with [in-thread]); `hostFor` builds the host with that transport.
+ */
+function both(title: string, body: (t: ExecutionContext) => Promise<void>): void {
+  for (const transport of ['worker', 'in-thread'] as const) {
+    test(transport === 'worker' ? title : `${title} [in-thread]`, async (t) => {
+      (t.context as Context).transport = transport;
+      await body(t);
+    });
+  }
 }
 
 /** The raw ABI on one fd: each call lays its structs out at CALL_AT (or `at`) and ioctls. */
@@ -62,7 +78,7 @@ const pagesOf = (first: number, count: number) => Array.from({ length: count }, 
 
 // ---- PROBE ---------------------------------------------------------------------------------
 
-test('PROBE: mlx5 and pds answer 0 for START/STOP (SET) and REPORT (GET); none ENOTTY; nothing written', async (t) => {
+both('PROBE: mlx5 and pds answer 0 for START/STOP (SET) and REPORT (GET); none ENOTTY; nothing written', async (t) => {
   const host = await hostFor(t);
   const bytes = new Uint8Array(host.memory);
   for (const name of ['mlx', 'pds', 'none']) {
@@ -84,7 +100,7 @@ test('PROBE: mlx5 and pds answer 0 for START/STOP (SET) and REPORT (GET); none E
 
 // ---- Core checks reach the host -------------------------------------------------------------
 
-test('host.ioctl runs the SPEC §3 checks: one errno of each kind', async (t) => {
+both('host.ioctl runs the SPEC §3 checks: one errno of each kind', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const fd = host.open('mlx');
   const raw = rawOn(host, fd);
@@ -98,14 +114,14 @@ test('host.ioctl runs the SPEC §3 checks: one errno of each kind', async (t) =>
   t.is((await host.device('mlx').status()).state, 'idle');
 });
 
-test('a request other than VFIO_DEVICE_FEATURE → ENOTTY; an fd not open → ENODEV', async (t) => {
+both('a request other than VFIO_DEVICE_FEATURE → ENOTTY; an fd not open → ENODEV', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const fd = host.open('mlx');
   t.is(await errnoOf(host.ioctl(fd, VFIO_DEVICE_FEATURE + 1, CALL_AT)), 'ENOTTY');
   t.is(await errnoOf(() => host.ioctl(fd + 100, VFIO_DEVICE_FEATURE, CALL_AT)), 'ENODEV');
 });
 
-test('open of an unknown device → ENODEV (code 19); fds are distinct per open', async (t) => {
+both('open of an unknown device → ENODEV (code 19); fds are distinct per open', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const error = t.throws(() => host.open('nope'), { instanceOf: VfioError });
   t.is(error?.errno, 'ENODEV');
@@ -116,7 +132,7 @@ test('open of an unknown device → ENODEV (code 19); fds are distinct per open'
 
 // ---- SPEC §4 rows ---------------------------------------------------------------------------
 
-test('§4 mlx5 page size: raw START writes the chosen size back into control.page_size', async (t) => {
+both('§4 mlx5 page size: raw START writes the chosen size back into control.page_size', async (t) => {
   const host = await hostFor(t, [{ ...MLX5, minPageSize: 8192, maxPageSize: 64 * 1024 }]);
   const fd = host.open('mlx');
   const raw = rawOn(host, fd);
@@ -141,7 +157,7 @@ test('§4 mlx5 page size: raw START writes the chosen size back into control.pag
   t.deepEqual((await host.device('mlx').status()).pageSize, 64n * KiB);
 });
 
-test('§4 mlx5 page size through the typed layer: startLogging resolves the chosen size', async (t) => {
+both('§4 mlx5 page size through the typed layer: startLogging resolves the chosen size', async (t) => {
   const host = await hostFor(t, [{ ...MLX5, minPageSize: 8192, maxPageSize: 64 * 1024 }]);
   const mlx = host.device('mlx');
   t.is(await mlx.startLogging({ pageSize: 0x5000n, ranges: [span(0n, MiB)] }), 0x4000n);
@@ -151,7 +167,7 @@ test('§4 mlx5 page size through the typed layer: startLogging resolves the chos
   t.is(await mlx.startLogging({ pageSize: 1n << 30n, ranges: [span(0n, 1n << 30n)] }), 64n * KiB);
 });
 
-test('§4 pds page size: the hint unchanged; not a power of two ≥ 4096 → EINVAL (raw and typed)', async (t) => {
+both('§4 pds page size: the hint unchanged; not a power of two ≥ 4096 → EINVAL (raw and typed)', async (t) => {
   const host = await hostFor(t, [PDS]);
   const fd = host.open('pds');
   const raw = rawOn(host, fd);
@@ -166,7 +182,7 @@ test('§4 pds page size: the hint unchanged; not a power of two ≥ 4096 → EIN
   t.is(await pds.startLogging({ pageSize: 1n << 21n, ranges: [span(0n, 1n << 30n)] }), 1n << 21n);
 });
 
-test('§4 too many ranges: merged smallest gap first, and the gaps become tracked (mlx5, pds)', async (t) => {
+both('§4 too many ranges: merged smallest gap first, and the gaps become tracked (mlx5, pds)', async (t) => {
   const host = await hostFor(t, [{ ...MLX5, maxRanges: 2 }, { ...PDS, maxRanges: 2 }]);
   // Gaps: 2 pages, 6 pages, 1 page → [0, 4) pages and [10, 13) pages.
   const ranges = [span(0n, PAGE), span(3n * PAGE, PAGE), span(10n * PAGE, PAGE), span(12n * PAGE, PAGE)];
@@ -182,7 +198,7 @@ test('§4 too many ranges: merged smallest gap first, and the gaps become tracke
   }
 });
 
-test('§4 mlx5 address-space limit: exactly 2^bits passes, more → EOPNOTSUPP (raw and typed); pds has none', async (t) => {
+both('§4 mlx5 address-space limit: exactly 2^bits passes, more → EOPNOTSUPP (raw and typed); pds has none', async (t) => {
   const host = await hostFor(t, [{ ...MLX5, maxAddressSpaceBits: 20 }, { ...PDS, maxRanges: 1 }]);
   const raw = rawOn(host, host.open('mlx'));
   t.is(await errnoOf(raw.start({ pageSize: PAGE, ranges: [span(0n, MiB + PAGE)] })), 'EOPNOTSUPP');
@@ -195,7 +211,7 @@ test('§4 mlx5 address-space limit: exactly 2^bits passes, more → EOPNOTSUPP (
   t.is(await host.device('pds').startLogging({ pageSize: PAGE, ranges: [span(0n, PAGE), span(1n << 40n, PAGE)] }), PAGE);
 });
 
-test('§4 START while active → EINVAL (raw and typed); the running log is kept', async (t) => {
+both('§4 START while active → EINVAL (raw and typed); the running log is kept', async (t) => {
   const host = await hostFor(t, [MLX5, PDS]);
   for (const name of ['mlx', 'pds']) {
     const dev = host.device(name);
@@ -209,7 +225,7 @@ test('§4 START while active → EINVAL (raw and typed); the running log is kept
   }
 });
 
-test('§4 STOP when not active → 0, again and again (raw and typed); none → ENOTTY', async (t) => {
+both('§4 STOP when not active → 0, again and again (raw and typed); none → ENOTTY', async (t) => {
   const host = await hostFor(t);
   for (const name of ['mlx', 'pds']) {
     const raw = rawOn(host, host.open(name));
@@ -225,7 +241,7 @@ test('§4 STOP when not active → 0, again and again (raw and typed); none → 
   t.is(await errnoOf(host.device('none').stopLogging()), 'ENOTTY');
 });
 
-test('§4 REPORT when not active → EINVAL, before START and after STOP (raw and typed)', async (t) => {
+both('§4 REPORT when not active → EINVAL, before START and after STOP (raw and typed)', async (t) => {
   const host = await hostFor(t, [MLX5, PDS]);
   for (const name of ['mlx', 'pds']) {
     const dev = host.device(name);
@@ -243,7 +259,7 @@ test('§4 REPORT when not active → EINVAL, before START and after STOP (raw an
   }
 });
 
-test('§4 none: START, STOP and REPORT → ENOTTY (raw and typed)', async (t) => {
+both('§4 none: START, STOP and REPORT → ENOTTY (raw and typed)', async (t) => {
   const host = await hostFor(t, [NONE]);
   const raw = rawOn(host, host.open('none'));
   const dev = host.device('none');
@@ -256,7 +272,7 @@ test('§4 none: START, STOP and REPORT → ENOTTY (raw and typed)', async (t) =>
   t.is(dev.logDescriptor(), null);
 });
 
-test('§4 REPORT outside the tracked ranges: pds EINVAL unless inside one region; mlx5 reports clean', async (t) => {
+both('§4 REPORT outside the tracked ranges: pds EINVAL unless inside one region; mlx5 reports clean', async (t) => {
   const host = await hostFor(t, [MLX5, PDS]);
   const ranges = [span(16n * PAGE, 16n * PAGE), span(64n * PAGE, 16n * PAGE)];
   for (const name of ['mlx', 'pds']) {
@@ -286,7 +302,7 @@ test('§4 REPORT outside the tracked ranges: pds EINVAL unless inside one region
   t.is(await host.device('mlx').report({ iova: 0n, length: 1n << 30n, pageSize: 1n << 30n, bitmap: BITMAP_AT }), 0);
 });
 
-test('§4 injected tracker error: mlx5 fails every REPORT with EIO until STOP then START', async (t) => {
+both('§4 injected tracker error: mlx5 fails every REPORT with EIO until STOP then START', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const dev = host.device('mlx');
   const raw = rawOn(host, dev.fd);
@@ -305,7 +321,7 @@ test('§4 injected tracker error: mlx5 fails every REPORT with EIO until STOP th
   t.deepEqual(await raw.reportBits(0n, MiB), [7], 'a fresh log after the restart');
 });
 
-test('§4 injected tracker error: pds fails that one REPORT with EIO', async (t) => {
+both('§4 injected tracker error: pds fails that one REPORT with EIO', async (t) => {
   const host = await hostFor(t, [PDS]);
   const dev = host.device('pds');
   const raw = rawOn(host, dev.fd);
@@ -320,7 +336,7 @@ test('§4 injected tracker error: pds fails that one REPORT with EIO', async (t)
   t.is((await dev.status()).state, 'logging');
 });
 
-test('the typed layer goes through the same checks: more than LOG_MAX_RANGES ranges → E2BIG', async (t) => {
+both('the typed layer goes through the same checks: more than LOG_MAX_RANGES ranges → E2BIG', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const ranges = Array.from({ length: 257 }, (_, i) => span(BigInt(2 * i) * PAGE, PAGE));
   t.is(await errnoOf(host.device('mlx').startLogging({ pageSize: PAGE, ranges })), 'E2BIG');
@@ -328,7 +344,7 @@ test('the typed layer goes through the same checks: more than LOG_MAX_RANGES ran
   t.is((await host.device('mlx').status()).regions.length, 4, 'merged down to the device maximum');
 });
 
-test('a log larger than maxLogBytes → ENOMEM at START, and the device stays idle', async (t) => {
+both('a log larger than maxLogBytes → ENOMEM at START, and the device stays idle', async (t) => {
   const host = await hostFor(t, [PDS], { maxLogBytes: 1 << 16 });
   const pds = host.device('pds');
   t.is(await errnoOf(pds.startLogging({ pageSize: PAGE, ranges: [span(0n, 1n << 40n)] })), 'ENOMEM');
@@ -342,7 +358,7 @@ test('createHost refuses a pds device claiming more than 255 ranges (a u8), befo
 
 // ---- EFAULT and write-back -------------------------------------------------------------------
 
-test('§3 START EFAULT paths change nothing: a later valid round behaves as fresh', async (t) => {
+both('§3 START EFAULT paths change nothing: a later valid round behaves as fresh', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const dev = host.device('mlx');
   const raw = rawOn(host, dev.fd);
@@ -360,7 +376,7 @@ test('§3 START EFAULT paths change nothing: a later valid round behaves as fres
   t.deepEqual(await raw.reportBits(0n, MiB), [2]);
 });
 
-test('§3.7 REPORT with a bitmap that does not fit → EFAULT before anything is cleared', async (t) => {
+both('§3.7 REPORT with a bitmap that does not fit → EFAULT before anything is cleared', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const dev = host.device('mlx');
   const raw = rawOn(host, dev.fd);
@@ -370,7 +386,7 @@ test('§3.7 REPORT with a bitmap that does not fit → EFAULT before anything is
   t.deepEqual(await raw.reportBits(0n, MiB), [4]);
 });
 
-test('§3.8 REPORT writes nothing but bits: the call structs and every other byte stay as they were', async (t) => {
+both('§3.8 REPORT writes nothing but bits: the call structs and every other byte stay as they were', async (t) => {
   const host = await hostFor(t, [{ ...MLX5, minPageSize: 16384 }]);
   const dev = host.device('mlx');
   const raw = rawOn(host, dev.fd);
@@ -392,7 +408,7 @@ test('§3.8 REPORT writes nothing but bits: the call structs and every other byt
 
 // ---- Several devices, one bitmap --------------------------------------------------------------
 
-test('§5 several devices REPORT concurrently into one bitmap with pre-set user bits: the exact union', async (t) => {
+both('§5 several devices REPORT concurrently into one bitmap with pre-set user bits: the exact union', async (t) => {
   const host = await hostFor(t, [
     { ...MLX5, name: 'a' },
     { ...MLX5, name: 'b', minPageSize: 16384 },
@@ -423,7 +439,7 @@ test('§5 several devices REPORT concurrently into one bitmap with pre-set user 
 
 // ---- DMA ----------------------------------------------------------------------------------------
 
-test('§4 DMA reads are never logged; writes outside the START ranges are not logged', async (t) => {
+both('§4 DMA reads are never logged; writes outside the START ranges are not logged', async (t) => {
   const host = await hostFor(t, [MLX5, PDS]);
   for (const name of ['mlx', 'pds']) {
     const dev = host.device(name);
@@ -439,7 +455,7 @@ test('§4 DMA reads are never logged; writes outside the START ranges are not lo
   }
 });
 
-test('dmaWrite resolves once the write is in the log: a REPORT issued after it reports it', async (t) => {
+both('dmaWrite resolves once the write is in the log: a REPORT issued after it reports it', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const dev = host.device('mlx');
   const raw = rawOn(host, dev.fd);
@@ -450,7 +466,7 @@ test('dmaWrite resolves once the write is in the log: a REPORT issued after it r
   }
 });
 
-test('DMA arguments: non-bigint, negative, zero length → EINVAL; an end past 2^64 → EOVERFLOW', async (t) => {
+both('DMA arguments: non-bigint, negative, zero length → EINVAL; an end past 2^64 → EOVERFLOW', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const fd = host.open('mlx');
   t.is(await errnoOf(host.dmaWrite(fd, 0n, 0n)), 'EINVAL');
@@ -599,7 +615,7 @@ test('exactly 4 GiB of user memory works: structs and a bitmap above 2^31, the l
   t.is(await errnoOf(host.ioctl(dev.fd, VFIO_DEVICE_FEATURE, 2n ** 32n)), 'EFAULT');
 });
 
-test('ioctl pointers that name no user address (0.5, NaN, null, undefined, ±Infinity, \'12\', negative, past 2^64) → EFAULT, as does featureCall', async (t) => {
+both('ioctl pointers that name no user address (0.5, NaN, null, undefined, ±Infinity, \'12\', negative, past 2^64) → EFAULT, as does featureCall', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const fd = host.open('mlx');
   // A valid START header at 12, so '12' would succeed if it were taken as a number.
@@ -614,7 +630,7 @@ test('ioctl pointers that name no user address (0.5, NaN, null, undefined, ±Inf
   t.is(await errnoOf(host.ioctl(fd, VFIO_DEVICE_FEATURE, 12n)), 0, 'the same call at an integer pointer works');
 });
 
-test('host.alloc with a bad size or align and host.zero outside user memory → DMALOG_BAD_OPTION; nothing moves', async (t) => {
+both('host.alloc with a bad size or align and host.zero outside user memory → DMALOG_BAD_OPTION; nothing moves', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const badOption = { instanceOf: DmalogError, code: 'DMALOG_BAD_OPTION' };
   for (const bytes of [0, -8, 1.5, NaN, Infinity, '8']) t.throws(() => host.alloc(bytes as number), badOption, `bytes ${String(bytes)}`);
@@ -640,3 +656,130 @@ function errnoOfSync(call: () => unknown): string {
     return error instanceof VfioError ? error.errno : String(error);
   }
 }
+
+// ---- transports -----------------------------------------------------------------------------
+
+test.serial('options.transport: the default is a worker thread per device; in-thread runs the drivers here, no thread started', async (t) => {
+  const threadsBefore = osThreads();
+  const here = await hostFor(t, [MLX5, PDS], { transport: 'in-thread' });
+  t.is(osThreads(), threadsBefore, 'no thread for an in-thread host');
+  t.deepEqual(here.deviceNames.map((n) => here.inspect(here.open(n)).transport), ['in-thread', 'in-thread']);
+  const threads = await hostFor(t, [MLX5, PDS]);
+  t.is(osThreads(), threadsBefore + 2);
+  t.deepEqual(threads.deviceNames.map((n) => threads.inspect(threads.open(n)).transport), ['worker', 'worker']);
+});
+
+test('in-thread faults map a thread\'s death onto the driver: die → ENODEV, a throw mid-REPORT → EIO (and the call behind it), then ENODEV', async (t) => {
+  const host = await hostFor(t, [MLX5, PDS], { transport: 'in-thread' });
+  const [mlx, pds] = [host.device('mlx'), host.device('pds')];
+  for (const d of [mlx, pds]) await d.startLogging({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  await mlx.injectFault({ kind: 'die' });
+  t.like(host.inspect(mlx.fd), { state: 'gone', dead: 'ENODEV' });
+  t.is(await errnoOf(mlx.status()), 'ENODEV');
+  await pds.injectFault({ kind: 'throw-in-report' });
+  const window = { iova: 0n, length: MiB, pageSize: PAGE, bitmap: BITMAP_AT };
+  const [report, queued] = [pds.report(window), pds.status()];
+  t.deepEqual([await errnoOf(report), await errnoOf(queued)], ['EIO', 'EIO']);
+  t.is(host.inspect(pds.fd).dead, 'EIO');
+  t.is(await errnoOf(pds.report(window)), 'ENODEV');
+  await host.terminateTracker(pds.fd);
+  t.is(host.inspect(pds.fd).dead, 'EIO', 'the first cause stays');
+});
+
+test('in-thread: an uncaught exception (a throw fault) ends the driver after its answer; terminateTracker fails pending calls', async (t) => {
+  const host = await hostFor(t, [MLX5, PDS], { transport: 'in-thread' });
+  const [mlx, pds] = [host.device('mlx'), host.device('pds')];
+  await mlx.injectFault({ kind: 'throw' });
+  t.is(host.inspect(mlx.fd).dead, null, 'answered first');
+  await sleep(5);
+  t.is(host.inspect(mlx.fd).dead, 'ENODEV');
+  const pending = pds.status();
+  await host.terminateTracker(pds.fd);
+  t.is(await errnoOf(pending), 'ENODEV');
+  t.is(await errnoOf(pds.probe()), 'ENODEV');
+});
+
+both('host.inspect(fd): a frozen snapshot of the host\'s view: name, profile, state, page size and ranges; later changes do not show in it', async (t) => {
+  const host = await hostFor(t, [{ ...MLX5, minPageSize: 8192 }]);
+  const dev = host.device('mlx');
+  const idle = host.inspect(dev.fd);
+  t.deepEqual(idle, { fd: dev.fd, name: 'mlx', profile: 'mlx5', transport: (t.context as Context).transport, state: 'idle', dead: null, logging: false, pageSize: null, ranges: [] });
+  await dev.startLogging({ pageSize: PAGE, ranges: [span(MiB, MiB), span(0n, 64n * KiB)] });
+  const logging = host.inspect(dev.fd);
+  t.like(logging, { state: 'logging', logging: true, pageSize: 8192n });
+  t.deepEqual(logging.ranges, [span(0n, 64n * KiB), span(MiB, MiB)], 'the ranges the device tracks, sorted');
+  t.true(Object.isFrozen(logging) && Object.isFrozen(logging.ranges) && Object.isFrozen(logging.ranges[0]));
+  t.throws(() => { (logging as { logging: boolean }).logging = false; }, { instanceOf: TypeError });
+  await dev.stopLogging();
+  t.is(logging.state, 'logging', 'a snapshot does not follow the device');
+  t.like(host.inspect(dev.fd), { state: 'idle', logging: false });
+  t.is(await errnoOf(() => host.inspect(dev.fd + 100)), 'ENODEV');
+});
+
+// ---- close(fd), free ------------------------------------------------------------------------
+
+both('close(fd): that fd is EBADF from then on (ioctl, DMA, inspect, a second close); other fds on the device work', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const [fd, other] = [host.open('mlx'), host.open('mlx')];
+  await host.close(fd);
+  const raw = rawOn(host, fd);
+  t.deepEqual(await Promise.all([
+    errnoOf(raw.probe(VFIO_DEVICE_FEATURE_SET | F_START)),
+    errnoOf(raw.start({ pageSize: PAGE, ranges: [span(0n, MiB)] })),
+    errnoOf(host.dmaWrite(fd, 0n, PAGE)),
+    errnoOf(host.dmaRead(fd, 0n, PAGE)),
+    errnoOf(() => host.inspect(fd)),
+    errnoOf(host.close(fd)),
+  ]), ['EBADF', 'EBADF', 'EBADF', 'EBADF', 'EBADF', 'EBADF']);
+  t.is(await errnoOf(host.close(other + 100)), 'EBADF', 'closing an fd never opened');
+  t.is(await errnoOf(host.ioctl(other + 100, VFIO_DEVICE_FEATURE, CALL_AT)), 'ENODEV', 'calls on an fd never opened stay ENODEV');
+  t.is(await errnoOf(rawOn(host, other).start({ pageSize: PAGE, ranges: [span(0n, MiB)] })), 0);
+  t.like(host.inspect(other), { name: 'mlx', state: 'logging', logging: true, pageSize: PAGE });
+  t.not(host.open('mlx'), fd, 'a closed fd number is not handed out again');
+});
+
+both('closing the last fd of a logging device stops its logging; while another fd is open it keeps logging', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const [a, b] = [host.open('mlx'), host.open('mlx')];
+  await rawOn(host, a).start({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  await host.dmaWrite(b, 5n * PAGE, 1n);
+  await host.close(a);
+  t.true(host.inspect(b).logging, 'fd b still open: the device logs on');
+  t.deepEqual(await rawOn(host, b).reportBits(0n, 16n * PAGE), [5]);
+  await host.close(b);
+  const c = host.open('mlx');
+  t.like(host.inspect(c), { state: 'idle', logging: false, pageSize: null, ranges: [] });
+  const dev = host.device('mlx');
+  t.is((await dev.status()).state, 'idle', 'the driver was STOPped');
+  t.is(await errnoOf(rawOn(host, c).report({ iova: 0n, length: 16n * PAGE, pageSize: PAGE, bitmap: BITMAP_AT })), 'EINVAL', 'REPORT when idle');
+  t.is(await errnoOf(rawOn(host, c).start({ pageSize: PAGE, ranges: [span(0n, MiB)] })), 0, 'and it STARTs again');
+});
+
+both('host.device(name) after its fd was closed opens a new one', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const first = host.device('mlx');
+  t.is(host.device('mlx'), first, 'one handle while its fd is open');
+  await host.close(first.fd);
+  const second = host.device('mlx');
+  t.not(second.fd, first.fd);
+  t.is(await errnoOf(first.probe()), 'EBADF');
+  t.true(await second.probe());
+});
+
+both('host.free gives memory back to host.alloc; a double free or a foreign pointer → DMALOG_BAD_OPTION', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const badOption = { instanceOf: DmalogError, code: 'DMALOG_BAD_OPTION' };
+  const whole = host.alloc(MEMORY_BYTES);
+  t.is(whole, 0);
+  t.is(errnoOfSync(() => host.alloc(8)), 'ENOMEM');
+  host.free(whole);
+  t.throws(() => host.free(whole), badOption, 'double free');
+  const small = host.alloc(64);
+  t.is(small, MEMORY_BYTES - 64, 'from the top again');
+  t.throws(() => host.free(small + 8), badOption, 'inside an allocation is not one');
+  t.throws(() => host.free(CALL_AT), badOption, 'never allocated');
+  host.free(small);
+  t.is(host.alloc(MEMORY_BYTES), 0, 'everything coalesced back');
+  await host.close();
+  t.throws(() => host.free(0), { instanceOf: DmalogError, code: 'DMALOG_CLOSED' });
+});

@@ -54,6 +54,8 @@ test('every other refusal is DMALOG_BAD_OPTION too (no code-less TypeError or Ra
     ['hostPageSize below 4096', { ...base, hostPageSize: 2048 }],
     ['contract', { ...base, contract: 'relaxed' }],
     ['logLevel', { ...base, logLevel: 'loud' }],
+    ['transport', { ...base, transport: 'thread' }],
+    ['transport not a string', { ...base, transport: 1 }],
     ['devices empty', { ...base, devices: [] }],
     ['devices missing', { logLevel: 'silent' }],
     ['device name empty', { ...base, devices: [{ ...MLX5, name: '' }] }],
@@ -69,6 +71,12 @@ test('every other refusal is DMALOG_BAD_OPTION too (no code-less TypeError or Ra
   ];
   for (const [what, options] of cases) t.is(codeOf(options), 'DMALOG_BAD_OPTION', what);
   t.is(codeOf(base), 'ok');
+});
+
+test('transport: worker by default, in-thread when asked', (t) => {
+  t.is(fillHostOptions(base).transport, 'worker');
+  t.is(fillHostOptions({ ...base, transport: 'in-thread' }).transport, 'in-thread');
+  t.is(fillHostOptions({ ...base, transport: 'worker' }).transport, 'worker');
 });
 
 test.serial('a bad $DMALOG_LOG_LEVEL is DMALOG_BAD_OPTION; an explicit logLevel wins over it', (t) => {

@@ -8,6 +8,7 @@ const LINUX: Array<[Errno, number]> = [
   ['ENOENT', 2],
   ['EIO', 5],
   ['E2BIG', 7],
+  ['EBADF', 9],
   ['ENOMEM', 12],
   ['EFAULT', 14],
   ['ENODEV', 19],
@@ -18,7 +19,7 @@ const LINUX: Array<[Errno, number]> = [
   ['ETIMEDOUT', 110],
 ];
 
-test('the errno table is exactly the SPEC §4 set with Linux numbers', (t) => {
+test('the errno table is exactly the SPEC §4 set, plus EBADF for a closed fd, with Linux numbers', (t) => {
   t.deepEqual(Object.entries(ERRNO).sort((a, b) => a[1] - b[1]), LINUX);
 });
 
