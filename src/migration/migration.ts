@@ -1,14 +1,16 @@
 // Pre-copy live migration of a guest whose RAM is dirtied by vCPUs and device DMA, following
-// QEMU's loop (SPEC §8) on a virtual clock of 100 ms rate windows:
+// QEMU's loop (migration_iteration_run) on a virtual clock of 100 ms rate windows; the decisions
+// are in precopy-rule.ts and docs/migration-loop.md walks through them:
 //
 //   PROBE every device → container choice (device logging if all support it; else every section
 //   is dirty on every sync, only with enable-migration=on) → START the CPU log and every device
-//   with QEMU's ranges → sync #1, every RAM page dirty (the bulk stage) → passes: each window the
-//   writers run in threads while the migration copies up to bandwidth × 100 ms of dirty pages;
-//   a pass ends when the RAM bitmap is empty, and the next window holds a sync at its middle
-//   (racing that window's writes) → switch over once pending (dirty RAM + device state) ≤ bandwidth ×
-//   downtime-limit → stop the guest (writers quiesce), final sync, copy the rest and the device
-//   state at link speed → STOP → compare destination with source.
+//   with QEMU's ranges → sync #1 at t = 0, every RAM page dirty (the bulk stage) → at every
+//   decision point (a window's start, or the bitmap emptying within it): when the estimate
+//   (unsent dirty RAM + device state) is ≤ the threshold or the bitmap is empty, sync (racing the
+//   writes of the segment just ended) and switch over if the exact pending is ≤ the threshold;
+//   else copy until the window's budget is spent or the bitmap empties, the writers running for
+//   that stretch of simulated time → switchover: the guest stops at once, final sync, copy the
+//   rest and the device state at link speed → STOP → compare destination with source.
 //
 // Only the inputs are deterministic (workloads, fills and counts come from the seed); how the
 // writer threads interleave with syncs and copies is not, and the end check holds either way.
@@ -30,11 +32,11 @@ import { checkFootprint } from './footprint.js';
 import { compareMemory } from './memory-check.js';
 import { buildMemoryMap, iovaToRamOffset, trackingRanges } from './memory-map.js';
 import { fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from './options.js';
+import { afterSync, RateWindows, syncDue, thresholdIn, WINDOW_MS, type AfterSync, type Segment } from './precopy-rule.js';
 import { RamDirtyBitmap } from './ram-bitmap.js';
 import type { Failure, IterationStats, MigrationResult, NotConvergedCode, TimelinePoint } from './result.js';
 
-/** QEMU's rate-limit window. */
-export const WINDOW_MS = 100;
+export { WINDOW_MS } from './precopy-rule.js';
 
 export interface MigrationHooks {
   /** Called after every sync (the final one included). */
@@ -75,6 +77,13 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
   }
 }
 
+/** A segment under way: its plan and its writers' promise. */
+interface Running {
+  plan: Segment;
+  writes: Promise<WindowWrites>;
+  settled: boolean;
+}
+
 class Run {
   readonly o: FilledMigrationOptions;
   readonly host: Host;
@@ -103,7 +112,8 @@ class Run {
   sentRam = 0;
   sentSinceSync = 0;
   cursor = 0;
-  copyCarry = 0;
+  clock: RateWindows | null = null;
+  #bursts = 0;
 
   constructor(o: FilledMigrationOptions, host: Host, map: Run['map'], fillSeed: bigint, writeSeed: bigint, hooks: MigrationHooks) {
     this.o = o;
@@ -183,50 +193,59 @@ class Run {
     }
     const sync = new DirtySync(this.coordinator, this.map, this.ram, !deviceLogging);
     this.pool = new DmaPool({ threads: this.o.writerThreads });
+    const clock = new RateWindows(this.o.bandwidth, this.pageSize);
+    this.clock = clock;
     this.ram.markAll(); // the bulk stage: every page is sent once
     r.timeline.push(this.#point());
-    let window = 0;
-    let syncDue = true;
-    let capped: string | null = null;
-    const halfWindow = WINDOW_MS / 2;
+    // Setup (QEMU's ram_save_setup): sync 1 at t = 0 with every page already dirty. The guest runs
+    // on through it: the first segment's writers start before its REPORTs and race them (unless
+    // an iteration cap of 1 switches over at once). Which side of a REPORT a write lands on does
+    // not matter: its page is sent in this pass or found dirty by the next sync.
+    let next: Running | null = this.o.maxIterations > 1 ? this.#startSegment(clock) : null;
+    /** The segment that ended at this decision point: copied, its writes maybe still running. */
+    let prev: Running | null = null;
+    let decision: AfterSync = 'continue';
+    let timeUp = false;
+    let mustSync = true;
     for (;;) {
-      let switchover = false;
-      let writes: WindowWrites[];
-      if (!syncDue) {
-        const running = this.#runWriters(2 * window, WINDOW_MS);
-        this.#copy(this.o.bandwidth * WINDOW_MS / 1000);
-        writes = [await running];
-      } else {
-        // A sync sits mid-window: the first half's writes race its REPORTs, the second half's
-        // come after it (and, on switchover, are what the guest writes until it is stopped).
-        syncDue = false;
-        const racing = this.#runWriters(2 * window, halfWindow);
+      // A decision point: the window's start, or the moment the bitmap emptied within it.
+      if (mustSync || syncDue(this.ram.dirtyPages * this.pageSize, this.stateBytes, thresholdIn(clock.index, this.threshold))) {
+        // The segment before the sync keeps writing while its REPORTs run.
+        const racing = Promise.all([prev?.writes, next?.writes]);
         const outcome = await this.#sync(sync, 'precopy', racing);
         if (outcome === null) return r;
-        const pending = this.ram.dirtyPages * this.pageSize + this.stateBytes;
-        if (pending <= this.threshold) { r.converged = true; switchover = true; }
-        else if (r.iterations >= this.o.maxIterations) capped = `iteration cap ${this.o.maxIterations}`;
-        else if (this.timeMs + halfWindow >= this.o.maxTime) capped = `time cap ${this.o.maxTime} ms`;
-        if (capped) switchover = true;
-        const after = this.#runWriters(2 * window + 1, halfWindow);
-        if (!switchover) this.#copy(this.o.bandwidth * WINDOW_MS / 1000);
-        writes = await Promise.all([racing, after]);
+        // Decided on the exact pending right after the REPORTs, the figure the stats record.
+        const exact = this.ram.dirtyPages * this.pageSize + this.stateBytes;
+        decision = afterSync(exact, thresholdIn(clock.index, this.threshold), r.iterations, this.o.maxIterations, timeUp);
+        mustSync = false;
       }
-      // Writes whose bursts saw their device restart may have marked the retired log only.
-      for (const w of writes) {
-        for (const page of w.unlogged) this.ram.markRange(page * this.pageSize, this.pageSize);
-        r.unloggedWrites += w.unlogged.length;
+      if (prev) {
+        await this.#settle(prev);
+        if (prev.plan.endsWindow) r.timeline.push(this.#point());
+        prev = null;
       }
-      this.timeMs += WINDOW_MS;
-      window++;
-      r.windows = window;
-      r.timeline.push(this.#point());
-      if (switchover) break;
-      // A pass ends with a sync; so does time running out, checked every window (a pass at a low
-      // bandwidth can outlast max-time many times over). That sync then forces the switchover.
-      if (this.ram.dirtyPages === 0 || this.timeMs + halfWindow >= this.o.maxTime) syncDue = true;
+      if (decision !== 'continue') {
+        if (next) await this.#settle(next);
+        break; // the guest stops at once: no writes after the switchover decision
+      }
+      const segment = next ?? this.#startSegment(clock);
+      next = null;
+      this.#send(segment.plan.pages);
+      this.#finishSegment(segment);
+      clock.advance(segment.plan, this.ram.dirtyPages);
+      this.timeMs = clock.nowMs;
+      // Time running out is checked every window (a pass at a low bandwidth can outlast max-time
+      // many times over): it forces a sync, and that sync the switchover.
+      if (segment.plan.endsWindow && clock.startMs >= this.o.maxTime) { timeUp = true; mustSync = true; }
+      prev = segment;
     }
-    // Stop-and-copy: the guest is stopped (its writers have finished their last window).
+    this.timeMs = clock.nowMs;
+    r.windows = Math.max(1, Math.ceil(this.timeMs / WINDOW_MS));
+    let capped: string | null = null;
+    if (decision === 'switchover') r.converged = true;
+    else capped = decision === 'iteration-cap' ? `iteration cap ${this.o.maxIterations}` : `time cap ${this.o.maxTime} ms`;
+    if (r.timeline.at(-1)!.atMs !== round(this.timeMs)) r.timeline.push(this.#point());
+    // Stop-and-copy: the guest is stopped (every segment's writes have settled).
     if (this.o.dropDirtyBit) {
       this.cpu.dropNextBit((iova) => {
         const offset = iovaToRamOffset(this.map, iova);
@@ -237,7 +256,7 @@ class Run {
     r.droppedPage = this.cpu.dropped === null ? null : hex(this.cpu.dropped);
     r.timeline.push(this.#point());
     const remaining = this.ram.dirtyPages * this.pageSize;
-    this.#copy(Infinity);
+    this.#send(Infinity);
     r.bytesSent = { ram: this.sentRam, deviceState: this.stateBytes, total: this.sentRam + this.stateBytes };
     r.downtimeMs = round((remaining + this.stateBytes) / this.o.linkSpeed * 1000);
     this.timeMs += r.downtimeMs;
@@ -248,6 +267,31 @@ class Run {
     this.#recoveryStats();
     r.check = compareMemory(this.guest.ram, this.destination, this.pageSize);
     return r;
+  }
+
+  /**
+   * The next segment from now: its plan, and its writers started for the first half of it (they
+   * race the copy). #finishSegment starts the second half once the copy is done, just before the
+   * next decision point: those writes are the ones racing a sync there, as in QEMU, where the
+   * guest keeps writing while the migration thread syncs.
+   */
+  #startSegment(clock: RateWindows): Running {
+    const plan = clock.plan(this.ram.dirtyPages);
+    return { plan, writes: this.#runWriters(this.#bursts++, plan.ms / 2), settled: false };
+  }
+
+  #finishSegment(s: Running): void {
+    const second = this.#runWriters(this.#bursts++, s.plan.ms / 2);
+    s.writes = Promise.all([s.writes, second]).then(([a, b]) => ({ pages: a.pages.map((n, i) => n + b.pages[i]!), unlogged: [...a.unlogged, ...b.unlogged] }));
+  }
+
+  /** Wait for a segment's writes; pages whose mark is in doubt (a restart raced them) count dirty. */
+  async #settle(s: Running): Promise<void> {
+    const w = await s.writes;
+    if (s.settled) return;
+    s.settled = true;
+    for (const page of w.unlogged) this.ram.markRange(page * this.pageSize, this.pageSize);
+    this.result.unloggedWrites += w.unlogged.length;
   }
 
   /** Start `ms` of guest writes as burst `burst` of every writer; resolves when they are done. */
@@ -293,9 +337,9 @@ class Run {
     }
     r.iterations = iteration;
     const stats: IterationStats = {
-      iteration, phase, atMs: round(this.timeMs + (phase === 'precopy' ? WINDOW_MS / 2 : 0)), sentBytes: this.sentSinceSync,
+      iteration, phase, atMs: round(this.timeMs), sentBytes: this.sentSinceSync,
       reported: outcome.reported, freshPages: outcome.freshPages,
-      pendingBytes: this.ram.dirtyPages * this.pageSize + this.stateBytes, thresholdBytes: this.threshold,
+      pendingBytes: this.ram.dirtyPages * this.pageSize + this.stateBytes, thresholdBytes: phase === 'final' ? this.threshold : thresholdIn(this.clock?.index ?? 0, this.threshold),
       throttlePct: 0, recoveries: outcome.recoveries,
     };
     // QEMU skips the throttle check on the first sync: nothing was sent yet to compare with.
@@ -308,25 +352,21 @@ class Run {
     return outcome;
   }
 
-  /** Send dirty pages (bit cleared first, then the page copied) within `budgetBytes`. */
-  #copy(budgetBytes: number): void {
+  /** Send up to `pages` dirty pages (bit cleared first, then the page copied). */
+  #send(pages: number): void {
     const src = this.#srcWords;
     const dst = this.#dstWords;
     const P = this.pageSize;
     const wordsPerPage = P >>> 2;
-    let budget = budgetBytes + this.copyCarry;
-    while (budget >= P) {
+    for (let n = 0; n < pages; n++) {
       const page = this.ram.takeNext(this.cursor);
       if (page < 0) break;
       const at = page * wordsPerPage;
       dst.set(src.subarray(at, at + wordsPerPage), at);
       this.cursor = page + 1;
-      budget -= P;
       this.sentRam += P;
       this.sentSinceSync += P;
     }
-    // Rate-limit leftovers below a page carry over while there is still something to send.
-    this.copyCarry = Number.isFinite(budget) && this.ram.dirtyPages > 0 ? budget : 0;
   }
 
   #point(stateSent = 0): TimelinePoint {

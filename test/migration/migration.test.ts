@@ -66,7 +66,9 @@ test.serial('all profiles, policy fail, auto-converge off: converges and the des
   const pre = r.iterationStats.filter((s) => s.phase === 'precopy');
   t.true(pre.at(-1)!.pendingBytes <= pre.at(-1)!.thresholdBytes);
   t.true(pre.slice(0, -1).every((s) => s.pendingBytes > s.thresholdBytes));
-  t.is(pre[0]!.thresholdBytes, Math.floor(32 * MiB * 0.3));
+  // The bulk sync comes in the first window, where QEMU's threshold is still 0; from the next on it is bandwidth × downtime-limit.
+  t.is(pre[0]!.thresholdBytes, 0);
+  t.is(pre[1]!.thresholdBytes, Math.floor(32 * MiB * 0.3));
   t.is(r.throttlePct, 0);
   // Every writer was seen by its tracker at some sync.
   for (const name of r.trackers) t.true(r.iterationStats.some((s) => (s.reported[name] ?? 0) > 0), name);
