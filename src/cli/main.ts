@@ -2,6 +2,7 @@
 // dmalog's command line: parse, call the library, map outcomes to documented exit codes.
 import { readFileSync } from 'node:fs';
 import { DmalogError } from '../errors.js';
+import { LOG_LEVELS } from '../host/options.js';
 import { EXIT, UsageError } from './args.js';
 import { COMMANDS, usage } from './commands/index.js';
 
@@ -9,6 +10,18 @@ import { COMMANDS, usage } from './commands/index.js';
 function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return manifest.version;
+}
+
+/** The command being run, once known: a usage error points at its own --help. */
+let commandName: string | null = null;
+
+/** A log level nobody can use is refused at the edge, before any command starts a thread. */
+function checkLogLevelEnv(): void {
+  const level = process.env['DMALOG_LOG_LEVEL'];
+  if (level === undefined || level === '') return;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`DMALOG_LOG_LEVEL: '${level}' must be one of ${LOG_LEVELS.join(', ')}`);
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -23,10 +36,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+  commandName = name;
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.help);
     return EXIT.ok;
   }
+  checkLogLevelEnv();
   return command.run(rest);
 }
 
@@ -53,7 +68,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     // A bad option the library refused (its message names the option) is a usage error too.
     if (error instanceof UsageError || (error instanceof DmalogError && error.code === 'DMALOG_BAD_OPTION')) {
-      process.stderr.write(`dmalog: ${error.message} (see dmalog --help)\n`);
+      process.stderr.write(`dmalog: ${error.message} (see dmalog ${commandName === null ? '' : `${commandName} `}--help)\n`);
       process.exitCode = EXIT.usage;
     } else {
       internalError(error);

@@ -12,8 +12,8 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dmalog-usage-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
-function dmalog(args: string[]) {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
+function dmalog(args: string[], logLevel = 'silent') {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, DMALOG_LOG_LEVEL: logLevel } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -91,6 +91,28 @@ for (const [what, argv, names] of CASES) {
     t.true(lines[0]!.includes(names), `${lines[0]} should name ${names}`);
   });
 }
+
+test('a usage error points at the help of the command it came from; before a command, at the top-level help', (t) => {
+  for (const command of ['migrate', 'stress', 'fuzz', 'demo']) {
+    const r = dmalog([command, '--frobnicate']);
+    t.is(r.code, 2);
+    t.true(r.stderr.trimEnd().endsWith(`(see dmalog ${command} --help)`), r.stderr);
+  }
+  const r = dmalog(['frobnicate']);
+  t.true(r.stderr.trimEnd().endsWith('(see dmalog --help)'), r.stderr);
+});
+
+test('usage error: a DMALOG_LOG_LEVEL nobody can use, one line naming it, exit 2, for every command; --help still works', (t) => {
+  for (const command of ['migrate', 'stress', 'fuzz', 'demo']) {
+    const r = dmalog([command], 'chatty');
+    t.is(r.code, 2, r.stderr);
+    t.is(r.stdout, '');
+    const lines = r.stderr.trimEnd().split('\n');
+    t.is(lines.length, 1, r.stderr);
+    t.true(lines[0]!.startsWith("dmalog: DMALOG_LOG_LEVEL: 'chatty' must be one of fatal, error, warn, info, debug, trace, silent"), lines[0]);
+  }
+  t.is(dmalog(['migrate', '--help'], 'chatty').code, 0);
+});
 
 test('a refused --report path creates no directory', (t) => {
   t.is(dmalog(['migrate', '--report', missingDir]).code, 2);

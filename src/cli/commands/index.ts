@@ -31,6 +31,7 @@ exit codes: ${EXIT.ok} ok, ${EXIT.failed} a check failed, ${EXIT.usage} bad usag
   the value: a guest too large for this machine, an input or output path that cannot be used),
   ${EXIT.internal} an internal error (a bug in dmalog; its stack trace follows); migrate adds 3 and 4,
   stress adds 3 (see each command's --help). A reader that goes away (| head) drops the output, not the outcome.
-environment: DMALOG_LOG_LEVEL=info|debug|silent|... (pino lines on stderr)
+environment: DMALOG_LOG_LEVEL=fatal|error|warn|info|debug|trace|silent (pino lines on stderr; any other
+  value is a usage error)
 `;
 }
