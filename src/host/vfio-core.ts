@@ -47,13 +47,16 @@ export class VfioCore {
       const call = checkFeatureCall(this.#user, at, PROFILE_TRAITS[slot.config.profile].supportsLogging);
       if (failed(call)) throw new VfioError(call.errno);
       const result = await this.#dispatch(slot, call);
-      slot.logger.info({ feature: result.feature, probe: result.probe, errno: null, pageSize: result.pageSize, pages: result.pagesReported, ms: elapsed(started) }, `${result.feature} ok`);
+      const kind = result.probe ? 'PROBE' : 'SET';
+      slot.logger.info({ call: kind, feature: result.feature, probe: result.probe, errno: null, pageSize: result.pageSize, pages: result.pagesReported, ms: elapsed(started) }, `${result.probe ? 'PROBE ' : ''}${result.feature} ok`);
       return result;
     } catch (error) {
       if (error instanceof VfioError) {
         const asked = at === null ? null : peekFeature(this.#user, at);
         const feature = asked === null ? 'unreadable' : FEATURE_NAMES[asked.index as LoggingFeature] ?? `feature ${asked.index}`;
-        slot.logger.info({ feature, probe: asked?.probe, errno: error.errno, ms: elapsed(started) }, `${feature} failed`);
+        // A failed call is what a reader of the log looks for: warn, above the successes' info.
+        const probe = asked?.probe === true;
+        slot.logger.warn({ call: probe ? 'PROBE' : 'SET', feature, probe: asked?.probe, errno: error.errno, ms: elapsed(started) }, `${probe ? 'PROBE ' : ''}${feature} failed: ${error.errno}`);
       }
       throw error;
     }

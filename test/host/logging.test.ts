@@ -16,7 +16,7 @@ function run(args: string[], level: string | null) {
   return { code: r.status, stderr: r.stderr };
 }
 
-interface Line { device?: string; feature?: string; probe?: boolean; errno?: string | null; pageSize?: number; pages?: number; ms?: number; msg: string }
+interface Line { level: number; call?: string; device?: string; feature?: string; probe?: boolean; errno?: string | null; pageSize?: number; pages?: number; ms?: number; msg: string }
 
 test('the CLI logs at info by default: exactly one line per feature call, with device, feature, errno or result, pages and duration', (t) => {
   const r = run([MAIN, 'demo'], null);
@@ -33,6 +33,12 @@ test('the CLI logs at info by default: exactly one line per feature call, with d
   }
   const probes = calls.filter((l) => l.probe);
   t.deepEqual(probes.map((l) => [l.device, l.feature, l.errno]), [['nic0', 'START', null], ['nic1', 'START', null], ['nvme0', 'START', null], ['legacy0', 'START', 'ENOTTY']]);
+  // A PROBE says so (call and message); a failed call is a warning (pino 40), a success info (30).
+  t.deepEqual(probes.map((l) => [l.call, l.msg, l.level]), [
+    ['PROBE', 'PROBE START ok', 30], ['PROBE', 'PROBE START ok', 30], ['PROBE', 'PROBE START ok', 30], ['PROBE', 'PROBE START failed: ENOTTY', 40]]);
+  for (const l of calls.filter((c) => !c.probe)) t.is(l.call, 'SET');
+  t.deepEqual(calls.filter((l) => l.errno !== null).map((l) => l.level), [40]);
+  t.true(calls.filter((l) => l.errno === null).every((l) => l.level === 30));
   const starts = calls.filter((l) => !l.probe && l.feature === 'START');
   t.deepEqual(starts.map((l) => [l.device, l.pageSize]), [['nic0', 4096], ['nic1', 8192], ['nvme0', 4096]]);
   const reports = calls.filter((l) => l.feature === 'REPORT');
