@@ -25,8 +25,10 @@ export type FailureKind =
   | 'canary'
   /** Device state after a call is not what the call's outcome implies. */
   | 'state'
-  /** A REPORT on the fuzzed device and its mirror disagree. */
+  /** A REPORT on the fuzzed device and its mirror disagree, or a GET and the iommufd lane's model of written pages. */
   | 'bits'
+  /** An iommufd call returned another errno (or success) than the lane's reading of SPEC §7 gives. */
+  | 'errno'
   /** The device thread died or stalled although no fault was injected. */
   | 'device-lost'
   /** A fixed round on a device gave other bits than a fresh device gives. */

@@ -1,5 +1,5 @@
-// The fuzz run: a few lanes (one fuzzed device each, profiles in turn) driven concurrently, one
-// seed for the whole run. Call k goes to lane k % lanes and draws everything it does (DMA before
+// The fuzz run: a few lanes (one fuzzed device each, profiles in turn, then the iommufd lanes)
+// driven concurrently, one seed for the whole run. Call k goes to lane k % (lanes + iommuLanes) and draws everything it does (DMA before
 // it, a state change, the call itself) from its own PRNG seeded by (seed, k), so a lane's history
 // depends only on the seed: `--seed S --calls K` replays every call below K exactly, and the
 // failing call is reported with the K that reproduces it. Thread interleavings are not replayed,
@@ -11,6 +11,8 @@ import { createPrng } from '../util/prng.js';
 import { describeCall } from './call.js';
 import { chance, pick, prngDraw, type Draw } from './draw.js';
 import { generateCall } from './generate.js';
+import { IommuFuzzLane, type IommuLaneKind, type IommufdIoctl } from './iommu-lane.js';
+import { generateIommufdCall } from './iommu-generate.js';
 import { FuzzLane, createMirrorHost, type FailureKind, type LaneOptions, type Outcome } from './lane.js';
 
 export interface FuzzOptions {
@@ -22,6 +24,13 @@ export interface FuzzOptions {
    * the first three with the atomic contract, the next three with the plain one, and so on.
    */
   lanes?: number;
+  /**
+   * iommufd lanes besides the device lanes (default 2): lane i of them fuzzes a HWPT with the
+   * dirty-tracking capability when i is even, one without when odd; they run in this thread.
+   */
+  iommuLanes?: number;
+  /** The iommufd lanes' raw ioctl (tests pass one that wraps the real one to misbehave). */
+  iommufdIoctl?: IommufdIoctl;
   memoryBytes?: number;
   callTimeoutMs?: number;
   hostCallTimeoutMs?: number;
@@ -47,18 +56,25 @@ export interface FuzzFailureReport {
   /** Index of the call that failed; `--calls callIndex + 1` with the same seed replays it. */
   callIndex: number;
   lane: number;
-  profile: ProfileName;
+  /** The lane's device profile, or which kind of iommufd lane it is. */
+  profile: ProfileName | IommuLaneKind;
   call: string | null;
 }
 
 export interface FuzzReport {
   /** The run's 64-bit seed in decimal (a string, as in migrate's and stress's JSON: it may pass 2^53). */
   seed: string;
-  /** Fuzzed ioctls made. */
+  /** Fuzzed ioctls made (device and iommufd lanes). */
   calls: number;
+  /** Device lanes. */
   lanes: number;
+  iommuLanes: number;
+  /** Outcomes of every fuzzed call. */
   counts: Counts;
+  /** Outcomes of the device lanes' calls, by profile. */
   byProfile: Partial<Record<ProfileName, Counts>>;
+  /** Outcomes of the iommufd lanes' calls, by kind of lane. */
+  byIommu: Partial<Record<IommuLaneKind, Counts>>;
   /** DMA writes and reads made alongside (both devices of a lane). */
   dma: Counts;
   stateChanges: number;
@@ -72,6 +88,7 @@ export interface FuzzReport {
 
 export const FUZZ_DEFAULTS = {
   lanes: 6,
+  iommuLanes: 2,
   memoryBytes: 32 << 10,
   callTimeoutMs: 30_000,
   hostCallTimeoutMs: 20_000,
@@ -121,15 +138,23 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const seed = checkedSeed(o.seed);
   if (!Number.isSafeInteger(o.calls) || o.calls < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'calls must be a non-negative safe integer');
   if (!Number.isSafeInteger(o.lanes) || o.lanes < 1) throw new DmalogError('DMALOG_BAD_OPTION', 'lanes must be a positive integer');
+  if (!Number.isSafeInteger(o.iommuLanes) || o.iommuLanes < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'iommuLanes must be a non-negative integer');
+  const allLanes = o.lanes + o.iommuLanes;
   const started = performance.now();
   const profiles = Array.from({ length: o.lanes }, (_, i) => PROFILE_NAMES[i % PROFILE_NAMES.length]!);
   const laneOptions = { memoryBytes: o.memoryBytes, callTimeoutMs: o.callTimeoutMs, hostCallTimeoutMs: o.hostCallTimeoutMs, maxLogBytes: o.maxLogBytes, createHost: o.createHost };
   const report: FuzzReport = {
-    seed: seed.toString(), calls: 0, lanes: o.lanes, counts: {}, byProfile: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
+    seed: seed.toString(), calls: 0, lanes: o.lanes, iommuLanes: o.iommuLanes, counts: {}, byProfile: {}, byIommu: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
     rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 0, failure: null,
   };
   let mirrorHost: Host | null = null;
   const lanes: FuzzLane[] = [];
+  const iommuLanes = Array.from({ length: o.iommuLanes }, (_, i) => new IommuFuzzLane(o.lanes + i, {
+    kind: i % 2 === 0 ? 'iommufd-dirty' : 'iommufd-plain',
+    memoryBytes: o.memoryBytes,
+    contract: Math.floor(i / 2) % 2 === 0 ? 'atomic' : 'plain',
+    ioctl: o.iommufdIoctl,
+  }));
   const failures: FuzzFailureReport[] = [];
   let progress: NodeJS.Timeout | undefined;
   try {
@@ -143,11 +168,17 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     let stopAt = o.calls;
     if (o.onProgress) progress = setInterval(() => o.onProgress!(report.calls, o.calls), o.progressEveryMs);
 
+    // After every call of any lane, so that the baseline and the samples fall on exact counts.
+    const sampleRss = (): void => {
+      if (report.calls === Math.min(RSS_WARMUP_CALLS, o.calls >>> 2)) report.rssBaselineBytes = process.memoryUsage.rss();
+      else if (report.calls % RSS_SAMPLE_EVERY === 0 && report.rssBaselineBytes > 0) checkRss(report, o.rssBudgetBytes);
+    };
+
     const runLane = async (lane: FuzzLane): Promise<void> => {
       const trace = o.trace && (o.traceLane === undefined || o.traceLane === lane.index) ? o.trace : null;
       let k = lane.index;
       try {
-        for (let j = 0; k < stopAt; j++, k += o.lanes) {
+        for (let j = 0; k < stopAt; j++, k += allLanes) {
           const d = callDraw(seed, k);
           if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
           if (chance(d, STATE_CHANGE_PERCENT)) {
@@ -176,8 +207,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
             await lane.round();
             report.rounds++;
           }
-          if (report.calls === Math.min(RSS_WARMUP_CALLS, o.calls >>> 2)) report.rssBaselineBytes = process.memoryUsage.rss();
-          else if (report.calls % RSS_SAMPLE_EVERY === 0 && report.rssBaselineBytes > 0) checkRss(report, o.rssBudgetBytes);
+          sampleRss();
         }
         if (stopAt === o.calls) {
           await lane.verify();
@@ -193,7 +223,49 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         failures.push({ code: f.code, kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.profile, call: f.call });
       }
     };
-    await Promise.all(lanes.map(runLane));
+
+    // The same schedule for an iommufd lane, whose calls are synchronous and checked in full each time.
+    const runIommuLane = async (lane: IommuFuzzLane): Promise<void> => {
+      const trace = o.trace && (o.traceLane === undefined || o.traceLane === lane.index) ? o.trace : null;
+      let k = lane.index;
+      try {
+        for (let j = 0; k < stopAt; j++, k += allLanes) {
+          const d = callDraw(seed, k);
+          if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
+          if (chance(d, 30)) for (const outcome of lane.dma(d, trace)) bump(report.dma, outcome);
+          const call = generateIommufdCall(d, lane.context());
+          const outcome = lane.call(call);
+          trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
+          report.calls++;
+          bump(report.counts, outcome);
+          bump(report.byIommu[lane.kind] ??= {}, outcome);
+          // A failed call must have left the dirty bits alone: a clearing GET of everything shows it.
+          if (outcome !== 'ok' && chance(d, VERIFY_PERCENT)) {
+            lane.verify();
+            trace?.(`#${k} lane ${lane.index}: verified`);
+            report.verifies++;
+          }
+          if (j % ROUND_EVERY === ROUND_EVERY - 1) {
+            lane.round();
+            report.rounds++;
+          }
+          sampleRss();
+          await lane.yieldNow();
+        }
+        if (stopAt === o.calls) {
+          lane.verify();
+          lane.round();
+          report.verifies++;
+          report.rounds++;
+        }
+      } catch (error) {
+        k = Math.min(k, o.calls - 1);
+        stopAt = Math.min(stopAt, k);
+        const f = error instanceof FuzzFailure ? error : new FuzzFailure('exception', `the fuzz harness threw: ${(error as Error)?.stack ?? String(error)}`);
+        failures.push({ code: f.code, kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.kind, call: f.call });
+      }
+    };
+    await Promise.all([...lanes.map(runLane), ...iommuLanes.map(runIommuLane)]);
     if (failures.length === 0 && report.rssBaselineBytes > 0) {
       try {
         checkRss(report, o.rssBudgetBytes);

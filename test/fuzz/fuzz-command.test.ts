@@ -52,16 +52,48 @@ test('fuzz seeds are 64-bit: a hex seed past 2^53 runs, prints in decimal and re
   t.notDeepEqual([ra!.counts, ra!.dma], [rn!.counts, rn!.dma]);
 });
 
+test('fuzz --iommu-lanes N: N iommufd lanes counted by kind; 0 runs none; the text report has their rows', async (t) => {
+  const [three, none, text] = await Promise.all([
+    dmalog('fuzz', '--calls', '2000', '--seed', '4', '--iommu-lanes', '3', '--json'),
+    dmalog('fuzz', '--calls', '600', '--seed', '4', '--iommu-lanes', '0', '--json'),
+    dmalog('fuzz', '--calls', '800', '--seed', '4'),
+  ]);
+  for (const r of [three, none, text]) t.is(r.code, 0, r.stderr);
+  const report = JSON.parse(three.stdout) as FuzzReport;
+  t.like(report, { calls: 2000, lanes: 6, iommuLanes: 3, failure: null });
+  t.deepEqual(Object.keys(report.byIommu).sort(), ['iommufd-dirty', 'iommufd-plain']);
+  const sum = (c: object) => Object.values(c as Record<string, number>).reduce((a, b) => a + b, 0);
+  // Lanes 6, 7, 8 of 9: two dirty HWPTs and one plain, 222 calls each (2000 = 9 * 222 + 2).
+  t.is(sum(report.byIommu['iommufd-dirty']!), 444);
+  t.is(sum(report.byIommu['iommufd-plain']!), 222);
+  t.is(sum(report.counts), 2000);
+  t.like(JSON.parse(none.stdout) as FuzzReport, { iommuLanes: 0, byIommu: {}, failure: null });
+  t.regex(text.stdout, /^seed 4: 800 calls on 6 devices and 2 iommufd lanes in /);
+  t.regex(text.stdout, /^iommufd +dirty +plain$/m);
+  t.regex(text.stdout, /^ENOENT +\d+ +\d+$/m);
+});
+
+test('fuzz --iommu-lanes: bad values are usage errors (exit 2) naming the option', async (t) => {
+  for (const value of ['-1', 'x', '1.5', '65', '']) {
+    const { code, stderr } = await dmalog('fuzz', '--calls', '10', '--iommu-lanes', value);
+    t.is(code, 2, value);
+    t.true(stderr.includes('--iommu-lanes'), stderr);
+  }
+  t.true((await dmalog('fuzz', '--help')).stdout.includes('--iommu-lanes N'));
+});
+
 test('fuzz --help exits 0', async (t) => {
   t.is((await dmalog('fuzz', '--help')).code, 0);
 });
 
 test('a failed run prints the command that replays it up to and including the failing call', (t) => {
   const report: FuzzReport = {
-    seed: '42', calls: 1234, lanes: 6, counts: { ok: 1, EINVAL: 1233 }, byProfile: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
+    seed: '42', calls: 1234, lanes: 6, iommuLanes: 2, counts: { ok: 1, EINVAL: 1233 }, byProfile: {}, byIommu: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
     rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 1,
     failure: { code: 'DMALOG_FUZZ_FAILURE', kind: 'canary', detail: 'x', callIndex: 1233, lane: 3, profile: 'mlx5', call: null },
   };
   t.is(replayCommand(report), 'dmalog fuzz --seed 42 --calls 1234');
   t.true(formatReport(report).includes(`replay: ${replayCommand(report)}\n`));
+  // A run with other than the default iommufd lanes replays only with the same number.
+  t.is(replayCommand({ ...report, iommuLanes: 0 }), 'dmalog fuzz --seed 42 --calls 1234 --iommu-lanes 0');
 });
