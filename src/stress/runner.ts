@@ -2,12 +2,9 @@
 // report sets into one bitmap, faults drawn from the seed, and the checker (checker.ts) fed as
 // bursts and sets complete. One seed fixes the workload and the faults; thread interleavings are
 // whatever the machine makes of them.
-import { Coordinator } from '../coordinator/coordinator.js';
 import type { ReportWindow } from '../trackers/tracker.js';
-import { DmaPool } from '../dma/pool.js';
-import { CONTROL_FIRST_LOG_GEN, CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, controlCells } from '../dma/types.js';
+import { CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED } from '../dma/types.js';
 import type { Fault } from '../device/driver.js';
-import { createHost } from '../host/host.js';
 import type { DeviceOptions } from '../host/options.js';
 import { DmalogError, ReportSetError } from '../errors.js';
 import type { Errno } from '../uapi/errno.js';
@@ -16,6 +13,7 @@ import type { WorkloadSpec } from '../workload/workload.js';
 import { StressChecker, type CheckerTotals, type PageRange } from './checker.js';
 import { MAX_GRANULE_PAGES, fillStressOptions, type FilledStressOptions, type StressFaultKind, type StressOptions, type StressProgress } from './options.js';
 import { ceilDiv } from '../util/bits.js';
+import { createRig } from '../rig/rig.js';
 
 const PAGE = 4096n;
 /** Guest memory sits above 4 GiB in IOVA space, as a VM's high RAM would. */
@@ -108,12 +106,14 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   const faultKinds: StressFaultKind[] = ['report-error', 'tracker-error', 'slow-report', ...(o.kill ? ['die-in-report' as const] : [])];
   const deviceOptions = stressDevices(o);
   const guestBytes = BigInt(o.guestPages) * PAGE;
-  const host = await createHost({ userMemoryBytes: 1 << 20, devices: deviceOptions, contract: o.contract });
-  const pool = new DmaPool({ threads: o.threads });
-  const cells = controlCells(o.trackers);
-  const devices = deviceOptions.map((d) => host.device(d.name));
-  devices.forEach((d, i) => d.bindLogGeneration(cells, CONTROL_FIRST_LOG_GEN + i));
-  const coordinator = new Coordinator({ trackers: devices, memory: host.memory, allocate: (bytes) => host.alloc(bytes), policy: o.policy, verifyZeroed: true });
+  const rig = await createRig({
+    host: { userMemoryBytes: 1 << 20, devices: deviceOptions, contract: o.contract },
+    dma: { threads: o.threads },
+    coordinator: { policy: o.policy, verifyZeroed: true },
+  });
+  const { devices, cells } = rig;
+  const pool = rig.pool!;
+  const coordinator = rig.coordinator!;
   const guest = new SharedArrayBuffer(Number(guestBytes));
   const injected: Record<StressFaultKind, number> = { 'report-error': 0, 'tracker-error': 0, 'slow-report': 0, 'die-in-report': 0 };
   let stopping = false;
@@ -274,8 +274,6 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
     setDone.notify();
     burstDone.notify();
     await Promise.allSettled(lanes);
-    await coordinator.close().catch(() => {});
-    await pool.close();
-    await host.close();
+    await rig.close();
   }
 }
