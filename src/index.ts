@@ -34,4 +34,4 @@ export { checkIommufdCall, type HwptLookup, type IommufdCall, type SetTrackingCa
 export { Iommufd, HwPageTable, type IommufdOptions, type Mapping } from './iommufd/iommufd.js';
 export { HwptLog, type HwptLogDescriptor, type MappingLogDescriptor } from './iommufd/hwpt-log.js';
 export { iommufdIoctl, IommufdCalls, type GetDirtyBitmapRequest } from './iommufd/ioctl.js';
-export { IommuTracker, type IommuTrackerOptions } from './iommufd/iommu-tracker.js';
+export { IommuTracker, type IommuTrackerOptions } from './trackers/iommu-tracker.js';

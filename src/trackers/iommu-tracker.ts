@@ -5,10 +5,10 @@
 // The IOMMU logs every mapped IOVA, not just the START ranges, and at its page-table granule
 // (4 KiB, or 2 MiB in a huge mapping): the report window clips what it reports. START answers
 // 4 KiB, the smallest granule it logs at.
-import type { DirtyTracker, ReportWindow } from '../trackers/tracker.js';
+import type { DirtyTracker, ReportWindow } from './tracker.js';
 import type { LoggingRange } from '../uapi/structs.js';
-import { IOMMU_PAGE_4K } from './abi.js';
-import type { IommufdCalls } from './ioctl.js';
+import { IOMMU_PAGE_4K } from '../iommufd/abi.js';
+import type { IommufdCalls } from '../iommufd/ioctl.js';
 
 export interface IommuTrackerOptions {
   calls: IommufdCalls;
