@@ -20,7 +20,12 @@ export interface DeviceOptions {
   maxPageSize?: number | bigint;
   maxRanges?: number;
   maxAddressSpaceBits?: number;
+  /** Whether the IOMMU in front of the device can track dirty pages (IOMMU_HW_CAP_DIRTY_TRACKING; default true). */
+  iommuDirty?: boolean;
 }
+
+/** A device as the host keeps it: the driver's config plus what its IOMMU can do. */
+export type FilledDevice = DeviceConfig & { iommuDirty: boolean };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -46,7 +51,7 @@ export interface HostOptions {
 export interface FilledHostOptions {
   userMemoryBytes: number;
   hostPageSize: number;
-  devices: DeviceConfig[];
+  devices: FilledDevice[];
   contract: Contract;
   callTimeoutMs: number;
   maxLogBytes: number;
@@ -97,7 +102,9 @@ export function fillHostOptions(options: HostOptions): FilledHostOptions {
     if (names.has(d.name)) bad(`${at}.name '${d.name}' is used twice`);
     names.add(d.name);
     if (!PROFILE_NAMES.includes(d.profile)) bad(`${at}.profile must be one of ${PROFILE_NAMES.join(', ')} (got ${String(d.profile)})`);
-    return fillDevice(d, hostPageSize, at);
+    const iommuDirty = d.iommuDirty ?? true;
+    if (typeof iommuDirty !== 'boolean') bad(`${at}.iommuDirty must be a boolean (got ${String(iommuDirty)})`);
+    return { ...fillDevice(d, hostPageSize, at), iommuDirty };
   });
   return { userMemoryBytes, hostPageSize, devices, contract, callTimeoutMs, maxLogBytes, logLevel, transport };
 }

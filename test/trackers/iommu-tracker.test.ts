@@ -3,7 +3,7 @@
 import test from 'ava';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import type { ReportBitmap } from '../../src/coordinator/report-bitmap.js';
-import { IommuTracker } from '../../src/iommufd/iommu-tracker.js';
+import { IommuTracker } from '../../src/trackers/iommu-tracker.js';
 import { FakeTracker } from '../helpers/fake-tracker.js';
 import { errnoOf, PAGE } from '../helpers/abi.js';
 import { HUGE, rig } from '../helpers/iommufd.js';
