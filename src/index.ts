@@ -27,7 +27,7 @@ export { generatePages, WORKLOAD_KINDS, type WorkloadKind, type WorkloadSpec } f
 export { runStress, type StressReport } from './stress/runner.js';
 export type { StressOptions } from './stress/options.js';
 export { createPrng, type Prng } from './util/prng.js';
-// iommufd dirty tracking (SPEC §7)
+// iommufd dirty tracking (contract §7)
 export * from './iommufd/abi.js';
 export * from './iommufd/structs.js';
 export { checkIommufdCall, type HwptLookup, type IommufdCall, type SetTrackingCall, type GetBitmapCall } from './iommufd/validate.js';

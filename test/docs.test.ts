@@ -72,8 +72,8 @@ test('no tracked file points at the shared folder outside the repository', (t) =
 });
 
 test('citedSections expands the citation forms code and tests use', (t) => {
-  t.deepEqual(citedSections('SPEC §3.6 and SPEC §3 step 6-7, §4'), ['3.6', '3.6', '3.7', '4']);
-  t.deepEqual(citedSections('(SPEC §4-6) contract §2-§6 §3.0'), ['4', '5', '6', '2', '3', '4', '5', '6', '3.0']);
+  t.deepEqual(citedSections('contract §3.6 and contract §3 step 6-7, §4'), ['3.6', '3.6', '3.7', '4']);
+  t.deepEqual(citedSections('(contract §4-6) contract §2-§6 §3.0'), ['4', '5', '6', '2', '3', '4', '5', '6', '3.0']);
   t.deepEqual(citedSections('see vfio-user/README.md §9'), []);
 });
 

@@ -1,4 +1,4 @@
-// The coordinator sequences PROBE, START, report sets and STOP across trackers (SPEC §6) and
+// The coordinator sequences PROBE, START, report sets and STOP across trackers (contract §6) and
 // applies the recovery policy on a failed REPORT. It knows only the DirtyTracker interface.
 //
 // Why `restart` loses no dirty page: a failed REPORT leaves the tracker's log untrustworthy

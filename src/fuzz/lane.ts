@@ -28,7 +28,7 @@ export type FailureKind =
   | 'state'
   /** A REPORT on the fuzzed device and its mirror disagree, or a GET and the iommufd lane's model of written pages. */
   | 'bits'
-  /** An iommufd call returned another errno (or success) than the lane's reading of SPEC §7 gives. */
+  /** An iommufd call returned another errno (or success) than the lane's reading of contract §7 gives. */
   | 'errno'
   /** The device thread died or stalled although no fault was injected. */
   | 'device-lost'

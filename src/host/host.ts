@@ -202,7 +202,7 @@ export class Host {
   }
 
   /**
-   * Open an iommufd (SPEC §7) on this host: it runs in its own worker thread, or in this thread
+   * Open an iommufd (contract §7) on this host: it runs in its own worker thread, or in this thread
    * when the host's transport is 'in-thread'. Closed with the host, or by its own `close()`.
    */
   async openIommufd(): Promise<IommufdHandle> {

@@ -1,4 +1,4 @@
-// The dirty bits of one hardware page table (HWPT), SPEC §7: what the IOMMU sets in its PTEs,
+// The dirty bits of one hardware page table (HWPT), contract §7: what the IOMMU sets in its PTEs,
 // kept as one DirtyLog per mapping at that mapping's page-table granule (4 KiB, or 2 MiB for a
 // huge mapping, where any write dirties the whole 2 MiB). Reusing DirtyLog keeps the device's
 // atomic contract: lock-free marking from any thread, a read-and-clear that loses no racing write.
@@ -83,7 +83,7 @@ export class HwptLog {
   }
 
   /**
-   * GET: project every dirty granule meeting `window` into the user bitmap at `bitmapAt` (SPEC §5
+   * GET: project every dirty granule meeting `window` into the user bitmap at `bitmapAt` (contract §5
    * rules: clipped to the window, pre-set bits kept, atomic OR unless `contract` says plain).
    * Clearing reads clear only granules wholly inside the window; `clear: false` clears nothing.
    * Returns the bits set (a report bit shared by two mappings counts once per mapping).

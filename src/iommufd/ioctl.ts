@@ -1,6 +1,6 @@
 // The two iommufd ioctls, raw and typed. The raw call reads its struct from user memory (the same
 // UserMemory as the VFIO ABI) and returns 0 or -errno like the syscall; the typed layer lays the
-// struct out in scratch user memory and goes through the raw path, so every rule of SPEC §7 has
+// struct out in scratch user memory and goes through the raw path, so every rule of contract §7 has
 // one implementation (validate.ts) whichever way it is called.
 import type { Contract } from '../bitmap/iova-bitmap.js';
 import { DmalogError, VfioError } from '../errors.js';

@@ -1,4 +1,4 @@
-// Encode/decode pairs for iommufd's dirty-tracking structs (SPEC §7), little-endian, u64 as
+// Encode/decode pairs for iommufd's dirty-tracking structs (contract §7), little-endian, u64 as
 // bigint. Decoding never validates: that is validate.ts's job.
 import {
   GET_DIRTY_DATA_OFFSET, GET_DIRTY_FLAGS_OFFSET, GET_DIRTY_HWPT_ID_OFFSET, GET_DIRTY_IOVA_OFFSET,

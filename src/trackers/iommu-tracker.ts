@@ -1,5 +1,5 @@
 // IOMMU dirty tracking as a DirtyTracker (kind 'iommu'), so a report set can read a HWPT into the
-// same bitmap as device trackers (SPEC §6, §7). It goes through the typed ioctl layer, so the
+// same bitmap as device trackers (contract §6, §7). It goes through the typed ioctl layer, so the
 // coordinator's calls meet exactly the checks a raw caller does.
 //
 // The IOMMU logs every mapped IOVA, not just the START ranges, and at its page-table granule

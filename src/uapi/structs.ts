@@ -1,4 +1,4 @@
-// Encode/decode pairs for the DMA-logging structs (SPEC §2), little-endian, u64 as bigint.
+// Encode/decode pairs for the DMA-logging structs (contract §2), little-endian, u64 as bigint.
 // Decoding never validates: that is validate.ts's job.
 import {
   CONTROL_NUM_RANGES_OFFSET, CONTROL_PAGE_SIZE_OFFSET, CONTROL_RANGES_OFFSET, CONTROL_RESERVED_OFFSET,

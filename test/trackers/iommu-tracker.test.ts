@@ -1,4 +1,4 @@
-// The IOMMU tracker in a report set beside a device tracker (SPEC §6, §7): both report into one
+// The IOMMU tracker in a report set beside a device tracker (contract §6, §7): both report into one
 // user bitmap, which ends up holding exactly the union of their writes.
 import test from 'ava';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
