@@ -155,11 +155,11 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
         const spec = { tracker: t, workload, seed: workloadSeed, burstId: burstId++, count: o.burstWrites };
         const id = checker.dispatch(spec);
         busyLanes++;
-        const result = await pool.run({ guest, guestIova: GUEST_IOVA, log: target.log, control: target.control, workload, seed: workloadSeed, burstId: spec.burstId, count: spec.count })
+        const result = await pool.run({ guest, guestIova: GUEST_IOVA, logs: target.logs, control: target.control, workload, seed: workloadSeed, burstId: spec.burstId, count: spec.count })
           .finally(() => { busyLanes--; });
         writes += result.logged;
         writesAttempted += result.attempted;
-        granulesMarked += result.granules;
+        for (const g of result.granules) granulesMarked += g;
         if (result.stale) staleBursts++;
         writesSinceSet += result.logged;
         checker.burstDone(id, result);
