@@ -21,7 +21,7 @@ export interface HwptLogDescriptor {
   mappings: MappingLogDescriptor[];
 }
 
-interface MappingLog { iova: bigint; end: bigint; log: DirtyLog; descriptor: MappingLogDescriptor }
+interface MappingLog { iova: bigint; end: bigint; iovaNumber: number; endNumber: number; log: DirtyLog; descriptor: MappingLogDescriptor }
 
 /**
  * Granules per pass of a NO_CLEAR read or a clear: bounds the scratch bitmap (128 KiB) whatever
@@ -112,6 +112,21 @@ export class HwptLog {
     return bits;
   }
 
+  /**
+   * `markWrite` for DMA engines holding IOVAs as numbers: exact while iova + length ≤ 2^53
+   * (DirtyLog.markWriteNumber). Mapping bounds past 2^53 round, and each mapping's own log clips.
+   */
+  markWriteNumber(iova: number, length: number): number {
+    if (Atomics.load(this.#control, TRACKING) !== 1) return 0;
+    const end = iova + length;
+    let marked = 0;
+    for (const m of this.#mappings) {
+      if (m.iovaNumber >= end) break;
+      if (m.endNumber > iova) marked += m.log.markWriteNumber(iova, length);
+    }
+    return marked;
+  }
+
   /** Granules currently logged, over every mapping (for tests and checkers; not a GET). */
   countDirty(): number {
     return this.#mappings.reduce((n, m) => n + m.log.countDirty(), 0);
@@ -142,7 +157,8 @@ export class HwptLog {
 }
 
 function mappingLog(descriptor: MappingLogDescriptor): MappingLog {
-  return { iova: descriptor.iova, end: descriptor.iova + descriptor.length, log: new DirtyLog(descriptor.log), descriptor };
+  const end = descriptor.iova + descriptor.length;
+  return { iova: descriptor.iova, end, iovaNumber: Number(descriptor.iova), endNumber: Number(end), log: new DirtyLog(descriptor.log), descriptor };
 }
 
 /** Each maximal run of set bits in `words`: (first bit, bit count), ascending. */

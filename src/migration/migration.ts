@@ -303,7 +303,7 @@ class Run {
   #runWriters(burst: number, ms: number): Promise<WindowWrites> {
     const vcpus = this.o.vcpus;
     const cpuLog = this.cpu.logDescriptor();
-    const cpuTarget = cpuLog ? { log: cpuLog } : null;
+    const cpuTarget = cpuLog ? { logs: [{ kind: 'log' as const, log: cpuLog }] } : null;
     const deviceTargets = this.devices.map((d) => d.burstTarget());
     const window = this.guest.runWindow(this.pool, burst, ms / 1000,
       (w) => (w < vcpus ? cpuTarget : deviceTargets[w - vcpus]!),

@@ -268,11 +268,11 @@ async function lane(run: StressRun, t: number, q: number): Promise<void> {
     const spec = { tracker: t, workload, seed: plan.workloadSeed, burstId: burstId++, count: o.burstWrites };
     const id = checker.dispatch(spec);
     dma.busyLanes++;
-    const result = await run.pool.run({ guest: plan.guest, guestIova: GUEST_IOVA, log: target.log, control: target.control, workload, seed: plan.workloadSeed, burstId: spec.burstId, count: spec.count })
+    const result = await run.pool.run({ guest: plan.guest, guestIova: GUEST_IOVA, logs: target.logs, control: target.control, workload, seed: plan.workloadSeed, burstId: spec.burstId, count: spec.count })
       .finally(() => { dma.busyLanes--; });
     dma.writes += result.logged;
     dma.writesAttempted += result.attempted;
-    dma.granulesMarked += result.granules;
+    for (const g of result.granules) dma.granulesMarked += g;
     if (result.stale) dma.staleBursts++;
     dma.writesSinceSet += result.logged;
     checker.burstDone(id, result);

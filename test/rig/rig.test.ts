@@ -47,8 +47,8 @@ test.serial('createRig: devices on log generations of the rig cells, a pool, the
   rig.devices.forEach((d, i) => {
     const target = d.burstTarget()!;
     t.is(target.control.cells, rig.cells.buffer as SharedArrayBuffer, d.name);
-    t.is(target.control.logGenSlot, CONTROL_FIRST_LOG_GEN + i, d.name);
-    t.is(target.control.logGen, 1, `${d.name}: odd while logging`);
+    const own = target.logs.find((l) => l.kind === 'log');
+    t.deepEqual(own?.kind === 'log' ? own.gen : null, { slot: CONTROL_FIRST_LOG_GEN + i, value: 1 }, `${d.name}: its generation slot, odd while logging`);
   });
   await rig.close();
   await rig.close();
