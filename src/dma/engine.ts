@@ -7,7 +7,7 @@
 import { DmalogError } from '../errors.js';
 import { DirtyLog } from '../device/dirty-log.js';
 import { HwptLog } from '../iommufd/hwpt-log.js';
-import { generatePages } from '../workload/workload.js';
+import { checkWorkload, generatePages } from '../workload/workload.js';
 import { CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, type BurstResult, type BurstTask, type LogTarget } from './types.js';
 
 const DEFAULT_PAGE_BYTES = 4096;
@@ -50,6 +50,8 @@ export function runBurst(task: BurstTask): BurstResult {
   const pageBytes = task.pageBytes ?? DEFAULT_PAGE_BYTES;
   const { workload, count } = task;
   if (!Number.isSafeInteger(count) || count < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.count must be a non-negative integer');
+  // runBurst is public (a thread of one's own may call it): its workload is checked here, once per burst.
+  checkWorkload(workload);
   const wordsPerPage = pageBytes >>> 2;
   if (pageBytes % 4 !== 0 || wordsPerPage === 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.pageBytes must be a positive multiple of 4');
   if ((workload.pageBase + workload.pageCount) * pageBytes > task.guest.byteLength) {

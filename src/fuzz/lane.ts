@@ -16,6 +16,7 @@ import { ceilDiv } from '../util/bits.js';
 import { applyWrites, describeCall, strayWrite, successEffect, type FuzzCall } from './call.js';
 import { bytes, chance, pick, type Draw } from './draw.js';
 import type { GenContext } from './generate.js';
+import { mirrorMemoryBytes } from './options.js';
 
 export type FailureKind =
   /** A call settled with something other than 0 or a VfioError with a known errno. */
@@ -59,7 +60,7 @@ export async function createMirrorHost(profiles: readonly ProfileName[], o: Omit
   // A rig of a host alone (the lanes make their own DMA): closing the host ends all it started.
   const rig = await createRig({
     host: {
-      userMemoryBytes: profiles.length * (o.memoryBytes + 8192) + 8192,
+      userMemoryBytes: mirrorMemoryBytes(profiles.length, o.memoryBytes),
       devices: profiles.map((profile, i) => ({ name: mirrorName(i), profile })),
       callTimeoutMs: o.hostCallTimeoutMs,
       maxLogBytes: o.maxLogBytes,
