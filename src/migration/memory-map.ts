@@ -15,6 +15,7 @@
 import { DmalogError } from '../errors.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import { ceilDiv } from '../util/bits.js';
+import { IOMMU_PAGE_2M } from '../iommufd/abi.js';
 
 export type SectionKind = 'ram' | 'bar';
 
@@ -122,4 +123,14 @@ export function iovaToRamOffset(map: MemoryMap, iova: bigint): number {
 
 function alignUp(v: bigint, to: bigint): bigint {
   return ceilDiv(v, to) * to;
+}
+
+/** [iova, iova + length) as 4 KiB-mapped head and tail around a 2 MiB-aligned middle mapped huge. */
+export function hugeSplit(iova: bigint, length: bigint): Array<{ iova: bigint; length: bigint; huge: boolean }> {
+  const end = iova + length;
+  const from = (iova + IOMMU_PAGE_2M - 1n) / IOMMU_PAGE_2M * IOMMU_PAGE_2M;
+  const to = end / IOMMU_PAGE_2M * IOMMU_PAGE_2M;
+  if (to <= from) return [{ iova, length, huge: false }];
+  const parts = [{ iova, length: from - iova, huge: false }, { iova: from, length: to - from, huge: true }, { iova: to, length: end - to, huge: false }];
+  return parts.filter((p) => p.length > 0n);
 }

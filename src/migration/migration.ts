@@ -20,6 +20,7 @@ import type { DmaPool } from '../dma/pool.js';
 import type { Host } from '../host/host.js';
 import { createRig, type Rig } from '../rig/rig.js';
 import type { DeviceTracker } from '../trackers/device-tracker.js';
+import type { IommuTracker } from '../trackers/iommu-tracker.js';
 import type { LogLevel } from '../host/options.js';
 import { ReportSetError, StartError, VfioError } from '../errors.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
@@ -30,7 +31,7 @@ import { DirtySync, type SyncOutcome } from './dirty-sync.js';
 import { Guest, type WindowWrites, type WriterSpec } from './guest.js';
 import { checkFootprint } from './footprint.js';
 import { compareMemory } from './memory-check.js';
-import { buildMemoryMap, iovaToRamOffset, trackingRanges } from './memory-map.js';
+import { buildMemoryMap, hugeSplit, iovaToRamOffset, trackingRanges } from './memory-map.js';
 import { fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from './options.js';
 import { afterSync, RateWindows, syncDue, thresholdIn, WINDOW_MS, type AfterSync, type Segment } from './precopy-rule.js';
 import { RamDirtyBitmap } from './ram-bitmap.js';
@@ -61,7 +62,7 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
       // Room for the report bitmap and each device's ioctl scratch (up to a page of ranges each).
       userMemoryBytes: Number(bitmapBytes(largestSection / BigInt(pageSize))) + (o.devices.length + 1) * (pageSize + 8192) + (64 << 10),
       hostPageSize: pageSize,
-      devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, minPageSize: d.minPageSize, maxPageSize: d.maxPageSize, maxRanges: d.maxRanges, maxAddressSpaceBits: d.maxAddressSpaceBits })),
+      devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, minPageSize: d.minPageSize, maxPageSize: d.maxPageSize, maxRanges: d.maxRanges, maxAddressSpaceBits: d.maxAddressSpaceBits, iommuDirty: d.iommuDirty ?? true })),
       logLevel: (process.env['DMALOG_LOG_LEVEL'] as LogLevel | undefined) ?? 'silent',
     },
     dma: { threads: o.writerThreads },
@@ -150,7 +151,7 @@ class Run {
         ramBytes: o.ram, pageSize: map.pageSize, vcpus: o.vcpus,
         devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, logging: false, workload: describeWorkload(d.workload) })),
         bandwidth: o.bandwidth, downtimeLimitMs: o.downtimeLimit, linkSpeed: o.linkSpeed,
-        autoConverge: o.autoConverge, enableMigration: o.enableMigration, policy: o.policy,
+        autoConverge: o.autoConverge, enableMigration: o.enableMigration, iommu: o.iommu, policy: o.policy,
       },
       tracking: 'none', ranges: [], pageSizes: {}, trackers: [],
       totalTimeMs: 0, downtimeMs: 0, iterations: 0, windows: 0,
@@ -172,16 +173,19 @@ class Run {
     const supported = await Promise.all(this.devices.map((d) => d.probe()));
     supported.forEach((ok, i) => { r.scenario.devices[i]!.logging = ok; });
     const unsupported = this.devices.filter((_, i) => !supported[i]);
-    if (unsupported.length > 0 && this.o.enableMigration === 'auto') {
+    // The container's choice (SPEC §8): device logging when every device can; else the IOMMU's
+    // dirty tracking when its HWPT has the capability; else every section dirty on every sync.
+    const deviceLogging = unsupported.length === 0 && this.o.iommu !== 'on';
+    const iommu = deviceLogging || this.o.iommu === 'off' ? null : await this.#iommuTracker();
+    if (!deviceLogging && iommu === null && unsupported.length > 0 && this.o.enableMigration === 'auto') {
       const names = unsupported.map((d) => d.name).join(', ');
       return this.#fail({
         code: 'DMALOG_MIGRATION_BLOCKED', stage: 'probe', errno: 'ENOTTY', tracker: unsupported[0]!.name,
         message: `migration blocked: ${names} cannot log DMA (PROBE: ENOTTY) and there is no IOMMU dirty tracking; with enable-migration=on every RAM page would count dirty on every sync`,
       });
     }
-    const deviceLogging = unsupported.length === 0;
-    r.tracking = deviceLogging ? 'device-logging' : 'all-dirty';
-    const trackers: DirtyTracker[] = [this.cpu, ...(deviceLogging ? this.devices : [])];
+    r.tracking = deviceLogging ? 'device-logging' : iommu ? 'iommu' : 'all-dirty';
+    const trackers: DirtyTracker[] = [this.cpu, ...(deviceLogging ? this.devices : []), ...(iommu ? [iommu] : [])];
     r.trackers = trackers.map((t) => t.name);
     this.coordinator = this.rig.coordinate(trackers);
     const ranges = trackingRanges(this.map);
@@ -197,7 +201,7 @@ class Run {
         message: `START failed on ${error.tracker} (${error.errno}); stopped again: ${rolledBack.join(', ') || 'none'}`,
       });
     }
-    const sync = new DirtySync(this.coordinator, this.map, this.ram, !deviceLogging);
+    const sync = new DirtySync(this.coordinator, this.map, this.ram, r.tracking === 'all-dirty');
     const clock = new RateWindows(this.o.bandwidth, this.pageSize);
     this.clock = clock;
     this.ram.markAll(); // the bulk stage: every page is sent once
@@ -272,6 +276,28 @@ class Run {
     this.#recoveryStats();
     r.check = compareMemory(this.guest.ram, this.destination, this.pageSize);
     return r;
+  }
+
+  /**
+   * IOMMU dirty tracking for the container, or null when its IOMMUs lack the capability: guest
+   * RAM mapped into one IOAS (2 MiB page-table granules where a section allows them), one HWPT
+   * with the capability, every device attached. START of the tracker enables it.
+   */
+  async #iommuTracker(): Promise<IommuTracker | null> {
+    const iommufd = await this.host.openIommufd();
+    const ids = await Promise.all(this.devices.map((d) => iommufd.bind(d.fd)));
+    const capable = await Promise.all(ids.map((id) => iommufd.hwInfo(id)));
+    if (!capable.every((c) => c.dirtyTracking)) {
+      await iommufd.close();
+      return null;
+    }
+    const ioas = await iommufd.allocIoas();
+    for (const section of this.map.ram) {
+      for (const m of hugeSplit(section.iova, section.length)) await iommufd.map(ioas, m.iova, m.length, { huge: m.huge });
+    }
+    const hwpt = await iommufd.allocHwpt(ids[0]!, ioas, { dirtyTracking: true });
+    for (const id of ids) await iommufd.attach(id, hwpt);
+    return iommufd.tracker(hwpt, 'iommu');
   }
 
   /**

@@ -77,6 +77,8 @@ const deviceSchema = z.object({
   /** Size of the device's 64-bit BAR (a power of two). */
   barBytes: bytes.optional(),
   workload: workloadSchema.optional(),
+  /** Whether the device's IOMMU can track dirty pages (default true). */
+  iommuDirty: z.boolean().optional(),
 }).strict();
 
 const faultSchema = z.object({
@@ -101,6 +103,11 @@ export const migrationSchema = z.object({
   linkSpeed: rate.default(1_250_000_000),
   autoConverge: z.boolean().default(false),
   enableMigration: z.enum(['auto', 'on']).default('auto'),
+  /**
+   * IOMMU dirty tracking for the container: auto (when device logging is not possible and the
+   * HWPT has the capability), on (even when every device could log), off (never).
+   */
+  iommu: z.enum(['auto', 'on', 'off']).default('auto'),
   policy: z.enum(['fail', 'restart']).default('fail'),
   maxIterations: z.number().int().positive().default(30),
   /** Cap on simulated time before a forced switchover (checked every window; at most a day). */
@@ -136,6 +143,7 @@ export interface FilledDevice {
   maxPageSize?: number;
   maxRanges?: number;
   maxAddressSpaceBits?: number;
+  iommuDirty?: boolean;
   stateBytes: number;
   barBytes: number;
   workload: WorkloadOptions;
@@ -153,6 +161,7 @@ export interface FilledMigrationOptions {
   linkSpeed: number;
   autoConverge: boolean;
   enableMigration: 'auto' | 'on';
+  iommu: 'auto' | 'on' | 'off';
   policy: RecoveryPolicy;
   maxIterations: number;
   maxTime: number;
@@ -198,6 +207,8 @@ export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigr
     if (names.has(d.name)) fail(['devices', i, 'name'], `'${d.name}' is used twice`);
     names.add(d.name);
   });
+  const blind = devices.findIndex((d) => d.iommuDirty === false);
+  if (o.iommu === 'on' && blind >= 0) fail(['iommu'], `'on' needs IOMMU dirty tracking, and the IOMMU of ${devices[blind]!.name} lacks the capability`);
   if (o.ram % o.hostPageSize !== 0) fail(['ram'], `must be a multiple of the page size ${o.hostPageSize}`);
   if (o.ram < 2 * MiB) fail(['ram'], 'must be at least 2M');
   if (o.ram > MAX_RAM_BYTES) fail(['ram'], `must be at most 16G (got ${o.ram} bytes): guest RAM is one typed array of at most 2^32 32-bit words`);

@@ -69,10 +69,11 @@ export interface MigrationResult {
     linkSpeed: number;
     autoConverge: boolean;
     enableMigration: 'auto' | 'on';
+    iommu: 'auto' | 'on' | 'off';
     policy: 'fail' | 'restart';
   };
-  /** How device DMA was tracked: device logging, or all RAM dirty on every sync. */
-  tracking: 'device-logging' | 'all-dirty' | 'none';
+  /** How device DMA was tracked: device logging, IOMMU dirty tracking, or all RAM dirty on every sync. */
+  tracking: 'device-logging' | 'iommu' | 'all-dirty' | 'none';
   /** START ranges (hex) and the page size each tracker chose. */
   ranges: Array<{ iova: string; length: string }>;
   pageSizes: Record<string, number>;

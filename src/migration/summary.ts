@@ -31,9 +31,10 @@ export function summaryText(r: MigrationResult): string {
   const devices = sc.devices.map((d) => `${d.name} (${d.profile}, ${d.workload})`).join(', ') || 'none';
   lines.push(`seed: ${r.seed}`);
   lines.push(`guest: ${mib(sc.ramBytes)} RAM, ${sc.vcpus} vCPU writer(s); devices: ${devices}`);
-  lines.push(`link: bandwidth ${mib(sc.bandwidth)}/s, downtime limit ${sc.downtimeLimitMs} ms, auto-converge ${sc.autoConverge ? 'on' : 'off'}, enable-migration=${sc.enableMigration}, policy ${sc.policy}`);
+  lines.push(`link: bandwidth ${mib(sc.bandwidth)}/s, downtime limit ${sc.downtimeLimitMs} ms, auto-converge ${sc.autoConverge ? 'on' : 'off'}, enable-migration=${sc.enableMigration}, iommu=${sc.iommu}, policy ${sc.policy}`);
   if (r.tracking !== 'none') {
-    lines.push(`tracking: ${r.tracking === 'device-logging' ? 'device DMA logging' : 'none for devices: every RAM section dirty on every sync'}; trackers ${r.trackers.join(', ')}; ranges ${r.ranges.map((x) => `[${x.iova} +${x.length}]`).join(' ')}`);
+    const how = r.tracking === 'device-logging' ? 'device DMA logging' : r.tracking === 'iommu' ? 'IOMMU dirty tracking (iommufd HWPT)' : 'none for devices: every RAM section dirty on every sync';
+    lines.push(`tracking: ${how}; trackers ${r.trackers.join(', ')}; ranges ${r.ranges.map((x) => `[${x.iova} +${x.length}]`).join(' ')}`);
   }
   if (r.failure) {
     lines.push(`result: ${r.status.toUpperCase()} (${r.failure.code}, ${r.failure.errno}): ${r.failure.message}`);

@@ -73,6 +73,30 @@ test('a config file plus flags runs: --json result, --report file, exit 0', (t) 
   t.true(readFileSync(report, 'utf8').includes('id="chart-dirty"'));
 });
 
+test('--devices mlx5:1,none:1 migrates through the IOMMU tracker (tracking iommu, memory identical); --iommu off blocks it as before', (t) => {
+  const r = dmalog('--ram', '16M', '--bandwidth', '32M', '--vcpus', '1', '--devices', 'mlx5:1,none:1', '--max-iterations', '4', '--seed', '2', '--threads', '2', '--json');
+  t.true(r.code === 0 || r.code === EXIT_NOT_CONVERGED, r.stderr);
+  const result = JSON.parse(r.stdout);
+  t.is(result.tracking, 'iommu');
+  t.deepEqual(result.trackers, ['vcpus', 'iommu']);
+  t.true(result.check.identical);
+  t.is(result.scenario.iommu, 'auto');
+  const text = dmalog('--ram', '16M', '--bandwidth', '32M', '--vcpus', '1', '--devices', 'mlx5:1,none:1', '--max-iterations', '2', '--threads', '2');
+  t.true(text.stdout.includes('tracking: IOMMU dirty tracking'), text.stdout);
+  const off = dmalog('--ram', '16M', '--devices', 'mlx5:1,none:1', '--iommu', 'off', '--threads', '1', '--json');
+  t.is(off.code, 1, off.stderr);
+  t.is(JSON.parse(off.stdout).status, 'blocked');
+});
+
+test('--iommu: a bad value is a usage error; on with a device whose IOMMU lacks the capability is a usage error naming iommu', (t) => {
+  usageError(t, dmalog('--iommu', 'maybe'), '--iommu');
+  const config = path.join(dir, 'blind.json');
+  writeFileSync(config, JSON.stringify({ ram: '16M', devices: [{ profile: 'mlx5', iommuDirty: false }] }));
+  const r = dmalog('--config', config, '--iommu', 'on');
+  usageError(t, r, 'iommu');
+  t.true(r.stderr.includes('mlx5-0 lacks the capability'), r.stderr);
+});
+
 test('the drop-one-bit switch: exit 1 and the lost page named', (t) => {
   const r = dmalog('--ram', '32M', '--bandwidth', '32M', '--devices', 'mlx5:1', '--workload', 'vcpu=uniform:3000', '--seed', '3', '--drop-dirty-bit', '--json');
   t.is(r.code, 1, r.stderr);

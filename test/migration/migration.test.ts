@@ -114,9 +114,9 @@ test.serial('device DMA above the bandwidth does not converge, auto-converge or 
   t.true(r.iterationStats.filter((s) => s.phase === 'precopy').every((s) => s.pendingBytes > s.thresholdBytes));
 });
 
-test.serial('a device without DMA logging blocks migration under enable-migration=auto', async (t) => {
+test.serial('with --iommu off, a device without DMA logging blocks migration under enable-migration=auto', async (t) => {
   let states: Awaited<ReturnType<typeof statesOf>> = {};
-  const r = await migrate(scenario({ devices: [{ profile: 'mlx5' }, { profile: 'none' }] }), { beforeClose: async (host) => { states = await statesOf(host); } });
+  const r = await migrate(scenario({ iommu: 'off', devices: [{ profile: 'mlx5' }, { profile: 'none' }] }), { beforeClose: async (host) => { states = await statesOf(host); } });
   t.is(r.status, 'blocked');
   t.like(r.failure, { code: 'DMALOG_MIGRATION_BLOCKED', stage: 'probe', errno: 'ENOTTY', tracker: 'none-0' });
   t.is(r.iterations, 0);
@@ -125,9 +125,9 @@ test.serial('a device without DMA logging blocks migration under enable-migratio
   t.deepEqual(states, { 'mlx5-0': { state: 'idle', reports: 0 }, 'none-0': { state: 'idle', reports: 0 } });
 });
 
-test.serial('under enable-migration=on every sync counts all RAM dirty: no convergence, memory still identical', async (t) => {
+test.serial('with --iommu off, under enable-migration=on every sync counts all RAM dirty: no convergence, memory still identical', async (t) => {
   let states: Awaited<ReturnType<typeof statesOf>> = {};
-  const r = await migrate(scenario({ seed: 5, enableMigration: 'on', devices: [{ profile: 'mlx5' }, { profile: 'none' }], maxIterations: 4 }),
+  const r = await migrate(scenario({ seed: 5, iommu: 'off', enableMigration: 'on', devices: [{ profile: 'mlx5' }, { profile: 'none' }], maxIterations: 4 }),
     { beforeClose: async (host) => { states = await statesOf(host); } });
   t.is(r.status, 'completed');
   t.true(r.check!.identical);
@@ -140,6 +140,46 @@ test.serial('under enable-migration=on every sync counts all RAM dirty: no conve
   t.is(r.notConverged!.code, 'all-dirty');
   // The device that could log was never started: the container does not use device logging.
   t.deepEqual(states['mlx5-0'], { state: 'idle', reports: 0 });
+});
+
+test.serial('mlx5 + none under iommu=auto: the container falls back to IOMMU dirty tracking; memory identical, the devices never START', async (t) => {
+  let states: Awaited<ReturnType<typeof statesOf>> = {};
+  const r = await migrate(scenario({ seed: 3, maxIterations: 6, devices: [{ profile: 'mlx5', workload: { kind: 'ring', rate: 800 } }, { profile: 'none', workload: { kind: 'uniform', rate: 600 } }] }),
+    { beforeClose: async (host) => { states = await statesOf(host); } });
+  t.is(r.status, 'completed');
+  t.is(r.tracking, 'iommu');
+  t.deepEqual(r.trackers, ['vcpus', 'iommu']);
+  t.is(r.pageSizes['iommu'], P);
+  t.true(r.check!.identical, JSON.stringify(r.check));
+  // No convergence asserted: guest RAM is mapped 2 MiB, so each scattered DMA write dirties 512 pages.
+  t.deepEqual(r.scenario.devices.map((d) => d.logging), [true, false]);
+  t.is(r.scenario.iommu, 'auto');
+  // The IOMMU saw the devices' writes: some sync after the bulk one reported more than the vCPUs did.
+  t.true(r.iterationStats.slice(1).some((s) => (s.reported['iommu'] ?? 0) > 0), JSON.stringify(r.iterationStats.map((s) => s.reported)));
+  t.deepEqual(states, { 'mlx5-0': { state: 'idle', reports: 0 }, 'none-0': { state: 'idle', reports: 0 } });
+});
+
+test.serial('iommu=on uses IOMMU dirty tracking even when every device could log; iommu=off with them logging is device logging', async (t) => {
+  const on = await migrate(scenario({ seed: 4, iommu: 'on', devices: [{ profile: 'mlx5', workload: { kind: 'ring', rate: 800 } }] }));
+  t.is(on.tracking, 'iommu');
+  t.deepEqual(on.trackers, ['vcpus', 'iommu']);
+  t.true(on.check!.identical);
+  const off = await migrate(scenario({ seed: 4, iommu: 'off', devices: [{ profile: 'mlx5', workload: { kind: 'ring', rate: 800 } }] }));
+  t.is(off.tracking, 'device-logging');
+  t.deepEqual(off.trackers, ['vcpus', 'mlx5-0']);
+  t.true(off.check!.identical);
+});
+
+test.serial('iommu=auto with a device whose IOMMU lacks the capability and another that cannot log: blocked as without an IOMMU', async (t) => {
+  const r = await migrate(scenario({ devices: [{ profile: 'mlx5' }, { profile: 'none', iommuDirty: false }] }));
+  t.is(r.status, 'blocked');
+  t.like(r.failure, { code: 'DMALOG_MIGRATION_BLOCKED', stage: 'probe', errno: 'ENOTTY', tracker: 'none-0' });
+});
+
+test('iommu=on with a device whose IOMMU lacks the capability is DMALOG_BAD_OPTION naming iommu, before anything starts', async (t) => {
+  const error = await t.throwsAsync(migrate(scenario({ iommu: 'on', devices: [{ profile: 'mlx5', iommuDirty: false }] })));
+  t.is((error as { code?: string }).code, 'DMALOG_BAD_OPTION');
+  t.regex(error!.message, /iommu.*mlx5-0 lacks the capability/);
 });
 
 test.serial('START failing on the third device rolls back the trackers before it and fails the migration', async (t) => {
