@@ -1,4 +1,4 @@
-// Report sets: one REPORT per tracker into one bitmap, issued by the coordinator (SPEC §6) to
+// Report sets: one REPORT per tracker into one bitmap, issued by the coordinator (contract §6) to
 // device trackers in their own threads. A small window measures the fixed cost per set against
 // one bare comlink round trip; a large window measures how the trackers' scans overlap, against
 // the slowest of them reporting alone. Transport floors, each one thread per tracker: comlink

@@ -220,7 +220,7 @@ export const scenario: Scenario = {
     const rows: Row[] = [];
     for (const c of cases) if (options.wants(c.label)) rows.push(...await c.run());
     const notes = [
-      'Dirty pages are uniformly random unless a row says otherwise: at 1 % about 27 % of log words are non-zero, and each costs an atomic read-and-clear (SPEC §5) plus an atomic OR into the shared bitmap (seed contract).',
+      'Dirty pages are uniformly random unless a row says otherwise: at 1 % about 27 % of log words are non-zero, and each costs an atomic read-and-clear (contract §5) plus an atomic OR into the shared bitmap (seed contract).',
       'Logs are restored before each timed iteration (untimed); the bitmap is not zeroed (an atomic OR costs the same either way).',
     ];
     return { name: this.name, title: this.title, rows, notes };

@@ -4,7 +4,7 @@ export { ERRNO, isErrno, type Errno } from './uapi/errno.js';
 export { ERROR_CODES, VfioError, ReportSetError, StartError, DmalogError, ZeroingViolation, InjectedFault, FuzzFailure, type DmalogCode } from './errors.js';
 export * from './uapi/structs.js';
 export { UserMemory, bitmapBytes } from './uapi/user-memory.js';
-export { createHost, Host, type FeatureResult, type DeviceSnapshot, type StartLogging, type ReportDirty, type TransportKind } from './host/host.js';
+export { createHost, Host, type FeatureResult, type DeviceSnapshot, type StartLogging, type ReportDirty, type TransportKind, type IommufdHandle } from './host/host.js';
 // DeviceHandle (the typed layer) and DmaDevice (its log generations) are now one class.
 export { DeviceTracker, DeviceTracker as DeviceHandle } from './trackers/device-tracker.js';
 export type { HostOptions, DeviceOptions, LogLevel } from './host/options.js';
@@ -27,11 +27,11 @@ export { generatePages, WORKLOAD_KINDS, type WorkloadKind, type WorkloadSpec } f
 export { runStress, type StressReport } from './stress/runner.js';
 export type { StressOptions } from './stress/options.js';
 export { createPrng, type Prng } from './util/prng.js';
-// iommufd dirty tracking (SPEC §7)
+// iommufd dirty tracking (contract §7)
 export * from './iommufd/abi.js';
 export * from './iommufd/structs.js';
 export { checkIommufdCall, type HwptLookup, type IommufdCall, type SetTrackingCall, type GetBitmapCall } from './iommufd/validate.js';
 export { Iommufd, HwPageTable, type IommufdOptions, type Mapping } from './iommufd/iommufd.js';
 export { HwptLog, type HwptLogDescriptor, type MappingLogDescriptor } from './iommufd/hwpt-log.js';
 export { iommufdIoctl, IommufdCalls, type GetDirtyBitmapRequest } from './iommufd/ioctl.js';
-export { IommuTracker, type IommuTrackerOptions } from './iommufd/iommu-tracker.js';
+export { IommuTracker, type IommuTrackerOptions, type IommuDirtyCalls } from './trackers/iommu-tracker.js';

@@ -1,10 +1,10 @@
-// The user bitmap a REPORT writes (SPEC §5). Bit n covers IOVA [iova + n*P, iova + (n+1)*P) and
+// The user bitmap a REPORT writes (contract §5). Bit n covers IOVA [iova + n*P, iova + (n+1)*P) and
 // lives in byte n/8, bit n%8 from the bitmap pointer: u32 half n>>5, bit n&31, since u64 words
 // are little-endian. Only bits are ever set; nothing at or past bitCount is touched.
 //
 // Callers hand in absolute IOVAs (`set`) or granules of a device log (`project`); words, bytes
 // and alignment stay in here. Whether bits are ORed atomically or with a plain read-modify-write
-// (the merged kernel's contract, SPEC §1) is chosen once, at construction.
+// (the merged kernel's contract, contract §1) is chosen once, at construction.
 
 import { ceilDiv, floorDiv, popcount32 } from '../util/bits.js';
 

@@ -1,4 +1,4 @@
-// The coordinator sequences PROBE, START, report sets and STOP across trackers (SPEC §6) and
+// The coordinator sequences PROBE, START, report sets and STOP across trackers (contract §6) and
 // applies the recovery policy on a failed REPORT. It knows only the DirtyTracker interface.
 //
 // Why `restart` loses no dirty page: a failed REPORT leaves the tracker's log untrustworthy
@@ -21,19 +21,10 @@ import type { LoggingRange } from '../uapi/structs.js';
 import { intersect, normalize, subtract } from './range-set.js';
 import { ReportBitmap } from './report-bitmap.js';
 import type { DirtyTracker, ReportWindow } from '../trackers/tracker.js';
+import { badOption } from '../util/options.js';
+import { fillCoordinatorOptions, type CoordinatorOptions, type RecoveryPolicy } from './options.js';
 
-export type RecoveryPolicy = 'fail' | 'restart';
-
-export interface CoordinatorOptions {
-  trackers: DirtyTracker[];
-  memory: SharedArrayBuffer;
-  /** Allocates user memory for bitmaps (e.g. `host.alloc.bind(host)`). */
-  allocate: (bytes: number) => number;
-  policy?: RecoveryPolicy;
-  /** Checking mode: verify the bitmap really is all zero at the start of every report set. */
-  verifyZeroed?: boolean;
-  logger?: Logger;
-}
+export type { CoordinatorOptions, RecoveryPolicy } from './options.js';
 
 export type Recovery = 'none' | 'restarted' | 'retired';
 
@@ -86,21 +77,14 @@ export class Coordinator {
   readonly stats = { reportSets: 0, reportErrors: 0, restarts: 0, retired: 0 };
 
   constructor(options: CoordinatorOptions) {
-    const bad = (message: string): never => { throw new DmalogError('DMALOG_BAD_OPTION', message); };
-    if (typeof options !== 'object' || options === null) bad('options must be an object');
-    if (!Array.isArray(options.trackers) || options.trackers.length === 0) bad('options.trackers must be a non-empty array');
-    if (!(options.memory instanceof SharedArrayBuffer)) bad('options.memory must be a SharedArrayBuffer');
-    if (typeof options.allocate !== 'function') bad('options.allocate must be a function');
-    const policy = options.policy ?? 'fail';
-    if (policy !== 'fail' && policy !== 'restart') bad(`options.policy must be 'fail' or 'restart' (got ${String(policy)})`);
-    const verify = options.verifyZeroed ?? false;
-    if (typeof verify !== 'boolean') bad('options.verifyZeroed must be a boolean');
-    this.#trackers = [...options.trackers];
-    this.#memory = options.memory;
-    this.#allocate = options.allocate;
-    this.#policy = policy;
-    this.#verify = verify;
-    this.#logger = options.logger;
+    if (typeof options !== 'object' || options === null) badOption([], 'must be an object');
+    const o = fillCoordinatorOptions(options);
+    this.#trackers = o.trackers;
+    this.#memory = o.memory;
+    this.#allocate = o.allocate;
+    this.#policy = o.policy;
+    this.#verify = o.verifyZeroed;
+    this.#logger = o.logger;
   }
 
   get state(): CoordinatorState {

@@ -1,5 +1,5 @@
 // One user bitmap shared by every tracker of a report set, with the lifecycle that enforces the
-// seed contract's rule: the user zeroes the bitmap between report sets (SPEC §6).
+// seed contract's rule: the user zeroes the bitmap between report sets (contract §6).
 //   zeroed → collecting → complete → consumed → (zero) → zeroed
 import { reportBitCount } from '../bitmap/iova-bitmap.js';
 import { DmalogError, ZeroingViolation } from '../errors.js';

@@ -1,4 +1,4 @@
-// A device's internal dirty log (SPEC §5): one bit per granule of size T over each tracked
+// A device's internal dirty log (contract §5): one bit per granule of size T over each tracked
 // region, in a SharedArrayBuffer so DMA engines in any thread mark it while the device's own
 // thread reads-and-clears it. 64 GiB at 4 KiB is 16 Mi bits = 2 MiB.
 //

@@ -1,4 +1,4 @@
-// A device's driver: its side of DMA logging (SPEC §4-6) as a state machine. It runs behind a
+// A device's driver: its side of DMA logging (contract §4-6) as a state machine. It runs behind a
 // transport (src/host/transport.ts), in the device's own worker thread by default; it takes requests the core already validated (validate.ts)
 // and answers with result objects, never throws (only injected faults do), so errnos survive the
 // thread hop intact.
@@ -44,7 +44,7 @@ const FAULT_KINDS: ReadonlySet<string> = new Set<Fault['kind']>([
 /**
  * A fault as the tracker may receive it, rebuilt from its known fields; anything else is refused
  * with DMALOG_BAD_OPTION: an unknown kind or field (a function would not survive the thread hop),
- * an errno outside the SPEC §4 list, a delay that is not an integer within 0..MAX_SLOW_REPORT_MS
+ * an errno outside the contract §4 list, a delay that is not an integer within 0..MAX_SLOW_REPORT_MS
  * (Atomics.wait would take NaN as "for ever").
  */
 export function checkFault(fault: unknown): Fault {
@@ -120,7 +120,7 @@ export class DeviceDriver {
     return { pageSize: plan.pageSize, log };
   }
 
-  /** STOP when idle is 0 (SPEC §4); it also clears a sticky error. */
+  /** STOP when idle is 0 (contract §4); it also clears a sticky error. */
   stop(): Checked<{ stopped: boolean }> {
     const stopped = this.#state !== 'idle';
     this.#state = 'idle';

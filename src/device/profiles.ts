@@ -1,4 +1,4 @@
-// SPEC §4: what each variant driver adds on top of the core checks. Pure functions over
+// contract §4: what each variant driver adds on top of the core checks. Pure functions over
 // validated input: page-size choice, range merging, the address-space limit.
 import type { Errno } from '../uapi/errno.js';
 import type { LoggingRange } from '../uapi/structs.js';
@@ -92,7 +92,7 @@ export function profileStart(config: DeviceConfig, pageSizeHint: bigint, ranges:
   }
 }
 
-/** The errno for a call made in the wrong logging state (SPEC §4). */
+/** The errno for a call made in the wrong logging state (contract §4). */
 export const STATE_ERRNO: Record<'startWhileActive' | 'reportWhenIdle', Errno> = {
   startWhileActive: 'EINVAL',
   reportWhenIdle: 'EINVAL',

@@ -1,12 +1,14 @@
 // One burst of DMA writes for one device queue. Thread-agnostic and pure apart from the shared
 // memory it writes: the piscina worker (workers/dma.ts) calls it, and so can any thread directly.
 //
-// Each write stores real data into guest memory first and only then marks the device log, as a
-// device's DMA lands before its dirty bit does: whoever sees the bit sees the data.
+// Each write stores real data into guest memory first and only then marks every log that watches
+// it (the device's own, its IOMMU's HWPT log), as a device's DMA lands before its dirty bits do:
+// whoever sees a bit sees the data.
 import { DmalogError } from '../errors.js';
 import { DirtyLog } from '../device/dirty-log.js';
-import { generatePages } from '../workload/workload.js';
-import { CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, type BurstResult, type BurstTask } from './types.js';
+import { HwptLog } from '../iommufd/hwpt-log.js';
+import { checkWorkload, generatePages } from '../workload/workload.js';
+import { CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, type BurstResult, type BurstTask, type LogTarget } from './types.js';
 
 const DEFAULT_PAGE_BYTES = 4096;
 
@@ -19,6 +21,8 @@ export function stampOf(stream: number, burstId: number, page: number): number {
 // buffer cloned into another thread arrives as a new object, so a pool thread rebuilds these
 // per burst; that costs a few typed-array views against thousands of writes.)
 const logs = new WeakMap<SharedArrayBuffer, DirtyLog>();
+/** By control buffer, with the mapping logs it was built on: a map or unmap gives new ones. */
+const hwptLogs = new WeakMap<SharedArrayBuffer, { buffers: SharedArrayBuffer[]; log: HwptLog }>();
 const guestViews = new WeakMap<SharedArrayBuffer, Uint32Array>();
 const controlViews = new WeakMap<SharedArrayBuffer, Int32Array>();
 let scratch = new Int32Array(0);
@@ -29,10 +33,25 @@ function cached<T>(cache: WeakMap<SharedArrayBuffer, T>, buffer: SharedArrayBuff
   return value;
 }
 
+/** What marks one write: the target's log as `markWrite` and `markWriteNumber`. */
+interface Marker { markWrite(iova: bigint, length: bigint): number; markWriteNumber(iova: number, length: number): number }
+
+function markerOf(target: LogTarget): Marker {
+  if (target.kind === 'log') return cached(logs, target.log.buffer, () => new DirtyLog(target.log));
+  const buffers = target.log.mappings.map((m) => m.log.buffer);
+  const hit = hwptLogs.get(target.log.control);
+  if (hit && hit.buffers.length === buffers.length && hit.buffers.every((b, i) => b === buffers[i])) return hit.log;
+  const log = new HwptLog(target.log);
+  hwptLogs.set(target.log.control, { buffers, log });
+  return log;
+}
+
 export function runBurst(task: BurstTask): BurstResult {
   const pageBytes = task.pageBytes ?? DEFAULT_PAGE_BYTES;
   const { workload, count } = task;
   if (!Number.isSafeInteger(count) || count < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.count must be a non-negative integer');
+  // runBurst is public (a thread of one's own may call it): its workload is checked here, once per burst.
+  checkWorkload(workload);
   const wordsPerPage = pageBytes >>> 2;
   if (pageBytes % 4 !== 0 || wordsPerPage === 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.pageBytes must be a positive multiple of 4');
   if ((workload.pageBase + workload.pageCount) * pageBytes > task.guest.byteLength) {
@@ -41,30 +60,50 @@ export function runBurst(task: BurstTask): BurstResult {
   if (scratch.length < count) scratch = new Int32Array(count);
   const pages = generatePages(workload, task.seed, task.burstId, count, scratch);
   const guest = cached(guestViews, task.guest, () => new Uint32Array(task.guest));
-  const descriptor = task.log;
-  const log = descriptor ? cached(logs, descriptor.buffer, () => new DirtyLog(descriptor)) : null;
+  const targets = task.logs;
+  if (!Array.isArray(targets)) throw new DmalogError('DMALOG_BAD_OPTION', 'task.logs must be an array of log targets');
+  const markers = targets.map(markerOf);
   // IOVAs as numbers are exact up to 2^53 (DirtyLog.markWriteNumber); past that, bigints.
   const numeric = task.guestIova + BigInt(task.guest.byteLength) <= BigInt(Number.MAX_SAFE_INTEGER);
   const base = Number(task.guestIova);
   const control = task.control;
   const cells = control ? cached(controlViews, control.cells, () => new Int32Array(control.cells)) : null;
-  const genSlot = control?.logGenSlot ?? 0;
-  const gen = control?.logGen ?? 0;
+  // The generations to watch: only targets that have one, and only with cells to read them in.
+  const genSlots = cells ? targets.flatMap((t) => (t.gen ? [t.gen.slot] : [])) : [];
+  const genValues = cells ? targets.flatMap((t) => (t.gen ? [t.gen.value] : [])) : [];
   const setsCompletedAtStart = cells ? Atomics.load(cells, CONTROL_SETS_COMPLETED) : 0;
-  let granules = 0;
+  const granules = targets.map(() => 0);
   let attempted = 0;
   let logged = 0;
   let stale = false;
-  for (let i = 0; i < count; i++) {
-    const page = pages[i]!;
-    guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
-    attempted++;
-    if (log !== null) {
-      granules += numeric ? log.markWriteNumber(base + page * pageBytes, pageBytes) : log.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));
+  const one = markers.length === 1 ? markers[0]! : null;
+  const genSlot = genSlots.length === 1 ? genSlots[0]! : -1;
+  const gen = genSlots.length === 1 ? genValues[0]! : 0;
+  if (one !== null && genSlots.length <= 1) {
+    // The common case, one log and at most one generation: the loop as it was for a single log.
+    let marked = 0;
+    for (let i = 0; i < count; i++) {
+      const page = pages[i]!;
+      guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
+      attempted++;
+      marked += numeric ? one.markWriteNumber(base + page * pageBytes, pageBytes) : one.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));
+      // A changed generation means the log may have stopped before this mark: it is not counted.
+      if (genSlot >= 0 && Atomics.load(cells!, genSlot) !== gen) { stale = true; break; }
+      logged++;
     }
-    // A changed generation means the log may have stopped before this mark: it is not counted.
-    if (cells !== null && Atomics.load(cells, genSlot) !== gen) { stale = true; break; }
-    if (log !== null) logged++;
+    granules[0] = marked;
+  } else {
+    for (let i = 0; i < count; i++) {
+      const page = pages[i]!;
+      guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
+      attempted++;
+      for (let k = 0; k < markers.length; k++) {
+        granules[k]! += numeric ? markers[k]!.markWriteNumber(base + page * pageBytes, pageBytes) : markers[k]!.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));
+      }
+      for (let k = 0; k < genSlots.length; k++) if (Atomics.load(cells!, genSlots[k]!) !== genValues[k]) stale = true;
+      if (stale) break;
+      if (markers.length > 0) logged++;
+    }
   }
   const setsBegunAtEnd = cells ? Atomics.load(cells, CONTROL_SETS_BEGUN) : 0;
   return { attempted, logged, granules, setsCompletedAtStart, setsBegunAtEnd, stale };

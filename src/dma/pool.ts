@@ -2,14 +2,28 @@
 // has cores. Stateless by design: any thread may run any queue's next burst.
 import os from 'node:os';
 import { Piscina } from 'piscina';
+import { z } from 'zod';
 import { DmalogError } from '../errors.js';
+import { parseOptions } from '../util/options.js';
 import { workerExecArgv } from '../util/worker-exec-argv.js';
 import type { BurstResult, BurstTask } from './types.js';
 
 const DMA_ENTRY = new URL('../../workers/dma.js', import.meta.url);
 
+/** The most DMA engine threads a pool (a stress run, a migration's writers) may have. */
+export const MAX_DMA_THREADS = 256;
+/** How many DMA engine threads: 1 .. MAX_DMA_THREADS (one rule for the pool and every run that sizes one). */
+export const dmaThreadsSchema = z.number().int().min(1).max(MAX_DMA_THREADS);
+/** Node runs a longer timer after 1 ms. */
+const MAX_IDLE_TIMEOUT_MS = 2 ** 31 - 1;
+
+const poolSchema = z.strictObject({
+  threads: dmaThreadsSchema.optional(),
+  idleTimeoutMs: z.number().int().min(0).max(MAX_IDLE_TIMEOUT_MS).default(2000),
+});
+
 export interface DmaPoolOptions {
-  /** Threads (default: os.availableParallelism()). */
+  /** Threads, 1 .. 256 (default: os.availableParallelism(), at most 256). */
   threads?: number;
   /** How long an idle thread above minThreads lives (default 2 s). */
   idleTimeoutMs?: number;
@@ -20,10 +34,9 @@ export class DmaPool {
   #closed: Promise<void> | null = null;
 
   constructor(options: DmaPoolOptions = {}) {
-    const threads = options.threads ?? os.availableParallelism();
-    if (!Number.isSafeInteger(threads) || threads <= 0) throw new DmalogError('DMALOG_BAD_OPTION', 'options.threads must be a positive integer');
-    const idleTimeout = options.idleTimeoutMs ?? 2000;
-    if (!Number.isFinite(idleTimeout) || idleTimeout < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'options.idleTimeoutMs must be a non-negative number');
+    const o = parseOptions(poolSchema, options);
+    const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_DMA_THREADS);
+    const idleTimeout = o.idleTimeoutMs;
     this.#pool = new Piscina({ filename: DMA_ENTRY.href, minThreads: threads, maxThreads: threads, idleTimeout, name: 'default', execArgv: workerExecArgv() });
   }
 

@@ -1,6 +1,7 @@
 // What crosses into a DMA engine thread, and the named slots of the shared control cells that
 // engines read with Atomics (report-set epochs, log generations).
 import type { DirtyLogDescriptor } from '../device/dirty-log.js';
+import type { HwptLogDescriptor } from '../iommufd/hwpt-log.js';
 import type { WorkloadSpec } from '../workload/workload.js';
 
 /** Slots of the control Int32Array. */
@@ -13,17 +14,21 @@ export function controlCells(devices: number): Int32Array {
   return new Int32Array(new SharedArrayBuffer((CONTROL_FIRST_LOG_GEN + devices) * Int32Array.BYTES_PER_ELEMENT));
 }
 
-/**
- * Epochs and log generation a burst reads. The owner of `cells` bumps the log generation when the
- * device's log stops (before the STOP): a burst that sees its generation change stops there, since
- * its later marks would land in a log nobody reads.
- */
+/** The report-set epochs (and the log generations of the targets that have one) a burst reads. */
 export interface BurstControl {
   cells: SharedArrayBuffer;
-  logGenSlot: number;
-  /** The generation `log` belongs to. */
-  logGen: number;
 }
+
+/**
+ * A log one write marks: a DirtyLog (a device's own, or the vCPUs'), or the dirty log of the HWPT the device is attached
+ * to (what its IOMMU sets). `gen`: the slot of the log's generation in `control.cells` and the
+ * generation the log belongs to. The owner bumps it before the log stops: a burst that sees it
+ * change stops there, since its later marks would land in a log nobody reads. A HWPT log has
+ * none: disabling tracking makes its marks no-ops, and enabling again starts it clean.
+ */
+export type LogTarget =
+  | { kind: 'log'; log: DirtyLogDescriptor; gen?: { slot: number; value: number } }
+  | { kind: 'hwpt'; log: HwptLogDescriptor; gen?: { slot: number; value: number } };
 
 export interface BurstTask {
   /** Guest memory: the IOVA span [guestIova, guestIova + guest.byteLength). */
@@ -31,8 +36,8 @@ export interface BurstTask {
   guestIova: bigint;
   /** Bytes one write covers (a guest page; default 4096). */
   pageBytes?: number;
-  /** The device's log to mark, or null when the device is not logging. */
-  log: DirtyLogDescriptor | null;
+  /** Every log that watches the device's writes (none when nothing logs them). */
+  logs: readonly LogTarget[];
   workload: WorkloadSpec;
   seed: bigint | number;
   /** Index of this burst within `workload.stream`. */
@@ -44,14 +49,14 @@ export interface BurstTask {
 export interface BurstResult {
   /** Writes whose data was stored. */
   attempted: number;
-  /** Writes certainly logged: marked before the log's generation changed. */
+  /** Writes certainly logged in every target: marked before any target's generation changed (0 without targets). */
   logged: number;
-  /** Log bits marked (a write marks one per granule it touches inside a tracked range). */
-  granules: number;
+  /** Log bits marked, per target in task order (a write marks one per granule it touches inside a tracked range or mapping). */
+  granules: number[];
   /** Report sets completed when the burst began: none of its writes can be in an earlier set. */
   setsCompletedAtStart: number;
   /** Report sets begun when the burst ended: every later set began after all its writes. */
   setsBegunAtEnd: number;
-  /** The burst stopped early because its log's generation changed. */
+  /** The burst stopped early because a target's generation changed. */
   stale: boolean;
 }

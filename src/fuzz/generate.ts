@@ -31,7 +31,7 @@ const SET = VFIO_DEVICE_FEATURE_SET;
 const PROBE = VFIO_DEVICE_FEATURE_PROBE;
 const U64_LIMIT = 1n << 64n;
 
-/** Page sizes at and around every edge the core and the profiles check (SPEC §3 step 6-7, §4). */
+/** Page sizes at and around every edge the core and the profiles check (contract §3 step 6-7, §4). */
 export const EDGE_PAGE_SIZES: readonly bigint[] = [
   4096n, 0n, 1n, 2n, 3n, 4095n, 4097n, 6144n, 8192n, 12288n, 65536n, 1n << 21n, 1n << 30n, 1n << 31n, 1n << 32n,
   1n << 52n, 1n << 62n, 1n << 63n, (1n << 63n) + 4096n, U64_MAX - 4095n, U64_MAX,

@@ -1,4 +1,4 @@
-// The fuzzer's own reading of SPEC §7: what one raw iommufd call must return, worked out from the
+// The fuzzer's own reading of contract §7: what one raw iommufd call must return, worked out from the
 // bytes the caller laid out (the user memory image the call sees) and which ids name which HWPT.
 // Written apart from src/iommufd/validate.ts on purpose, down to the request numbers and field
 // offsets: an oracle that called the checks it is checking could never disagree with them.
@@ -11,7 +11,7 @@ const SET_MIN = 16;
 const GET_MIN = 48;
 const U64 = 1n << 64n;
 
-/** Field offsets, as SPEC §7 lists them. */
+/** Field offsets, as contract §7 lists them. */
 const SET_AT = { size: 0, flags: 4, hwptId: 8, reserved: 12 } as const;
 const GET_AT = { size: 0, hwptId: 4, flags: 8, reserved: 12, iova: 16, length: 24, pageSize: 32, data: 40 } as const;
 
@@ -27,7 +27,7 @@ export type Expectation =
     bitPage: bigint; noClear: boolean; bitmapAt: number; bitCount: number;
   };
 
-/** The outcome SPEC §7 gives `ioctl(iommufd, request, ptr)` when user memory holds `image`. */
+/** The outcome contract §7 gives `ioctl(iommufd, request, ptr)` when user memory holds `image`. */
 export function expectIommufdCall(image: Uint8Array, request: number, ptr: bigint, hwptKind: (id: number) => HwptKind | null): Expectation {
   if (request !== SET_REQUEST && request !== GET_REQUEST) return { errno: 'ENOTTY' };
   const size = BigInt(image.length);
@@ -88,7 +88,7 @@ function lowestBit(v: bigint): bigint {
   return v & -v;
 }
 
-/** Every errno SPEC §7 allows for a request (wrong requests: ENOTTY only). */
+/** Every errno contract §7 allows for a request (wrong requests: ENOTTY only). */
 export function allowedErrnos(request: number): readonly Errno[] {
   if (request === SET_REQUEST) return ['EFAULT', 'EINVAL', 'E2BIG', 'EOPNOTSUPP', 'ENOENT'];
   if (request === GET_REQUEST) return ['EFAULT', 'EINVAL', 'E2BIG', 'EOPNOTSUPP', 'ENOENT', 'EOVERFLOW'];

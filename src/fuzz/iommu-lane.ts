@@ -1,4 +1,4 @@
-// One fuzzed iommufd (SPEC §7), in this thread: an IOAS with a few mappings (two of them huge,
+// One fuzzed iommufd (contract §7), in this thread: an IOAS with a few mappings (two of them huge,
 // one ending just below 2^64), a device attached to a HWPT with or without the dirty-tracking
 // capability, DMA writes between calls, and raw SET_DIRTY_TRACKING / GET_DIRTY_BITMAP calls with
 // hostile structs over a canary-filled user memory. The oracle is the lane's own: the errno
@@ -141,10 +141,10 @@ export class IommuFuzzLane {
     const expect = expectIommufdCall(expected, call.request, call.ptr, this.#kindOf);
     const outcome = this.#raw(call.request, call.ptrAsNumber ? Number(call.ptr) : call.ptr);
     if (outcome !== 'ok' && !allowedErrnos(call.request).includes(outcome)) {
-      throw new FuzzFailure('errno', `${outcome}: SPEC §7 allows this request only ${allowedErrnos(call.request).join(', ')}`);
+      throw new FuzzFailure('errno', `${outcome}: contract §7 allows this request only ${allowedErrnos(call.request).join(', ')}`);
     }
     const wanted: Outcome = expect.errno ?? 'ok';
-    if (outcome !== wanted) throw new FuzzFailure('errno', `${outcome}, where SPEC §7 gives ${wanted}`);
+    if (outcome !== wanted) throw new FuzzFailure('errno', `${outcome}, where contract §7 gives ${wanted}`);
     this.#checkMemory(outcome, expect, expected);
     if (expect.errno === null && expect.kind === 'set') this.#hwpt(expect.hwptId).model!.setTracking(expect.enable);
     this.#checkTracking(outcome);

@@ -4,7 +4,8 @@
 // A failed call must change nothing, so the two must stay indistinguishable: same status, same
 // bits from every REPORT. Each check that fails throws a FuzzFailure naming what broke.
 import type { Contract } from '../bitmap/iova-bitmap.js';
-import { createHost, type Host } from '../host/host.js';
+import type { Host } from '../host/host.js';
+import { createRig, type HostFactory, type Rig } from '../rig/rig.js';
 import type { DeviceTracker } from '../trackers/device-tracker.js';
 import type { ProfileName } from '../device/profiles.js';
 import type { DriverStatus } from '../device/driver.js';
@@ -15,6 +16,7 @@ import { ceilDiv } from '../util/bits.js';
 import { applyWrites, describeCall, strayWrite, successEffect, type FuzzCall } from './call.js';
 import { bytes, chance, pick, type Draw } from './draw.js';
 import type { GenContext } from './generate.js';
+import { mirrorMemoryBytes } from './options.js';
 
 export type FailureKind =
   /** A call settled with something other than 0 or a VfioError with a known errno. */
@@ -27,7 +29,7 @@ export type FailureKind =
   | 'state'
   /** A REPORT on the fuzzed device and its mirror disagree, or a GET and the iommufd lane's model of written pages. */
   | 'bits'
-  /** An iommufd call returned another errno (or success) than the lane's reading of SPEC §7 gives. */
+  /** An iommufd call returned another errno (or success) than the lane's reading of contract §7 gives. */
   | 'errno'
   /** The device thread died or stalled although no fault was injected. */
   | 'device-lost'
@@ -50,18 +52,22 @@ export interface LaneOptions {
   /** How the fuzzed device sets bits (the mirrors always OR atomically: one thread, same bits). */
   contract?: Contract;
   /** Host factory (tests pass one that wraps a real host to misbehave). */
-  createHost?: typeof createHost;
+  createHost?: HostFactory;
 }
 
 /** A host holding every lane's mirror device, each with its own scratch and bitmap. */
 export async function createMirrorHost(profiles: readonly ProfileName[], o: Omit<LaneOptions, 'profile' | 'contract'>): Promise<Host> {
-  return createHost({
-    userMemoryBytes: profiles.length * (o.memoryBytes + 8192) + 8192,
-    devices: profiles.map((profile, i) => ({ name: mirrorName(i), profile })),
-    callTimeoutMs: o.hostCallTimeoutMs,
-    maxLogBytes: o.maxLogBytes,
-    logLevel: 'silent',
+  // A rig of a host alone (the lanes make their own DMA): closing the host ends all it started.
+  const rig = await createRig({
+    host: {
+      userMemoryBytes: mirrorMemoryBytes(profiles.length, o.memoryBytes),
+      devices: profiles.map((profile, i) => ({ name: mirrorName(i), profile })),
+      callTimeoutMs: o.hostCallTimeoutMs,
+      maxLogBytes: o.maxLogBytes,
+      logLevel: 'silent',
+    },
   });
+  return rig.host;
 }
 
 function mirrorName(lane: number): string {
@@ -81,6 +87,7 @@ export class FuzzLane {
   readonly index: number;
   readonly profile: ProfileName;
   readonly #o: LaneOptions;
+  readonly #rig: Rig;
   readonly #host: Host;
   readonly #fd: number;
   readonly #device: DeviceTracker;
@@ -96,13 +103,15 @@ export class FuzzLane {
   /** Calls since the device's status was last read back. */
   #unchecked = 0;
 
-  private constructor(index: number, o: LaneOptions, host: Host, mirrorHost: Host, status: DriverStatus) {
+  private constructor(index: number, o: LaneOptions, rig: Rig, mirrorHost: Host, status: DriverStatus) {
+    const host = rig.host;
     this.index = index;
     this.profile = o.profile;
     this.#o = o;
+    this.#rig = rig;
     this.#host = host;
     this.#fd = host.open(DEVICE);
-    this.#device = host.device(DEVICE);
+    this.#device = rig.devices[0]!;
     this.#mirror = mirrorHost.device(mirrorName(index));
     this.#mirrorBitmapAt = mirrorHost.alloc(o.memoryBytes);
     this.#arena = new Uint8Array(host.memory);
@@ -113,15 +122,23 @@ export class FuzzLane {
   }
 
   static async open(index: number, o: LaneOptions, mirrorHost: Host): Promise<FuzzLane> {
-    const host = await (o.createHost ?? createHost)({
-      userMemoryBytes: o.memoryBytes,
-      devices: [{ name: DEVICE, profile: o.profile }],
-      callTimeoutMs: o.hostCallTimeoutMs,
-      maxLogBytes: o.maxLogBytes,
-      contract: o.contract ?? 'atomic',
-      logLevel: 'silent',
+    const rig = await createRig({
+      host: {
+        userMemoryBytes: o.memoryBytes,
+        devices: [{ name: DEVICE, profile: o.profile }],
+        callTimeoutMs: o.hostCallTimeoutMs,
+        maxLogBytes: o.maxLogBytes,
+        contract: o.contract ?? 'atomic',
+        logLevel: 'silent',
+      },
+      ...(o.createHost && { createHost: o.createHost }),
     });
-    return new FuzzLane(index, o, host, mirrorHost, await host.device(DEVICE).status());
+    try {
+      return new FuzzLane(index, o, rig, mirrorHost, await rig.devices[0]!.status());
+    } catch (error) {
+      await rig.close();
+      throw error;
+    }
   }
 
   /** What the generator should aim at now. */
@@ -389,7 +406,7 @@ export class FuzzLane {
   }
 
   close(): Promise<void> {
-    return this.#host.close();
+    return this.#rig.close();
   }
 }
 

@@ -6,45 +6,17 @@
 // but no lane shares anything a call can reach with another.
 import { PROFILE_NAMES, type ProfileName } from '../device/profiles.js';
 import type { Host } from '../host/host.js';
-import { DmalogError, FuzzFailure } from '../errors.js';
+import { FuzzFailure } from '../errors.js';
 import { createPrng } from '../util/prng.js';
 import { describeCall } from './call.js';
 import { chance, pick, prngDraw, type Draw } from './draw.js';
 import { generateCall } from './generate.js';
-import { IommuFuzzLane, type IommuLaneKind, type IommufdIoctl } from './iommu-lane.js';
+import { IommuFuzzLane, type IommuLaneKind } from './iommu-lane.js';
 import { generateIommufdCall } from './iommu-generate.js';
-import { FuzzLane, createMirrorHost, type FailureKind, type LaneOptions, type Outcome } from './lane.js';
+import { FuzzLane, createMirrorHost, type FailureKind, type Outcome } from './lane.js';
+import { fillFuzzOptions, type FuzzOptions } from './options.js';
 
-export interface FuzzOptions {
-  /** 64-bit: a bigint within 0..2^64-1, or a safe non-negative integer. */
-  seed: bigint | number;
-  calls: number;
-  /**
-   * Lanes run concurrently; lane i fuzzes a device of profile mlx5, pds, none in turn (default 6),
-   * the first three with the atomic contract, the next three with the plain one, and so on.
-   */
-  lanes?: number;
-  /**
-   * iommufd lanes besides the device lanes (default 2): lane i of them fuzzes a HWPT with the
-   * dirty-tracking capability when i is even, one without when odd; they run in this thread.
-   */
-  iommuLanes?: number;
-  /** The iommufd lanes' raw ioctl (tests pass one that wraps the real one to misbehave). */
-  iommufdIoctl?: IommufdIoctl;
-  memoryBytes?: number;
-  callTimeoutMs?: number;
-  hostCallTimeoutMs?: number;
-  maxLogBytes?: number;
-  /** Largest growth of the process's resident set after warm-up (default 200 MiB). */
-  rssBudgetBytes?: number;
-  /** Called about every `progressEveryMs` with the calls done so far. */
-  onProgress?: (done: number, total: number) => void;
-  progressEveryMs?: number;
-  createHost?: LaneOptions['createHost'];
-  /** Every step of lane `traceLane` as a line (replaying a failure). */
-  trace?: (line: string) => void;
-  traceLane?: number;
-}
+export { FUZZ_DEFAULTS, type FuzzOptions } from './options.js';
 
 export type Counts = Partial<Record<Outcome, number>>;
 
@@ -86,20 +58,6 @@ export interface FuzzReport {
   failure: FuzzFailureReport | null;
 }
 
-export const FUZZ_DEFAULTS = {
-  lanes: 6,
-  iommuLanes: 2,
-  memoryBytes: 32 << 10,
-  callTimeoutMs: 30_000,
-  hostCallTimeoutMs: 20_000,
-  // Small enough that huge START ranges meet ENOMEM (refused before allocating) often, and that
-  // freed logs kept by the 12 threads' allocators stay small: with 4 MiB logs they held ~50 MiB
-  // after 3·10^5 calls, on top of ~80 MiB of JS heap growth (measured with 256 KiB logs).
-  maxLogBytes: 1 << 20,
-  rssBudgetBytes: 200 << 20,
-  progressEveryMs: 2000,
-} as const;
-
 /** Lane-local schedule, in lane calls. */
 const CANARY_REFRESH_EVERY = 512;
 const ROUND_EVERY = 512;
@@ -122,27 +80,13 @@ export function callDraw(seed: bigint, k: number): Draw {
   return prngDraw(createPrng(BigInt.asUintN(64, seed * 0x9e3779b97f4a7c15n + BigInt(k))));
 }
 
-const SEED_LIMIT = 1n << 64n;
-
-/** The seed as a bigint within 0..2^64-1, or a coded refusal. */
-function checkedSeed(seed: unknown): bigint {
-  const s = typeof seed === 'number' && Number.isSafeInteger(seed) ? BigInt(seed) : seed;
-  if (typeof s !== 'bigint' || s < 0n || s >= SEED_LIMIT) {
-    throw new DmalogError('DMALOG_BAD_OPTION', `seed must be an integer within 0..2^64-1 (got ${String(seed)})`);
-  }
-  return s;
-}
-
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
-  const o = { ...FUZZ_DEFAULTS, ...options };
-  const seed = checkedSeed(o.seed);
-  if (!Number.isSafeInteger(o.calls) || o.calls < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'calls must be a non-negative safe integer');
-  if (!Number.isSafeInteger(o.lanes) || o.lanes < 1) throw new DmalogError('DMALOG_BAD_OPTION', 'lanes must be a positive integer');
-  if (!Number.isSafeInteger(o.iommuLanes) || o.iommuLanes < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'iommuLanes must be a non-negative integer');
+  const o = fillFuzzOptions(options);
+  const seed = o.seed;
   const allLanes = o.lanes + o.iommuLanes;
   const started = performance.now();
   const profiles = Array.from({ length: o.lanes }, (_, i) => PROFILE_NAMES[i % PROFILE_NAMES.length]!);
-  const laneOptions = { memoryBytes: o.memoryBytes, callTimeoutMs: o.callTimeoutMs, hostCallTimeoutMs: o.hostCallTimeoutMs, maxLogBytes: o.maxLogBytes, createHost: o.createHost };
+  const laneOptions = { memoryBytes: o.memoryBytes, callTimeoutMs: o.callTimeoutMs, hostCallTimeoutMs: o.hostCallTimeoutMs, maxLogBytes: o.maxLogBytes, ...(o.createHost && { createHost: o.createHost }) };
   const report: FuzzReport = {
     seed: seed.toString(), calls: 0, lanes: o.lanes, iommuLanes: o.iommuLanes, counts: {}, byProfile: {}, byIommu: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
     rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 0, failure: null,

@@ -4,15 +4,18 @@
 // kernel's close_device does.
 import type { Logger } from 'pino';
 import type { DirtyLog } from '../device/dirty-log.js';
-import type { DeviceConfig } from '../device/profiles.js';
+import type { IommuBinding } from './iommufd-handle.js';
+import type { FilledDevice } from './options.js';
 import { VfioError } from '../errors.js';
 import type { TrackerTransport } from './transport.js';
 
 export interface DeviceSlot {
-  readonly config: DeviceConfig;
+  readonly config: FilledDevice;
   readonly transport: TrackerTransport;
   /** The device's log as seen by its DMA path (this thread); null when not logging. */
   log: DirtyLog | null;
+  /** Bound to an iommufd: the HWPT log its DMA marks too; null while unbound. */
+  iommu: IommuBinding | null;
   readonly logger: Logger;
   /** Fds open on the device now. */
   openFds: number;

@@ -14,6 +14,9 @@ import { UserMemory } from '../uapi/user-memory.js';
 import { UserAllocator } from './allocator.js';
 import { FdTable, type DeviceSlot } from './fd-table.js';
 import { InThreadTransport } from './in-thread-transport.js';
+import { IommufdHandle } from './iommufd-handle.js';
+import { spawnIommufd } from './iommufd-transport.js';
+import type { HwptLogDescriptor } from '../iommufd/hwpt-log.js';
 import { createLogger } from './logger.js';
 import { fillHostOptions, type FilledHostOptions, type HostOptions } from './options.js';
 import type { TrackerTransport, TransportKind } from './transport.js';
@@ -21,6 +24,7 @@ import { VfioCore, checkDma, stopLogging, type FeatureResult } from './vfio-core
 import { WorkerTransport } from './worker-transport.js';
 
 export type { FeatureResult } from './vfio-core.js';
+export type { IommufdHandle } from './iommufd-handle.js';
 export type { TransportKind };
 export type { StartLogging, ReportDirty } from '../trackers/device-tracker.js';
 export type { LoggingRange };
@@ -71,6 +75,7 @@ export class Host {
   readonly #core: VfioCore;
   readonly #allocator: UserAllocator;
   readonly #handles = new Map<string, DeviceTracker>();
+  readonly #iommufds = new Set<IommufdHandle>();
   readonly #logger: Logger;
   readonly #flushLog: () => void;
   #closed: Promise<void> | null = null;
@@ -84,7 +89,7 @@ export class Host {
     this.#logger = logger;
     this.#flushLog = flush;
     this.#table = new FdTable(options.devices.map((config, i): DeviceSlot => (
-      { config, transport: transports[i]!, log: null, logger: logger.child({ device: config.name }), openFds: 0 })));
+      { config, transport: transports[i]!, log: null, iommu: null, logger: logger.child({ device: config.name }), openFds: 0 })));
   }
 
   get deviceNames(): string[] {
@@ -117,11 +122,16 @@ export class Host {
     return this.#core.featureCall(this.#slot(fd), request, ptr);
   }
 
-  /** The device writes [iova, iova + length) of guest memory; logged when it meets a tracked range. */
+  /**
+   * The device writes [iova, iova + length) of guest memory. Every log watching it marks it: the
+   * device's own where the write meets a tracked range, and the HWPT's the device is attached to
+   * while its dirty tracking is enabled.
+   */
   async dmaWrite(fd: number, iova: bigint, length: bigint): Promise<void> {
     const slot = this.#slot(fd);
     checkDma(slot, iova, length);
     slot.log?.markWrite(iova, length);
+    slot.iommu?.log?.markWrite(iova, length);
   }
 
   /** The device reads guest memory: never logged, but checked like a write. */
@@ -183,6 +193,33 @@ export class Host {
     return this.#slot(fd).log?.descriptor ?? null;
   }
 
+  /**
+   * The dirty log of the HWPT the device behind `fd` is attached to, for DMA engines in other
+   * threads; null when not bound, not attached, or the HWPT lacks the capability.
+   */
+  iommuLogDescriptor(fd: number): HwptLogDescriptor | null {
+    return this.#slot(fd).iommu?.log?.descriptor ?? null;
+  }
+
+  /**
+   * Open an iommufd (contract §7) on this host: it runs in its own worker thread, or in this thread
+   * when the host's transport is 'in-thread'. Closed with the host, or by its own `close()`.
+   */
+  async openIommufd(): Promise<IommufdHandle> {
+    this.#assertOpen();
+    const transport = await spawnIommufd(this.options.transport,
+      { userMemory: this.memory, contract: this.options.contract, maxLogBytes: this.options.maxLogBytes }, this.options.callTimeoutMs);
+    if (this.#closed) { await transport.terminate(); this.#assertOpen(); }
+    const handle = new IommufdHandle(transport, {
+      memory: this.memory,
+      slotOf: (fd) => this.#slot(fd),
+      alloc: (bytes, align) => this.alloc(bytes, align),
+      free: (at) => this.free(at),
+    });
+    this.#iommufds.add(handle);
+    return handle;
+  }
+
   /** Inject a fault into the device's driver (tests, stress runs). */
   async injectFault(fd: number, fault: Fault): Promise<void> {
     const slot = this.#slot(fd);
@@ -212,6 +249,7 @@ export class Host {
     if (fd !== undefined) return this.#closeFd(fd);
     this.#closed ??= (async () => {
       await Promise.all([...this.#table.slots()].map((s) => s.transport.terminate()));
+      await Promise.all([...this.#iommufds].map((i) => i.close()));
       this.#logger.info('host closed');
       this.#flushLog();
     })();

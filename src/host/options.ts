@@ -1,9 +1,11 @@
-// createHost options: checked once at the public edge, merged over defaults into a trusted
-// FilledHostOptions that nothing re-checks. Every refusal is DmalogError DMALOG_BAD_OPTION, and
-// it comes before any thread is started.
+// createHost options: checked once at the public edge by a zod schema (util/options.ts), merged
+// over defaults into a trusted FilledHostOptions that nothing re-checks. Every refusal is
+// DmalogError DMALOG_BAD_OPTION naming the option, and it comes before any thread is started.
+import { z } from 'zod';
 import type { Contract } from '../bitmap/iova-bitmap.js';
 import { PDS_MAX_RANGES, PROFILE_NAMES, type DeviceConfig, type ProfileName } from '../device/profiles.js';
-import { DmalogError } from '../errors.js';
+import { isPowerOfTwo } from '../util/bits.js';
+import { badOption, parseOptions } from '../util/options.js';
 import { TRANSPORT_KINDS, type TransportKind } from './transport.js';
 
 /** Largest user memory: a Uint8Array (the host's view of it) holds at most 2^32 bytes on Node 20. */
@@ -12,6 +14,15 @@ export const MAX_USER_MEMORY_BYTES = 2 ** 32;
 export const MAX_LOG_BYTES = 2 ** 32;
 /** Node runs a longer timer after 1 ms (TimeoutOverflowWarning): every call would time out at once. */
 export const MAX_CALL_TIMEOUT_MS = 2 ** 31 - 1;
+/** Host page sizes: 4 KiB .. 64 KiB, the range Linux runs with (x86; arm64 16K and 64K kernels; ppc64). */
+export const MIN_HOST_PAGE_SIZE = 4096;
+export const MAX_HOST_PAGE_SIZE = 64 << 10;
+/** Tracking page sizes a device may be given: 4 KiB .. 2^63, powers of two a u64 page_size can hold. */
+export const MIN_DEVICE_PAGE_SIZE = 4096n;
+export const MAX_DEVICE_PAGE_SIZE = 1n << 63n;
+/** Address-space bits of a device tracker: a page at least, 64 at most. */
+export const MIN_ADDRESS_SPACE_BITS = 12;
+export const MAX_ADDRESS_SPACE_BITS = 64;
 
 export interface DeviceOptions {
   name: string;
@@ -20,7 +31,12 @@ export interface DeviceOptions {
   maxPageSize?: number | bigint;
   maxRanges?: number;
   maxAddressSpaceBits?: number;
+  /** Whether the IOMMU in front of the device can track dirty pages (IOMMU_HW_CAP_DIRTY_TRACKING; default true). */
+  iommuDirty?: boolean;
 }
+
+/** A device as the host keeps it: the driver's config plus what its IOMMU can do. */
+export type FilledDevice = DeviceConfig & { iommuDirty: boolean };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -28,7 +44,7 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
 export interface HostOptions {
   /** Size of the simulated user address space (default 16 MiB, at most 4 GiB = 2^32 bytes). */
   userMemoryBytes?: number;
-  /** Host page size; LOG_MAX_RANGES = hostPageSize / 16 (default 4096). */
+  /** Host page size, a power of two within 4 KiB .. 64 KiB; LOG_MAX_RANGES = hostPageSize / 16 (default 4096). */
   hostPageSize?: number;
   devices: DeviceOptions[];
   /** `atomic` (the seed's contract, default) or `plain` read-modify-write (the merged kernel's). */
@@ -46,7 +62,7 @@ export interface HostOptions {
 export interface FilledHostOptions {
   userMemoryBytes: number;
   hostPageSize: number;
-  devices: DeviceConfig[];
+  devices: FilledDevice[];
   contract: Contract;
   callTimeoutMs: number;
   maxLogBytes: number;
@@ -59,61 +75,66 @@ export const DEFAULT_DEVICE: Record<Exclude<ProfileName, 'none'>, Omit<DeviceCon
   pds: { minPageSize: 4096n, maxPageSize: 1n << 63n, maxRanges: 8, maxAddressSpaceBits: 64 },
 };
 
-function bad(message: string): never {
-  throw new DmalogError('DMALOG_BAD_OPTION', message);
-}
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
-function positiveInt(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) bad(`${what} must be a positive integer`);
-  if (v > max) bad(`${what} must be at most ${max} (got ${v})`);
-  return v;
-}
+/** A power-of-two page size as a number or a bigint, within 4 KiB .. 2^63; filled as a bigint. */
+const devicePageSize = z.union([z.number().int().min(0), z.bigint()]).transform((v, ctx) => {
+  const n = BigInt(v);
+  if (n < MIN_DEVICE_PAGE_SIZE) ctx.addIssue({ code: 'custom', message: `must be at least ${MIN_DEVICE_PAGE_SIZE} (got ${n})` });
+  else if (n > MAX_DEVICE_PAGE_SIZE) ctx.addIssue({ code: 'custom', message: `must be at most 2^63 (got ${n})` });
+  else if (!isPowerOfTwo(n)) ctx.addIssue({ code: 'custom', message: `must be a power of two (got ${n})` });
+  else return n;
+  return z.NEVER;
+});
 
-function powerOfTwo(v: unknown, what: string): bigint {
-  const n = typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : typeof v === 'bigint' ? v : bad(`${what} must be an integer`);
-  if (n <= 0n || (n & (n - 1n)) !== 0n) bad(`${what} must be a power of two (got ${n})`);
-  return n;
-}
+const deviceSchema = z.strictObject({
+  name: z.string().min(1, 'must be a non-empty string'),
+  profile: z.enum(PROFILE_NAMES as [ProfileName, ...ProfileName[]]),
+  minPageSize: devicePageSize.optional(),
+  maxPageSize: devicePageSize.optional(),
+  maxRanges: int(1).optional(),
+  maxAddressSpaceBits: int(MIN_ADDRESS_SPACE_BITS, MAX_ADDRESS_SPACE_BITS).optional(),
+  iommuDirty: z.boolean().optional(),
+});
+
+/** Each field's type and bound; how fields relate (names, page sizes, pds ranges) is checked after. */
+export const hostSchema = z.strictObject({
+  userMemoryBytes: int(1, MAX_USER_MEMORY_BYTES).default(1 << 24),
+  hostPageSize: int(MIN_HOST_PAGE_SIZE, MAX_HOST_PAGE_SIZE).refine(isPowerOfTwo, 'must be a power of two').default(4096),
+  devices: z.array(deviceSchema).min(1, 'must be a non-empty array'),
+  contract: z.enum(['atomic', 'plain']).default('atomic'),
+  callTimeoutMs: int(1, MAX_CALL_TIMEOUT_MS).default(10_000),
+  maxLogBytes: int(1, MAX_LOG_BYTES).default(256 << 20),
+  logLevel: z.enum(LOG_LEVELS as [LogLevel, ...LogLevel[]]).optional(),
+  transport: z.enum(TRANSPORT_KINDS as [TransportKind, ...TransportKind[]]).default('worker'),
+});
 
 export function fillHostOptions(options: HostOptions): FilledHostOptions {
-  if (typeof options !== 'object' || options === null) bad('options must be an object');
-  const userMemoryBytes = positiveInt(options.userMemoryBytes ?? 1 << 24, 'options.userMemoryBytes', MAX_USER_MEMORY_BYTES);
-  const hostPageSize = Number(powerOfTwo(options.hostPageSize ?? 4096, 'options.hostPageSize'));
-  if (hostPageSize < 4096) bad('options.hostPageSize must be at least 4096');
-  const contract = options.contract ?? 'atomic';
-  if (contract !== 'atomic' && contract !== 'plain') bad(`options.contract must be 'atomic' or 'plain' (got ${String(contract)})`);
-  const callTimeoutMs = positiveInt(options.callTimeoutMs ?? 10_000, 'options.callTimeoutMs', MAX_CALL_TIMEOUT_MS);
-  const maxLogBytes = positiveInt(options.maxLogBytes ?? 256 << 20, 'options.maxLogBytes', MAX_LOG_BYTES);
+  if (typeof options !== 'object' || options === null) badOption([], 'must be an object');
+  const o = parseOptions(hostSchema, options);
   const envLevel = process.env['DMALOG_LOG_LEVEL'];
-  const logLevel = options.logLevel ?? (envLevel as LogLevel | undefined) ?? 'silent';
-  if (!LOG_LEVELS.includes(logLevel)) bad(`log level must be one of ${LOG_LEVELS.join(', ')} (got ${String(logLevel)})`);
-  const transport = options.transport ?? 'worker';
-  if (!TRANSPORT_KINDS.includes(transport)) bad(`options.transport must be one of ${TRANSPORT_KINDS.join(', ')} (got ${String(transport)})`);
-  if (!Array.isArray(options.devices) || options.devices.length === 0) bad('options.devices must be a non-empty array');
+  if (o.logLevel === undefined && envLevel !== undefined && !LOG_LEVELS.includes(envLevel as LogLevel)) {
+    badOption(['logLevel'], `$DMALOG_LOG_LEVEL '${envLevel}' must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const logLevel = o.logLevel ?? (envLevel as LogLevel | undefined) ?? 'silent';
   const names = new Set<string>();
-  const devices = options.devices.map((d, i) => {
-    const at = `options.devices[${i}]`;
-    if (typeof d?.name !== 'string' || d.name === '') bad(`${at}.name must be a non-empty string`);
-    if (names.has(d.name)) bad(`${at}.name '${d.name}' is used twice`);
+  const devices = o.devices.map((d, i) => {
+    if (names.has(d.name)) badOption(['devices', i, 'name'], `'${d.name}' is used twice`);
     names.add(d.name);
-    if (!PROFILE_NAMES.includes(d.profile)) bad(`${at}.profile must be one of ${PROFILE_NAMES.join(', ')} (got ${String(d.profile)})`);
-    return fillDevice(d, hostPageSize, at);
+    return { ...fillDevice(d, o.hostPageSize, i), iommuDirty: d.iommuDirty ?? true };
   });
-  return { userMemoryBytes, hostPageSize, devices, contract, callTimeoutMs, maxLogBytes, logLevel, transport };
+  return { ...o, devices, logLevel };
 }
 
-function fillDevice(d: DeviceOptions, hostPageSize: number, at: string): DeviceConfig {
+function fillDevice(d: z.output<typeof deviceSchema>, hostPageSize: number, i: number): DeviceConfig {
   if (d.profile === 'none') {
     return { name: d.name, profile: 'none', minPageSize: BigInt(hostPageSize), maxPageSize: BigInt(hostPageSize), maxRanges: 0, maxAddressSpaceBits: 0 };
   }
   const def = DEFAULT_DEVICE[d.profile];
-  const minPageSize = powerOfTwo(d.minPageSize ?? def.minPageSize, `${at}.minPageSize`);
-  const maxPageSize = powerOfTwo(d.maxPageSize ?? def.maxPageSize, `${at}.maxPageSize`);
-  if (minPageSize < 4096n) bad(`${at}.minPageSize must be at least 4096`);
-  if (minPageSize > maxPageSize) bad(`${at}.minPageSize must not exceed maxPageSize`);
-  const maxRanges = positiveInt(d.maxRanges ?? def.maxRanges, `${at}.maxRanges`);
-  if (d.profile === 'pds' && maxRanges > PDS_MAX_RANGES) bad(`${at}.maxRanges must be at most ${PDS_MAX_RANGES} for pds (a u8)`);
-  const maxAddressSpaceBits = positiveInt(d.maxAddressSpaceBits ?? def.maxAddressSpaceBits, `${at}.maxAddressSpaceBits`);
-  if (maxAddressSpaceBits < 12 || maxAddressSpaceBits > 64) bad(`${at}.maxAddressSpaceBits must be within 12..64`);
-  return { name: d.name, profile: d.profile, minPageSize, maxPageSize, maxRanges, maxAddressSpaceBits };
+  const minPageSize = d.minPageSize ?? def.minPageSize;
+  const maxPageSize = d.maxPageSize ?? def.maxPageSize;
+  if (minPageSize > maxPageSize) badOption(['devices', i, 'minPageSize'], `must not exceed maxPageSize (${minPageSize} > ${maxPageSize})`);
+  const maxRanges = d.maxRanges ?? def.maxRanges;
+  if (d.profile === 'pds' && maxRanges > PDS_MAX_RANGES) badOption(['devices', i, 'maxRanges'], `must be at most ${PDS_MAX_RANGES} for pds (a u8)`);
+  return { name: d.name, profile: d.profile, minPageSize, maxPageSize, maxRanges, maxAddressSpaceBits: d.maxAddressSpaceBits ?? def.maxAddressSpaceBits };
 }

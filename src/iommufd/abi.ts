@@ -1,4 +1,4 @@
-// SPEC §7: the numbers, sizes and offsets of iommufd's two dirty-tracking ioctls, named as in
+// contract §7: the numbers, sizes and offsets of iommufd's two dirty-tracking ioctls, named as in
 // include/uapi/linux/iommufd.h. Nothing else in dmalog spells these out.
 
 /** `_IO(type, nr)`: no direction or size bits, just the type byte and the command number. */

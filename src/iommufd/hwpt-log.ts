@@ -1,4 +1,4 @@
-// The dirty bits of one hardware page table (HWPT), SPEC §7: what the IOMMU sets in its PTEs,
+// The dirty bits of one hardware page table (HWPT), contract §7: what the IOMMU sets in its PTEs,
 // kept as one DirtyLog per mapping at that mapping's page-table granule (4 KiB, or 2 MiB for a
 // huge mapping, where any write dirties the whole 2 MiB). Reusing DirtyLog keeps the device's
 // atomic contract: lock-free marking from any thread, a read-and-clear that loses no racing write.
@@ -21,7 +21,7 @@ export interface HwptLogDescriptor {
   mappings: MappingLogDescriptor[];
 }
 
-interface MappingLog { iova: bigint; end: bigint; log: DirtyLog; descriptor: MappingLogDescriptor }
+interface MappingLog { iova: bigint; end: bigint; iovaNumber: number; endNumber: number; log: DirtyLog; descriptor: MappingLogDescriptor }
 
 /**
  * Granules per pass of a NO_CLEAR read or a clear: bounds the scratch bitmap (128 KiB) whatever
@@ -83,7 +83,7 @@ export class HwptLog {
   }
 
   /**
-   * GET: project every dirty granule meeting `window` into the user bitmap at `bitmapAt` (SPEC §5
+   * GET: project every dirty granule meeting `window` into the user bitmap at `bitmapAt` (contract §5
    * rules: clipped to the window, pre-set bits kept, atomic OR unless `contract` says plain).
    * Clearing reads clear only granules wholly inside the window; `clear: false` clears nothing.
    * Returns the bits set (a report bit shared by two mappings counts once per mapping).
@@ -110,6 +110,21 @@ export class HwptLog {
       bits += bitmap.bitsSet;
     }
     return bits;
+  }
+
+  /**
+   * `markWrite` for DMA engines holding IOVAs as numbers: exact while iova + length ≤ 2^53
+   * (DirtyLog.markWriteNumber). Mapping bounds past 2^53 round, and each mapping's own log clips.
+   */
+  markWriteNumber(iova: number, length: number): number {
+    if (Atomics.load(this.#control, TRACKING) !== 1) return 0;
+    const end = iova + length;
+    let marked = 0;
+    for (const m of this.#mappings) {
+      if (m.iovaNumber >= end) break;
+      if (m.endNumber > iova) marked += m.log.markWriteNumber(iova, length);
+    }
+    return marked;
   }
 
   /** Granules currently logged, over every mapping (for tests and checkers; not a GET). */
@@ -142,7 +157,8 @@ export class HwptLog {
 }
 
 function mappingLog(descriptor: MappingLogDescriptor): MappingLog {
-  return { iova: descriptor.iova, end: descriptor.iova + descriptor.length, log: new DirtyLog(descriptor.log), descriptor };
+  const end = descriptor.iova + descriptor.length;
+  return { iova: descriptor.iova, end, iovaNumber: Number(descriptor.iova), endNumber: Number(end), log: new DirtyLog(descriptor.log), descriptor };
 }
 
 /** Each maximal run of set bits in `words`: (first bit, bit count), ascending. */

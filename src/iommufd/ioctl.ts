@@ -1,6 +1,6 @@
 // The two iommufd ioctls, raw and typed. The raw call reads its struct from user memory (the same
 // UserMemory as the VFIO ABI) and returns 0 or -errno like the syscall; the typed layer lays the
-// struct out in scratch user memory and goes through the raw path, so every rule of SPEC §7 has
+// struct out in scratch user memory and goes through the raw path, so every rule of contract §7 has
 // one implementation (validate.ts) whichever way it is called.
 import type { Contract } from '../bitmap/iova-bitmap.js';
 import { DmalogError, VfioError } from '../errors.js';
@@ -16,7 +16,7 @@ import { encodeGetDirtyBitmap, encodeSetDirtyTracking } from './structs.js';
 import { checkIommufdCall } from './validate.js';
 
 /** One call, checked then carried out: the bits a GET set (0 for SET), or the errno. */
-function dispatch(iommufd: Iommufd, memory: UserMemory, request: number, argPointer: unknown, contract: Contract): Checked<number> {
+export function iommufdCall(iommufd: Iommufd, memory: UserMemory, request: number, argPointer: unknown, contract: Contract): Checked<number> {
   const ptr = userPointer(argPointer);
   if (ptr === null) return { errno: 'EFAULT' };
   const call = checkIommufdCall(memory, request, ptr, (id) => iommufd.pagingHwpt(id));
@@ -33,7 +33,7 @@ function dispatch(iommufd: Iommufd, memory: UserMemory, request: number, argPoin
 
 /** ioctl(iommufd, request, argPointer): 0, or -errno (the Linux number) on failure. */
 export function iommufdIoctl(iommufd: Iommufd, memory: UserMemory, request: number, argPointer: bigint | number, contract: Contract = 'atomic'): number {
-  const r = dispatch(iommufd, memory, request, argPointer, contract);
+  const r = iommufdCall(iommufd, memory, request, argPointer, contract);
   return failed(r) ? -ERRNO[r.errno] : 0;
 }
 
@@ -78,8 +78,13 @@ export class IommufdCalls {
     return this.#call(IOMMU_HWPT_GET_DIRTY_BITMAP);
   }
 
+  /** Whether `hwptId` names a paging HWPT allocated with the dirty-tracking capability. */
+  hasDirtyCapability(hwptId: number): boolean {
+    return this.iommufd.pagingHwpt(hwptId)?.dirtyTracking ?? false;
+  }
+
   #call(request: number): number {
-    const r = dispatch(this.iommufd, this.memory, request, this.scratchAt, this.contract);
+    const r = iommufdCall(this.iommufd, this.memory, request, this.scratchAt, this.contract);
     if (failed(r)) throw new VfioError(r.errno);
     return r;
   }

@@ -1,4 +1,4 @@
-// The iommufd object model (SPEC §7), reduced to what dirty tracking needs: IO address spaces
+// The iommufd object model (contract §7), reduced to what dirty tracking needs: IO address spaces
 // (IOAS) holding mappings, devices bound to the iommufd, and hardware page tables (HWPT) allocated
 // on an IOAS, with or without the dirty-tracking capability, that devices attach to. Every object
 // has an id from one space (as the kernel's xarray, starting at 1), so an IOAS or device id given

@@ -1,4 +1,4 @@
-// SPEC §7: iommufd's checks for its two dirty-tracking ioctls, in the kernel's order. Pure: each
+// contract §7: iommufd's checks for its two dirty-tracking ioctls, in the kernel's order. Pure: each
 // check reads user memory (the simulated copy_from_user) and a read-only view of the objects,
 // returns an errno name on failure, and changes nothing.
 import { U64_MAX } from '../uapi/abi.js';
@@ -76,8 +76,8 @@ export function checkSetTracking(mem: UserMemory, at: number, lookup: HwptLookup
 }
 
 /**
- * GET, in SPEC §7's order. Past the kernel we decide one more: a bitmap whose bits do not fit in
- * user memory → EFAULT, last, before anything is read or cleared (as REPORT, SPEC §3.7).
+ * GET, in contract §7's order. Past the kernel we decide one more: a bitmap whose bits do not fit in
+ * user memory → EFAULT, last, before anything is read or cleared (as REPORT, contract §3.7).
  */
 export function checkGetBitmap(mem: UserMemory, at: number, lookup: HwptLookup): Checked<GetBitmapCall> {
   const g = decodeGetDirtyBitmap(mem.view, at);

@@ -1,4 +1,4 @@
-// Auto-converge as QEMU does it (SPEC §8): at each sync after the first, when the guest dirtied
+// Auto-converge as QEMU does it (contract §8): at each sync after the first, when the guest dirtied
 // more than half of what was sent since the previous sync, count it; on every second such sync,
 // throttle the vCPUs (20 %, then +10 % per step, at most 99 %). Only vCPUs slow down: device DMA
 // is not throttled, so a device-driven dirty rate can still keep the migration from converging.

@@ -1,4 +1,4 @@
-// One sync of the migration (QEMU's bitmap sync, SPEC §8): for every RAM section, one report
+// One sync of the migration (QEMU's bitmap sync, contract §8): for every RAM section, one report
 // set — one REPORT per tracker into one zeroed bitmap — merged into the RAM dirty bitmap. When
 // the container has no dirty tracking for its devices (a device without logging, migration
 // forced on), every RAM section also counts dirty in full on every sync.

@@ -3,9 +3,8 @@
 // engine threads (src/dma) in one burst per writer and RAM section per 100 ms window; each write
 // stores data first and then marks the log its writer is tracked by (vCPUs: the CPU log,
 // devices: their own device log, or nothing when the device is not logging).
-import type { DirtyLogDescriptor } from '../device/dirty-log.js';
 import type { DmaPool } from '../dma/pool.js';
-import type { BurstControl, BurstTask } from '../dma/types.js';
+import type { BurstControl, BurstTask, LogTarget } from '../dma/types.js';
 import { generatePages, type WorkloadSpec } from '../workload/workload.js';
 import type { MemoryMap, MemorySection } from './memory-map.js';
 import type { WorkloadOptions } from './options.js';
@@ -26,9 +25,9 @@ interface Lane {
   carry: number;
 }
 
-/** The log a writer marks now; `control` lets its bursts notice that log being stopped. */
+/** The logs a writer marks now; `control` lets its bursts notice a log being stopped. */
 export interface WriteTarget {
-  log: DirtyLogDescriptor;
+  logs: readonly LogTarget[];
   control?: BurstControl;
 }
 
@@ -108,7 +107,7 @@ export class Guest {
         // Page p of RAM (offset p·P) sits at IOVA section.iova + (p·P − section.offset).
         guestIova: lane.section.iova - BigInt(lane.section.offset),
         pageBytes: this.map.pageSize,
-        log: target?.log ?? null,
+        logs: target?.logs ?? [],
         control: target?.control,
         workload: lane.workload,
         seed: this.#seed,

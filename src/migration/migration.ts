@@ -14,11 +14,11 @@
 //
 // Only the inputs are deterministic (workloads, fills and counts come from the seed); how the
 // writer threads interleave with syncs and copies is not, and the end check holds either way.
-import { Coordinator, errnoOf } from '../coordinator/coordinator.js';
+import { errnoOf, type Coordinator } from '../coordinator/coordinator.js';
 import type { DirtyTracker } from '../trackers/tracker.js';
-import { DmaPool } from '../dma/pool.js';
-import { CONTROL_FIRST_LOG_GEN, controlCells } from '../dma/types.js';
-import { createHost, type Host } from '../host/host.js';
+import type { DmaPool } from '../dma/pool.js';
+import type { Host } from '../host/host.js';
+import { createRig, type Rig } from '../rig/rig.js';
 import type { DeviceTracker } from '../trackers/device-tracker.js';
 import type { LogLevel } from '../host/options.js';
 import { ReportSetError, StartError, VfioError } from '../errors.js';
@@ -56,24 +56,29 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
   const pageSize = o.hostPageSize;
   const map = buildMemoryMap({ ramBytes: o.ram, pageSize, maxRamBelow4g: o.maxRamBelow4g, bars: o.devices.map((d) => [d.name, d.barBytes]) });
   const largestSection = map.ram.reduce((m, s) => (s.length > m ? s.length : m), 0n);
-  const host = await createHost({
-    // Room for the report bitmap and each device's ioctl scratch (up to a page of ranges each).
-    userMemoryBytes: Number(bitmapBytes(largestSection / BigInt(pageSize))) + (o.devices.length + 1) * (pageSize + 8192) + (64 << 10),
-    hostPageSize: pageSize,
-    devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, minPageSize: d.minPageSize, maxPageSize: d.maxPageSize, maxRanges: d.maxRanges, maxAddressSpaceBits: d.maxAddressSpaceBits })),
-    logLevel: (process.env['DMALOG_LOG_LEVEL'] as LogLevel | undefined) ?? 'silent',
+  const rig = await createRig({
+    host: {
+      // Room for the report bitmap and each device's ioctl scratch (up to a page of ranges each).
+      userMemoryBytes: Number(bitmapBytes(largestSection / BigInt(pageSize))) + (o.devices.length + 1) * (pageSize + 8192) + (64 << 10),
+      hostPageSize: pageSize,
+      devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, minPageSize: d.minPageSize, maxPageSize: d.maxPageSize, maxRanges: d.maxRanges, maxAddressSpaceBits: d.maxAddressSpaceBits })),
+      logLevel: (process.env['DMALOG_LOG_LEVEL'] as LogLevel | undefined) ?? 'silent',
+    },
+    dma: { threads: o.writerThreads },
+    // The container's choice of trackers follows PROBE (Run.execute).
+    coordinator: { policy: o.policy, trackers: 'after-probe' },
   });
   let run: Run | null = null;
   try {
-    run = new Run(o, host, map, fillSeed, writeSeed, hooks);
+    run = new Run(o, rig, map, fillSeed, writeSeed, hooks);
     const result = await run.execute();
     result.faultsNotInjected = o.faults.filter((f) => !run!.injected.has(f));
     result.wallMs = Math.round(performance.now() - began);
-    await hooks.beforeClose?.(host);
+    await hooks.beforeClose?.(rig.host);
     return result;
   } finally {
     await run?.close();
-    await host.close();
+    await rig.close();
   }
 }
 
@@ -86,6 +91,7 @@ interface Running {
 
 class Run {
   readonly o: FilledMigrationOptions;
+  readonly rig: Rig;
   readonly host: Host;
   readonly map: ReturnType<typeof buildMemoryMap>;
   readonly hooks: MigrationHooks;
@@ -99,7 +105,7 @@ class Run {
   readonly result: MigrationResult;
   readonly threshold: number;
   readonly stateBytes: number;
-  pool: DmaPool | null = null;
+  readonly pool: DmaPool;
   coordinator: Coordinator | null = null;
   /** Windows of writes not settled yet: close() waits for them before ending the pool. */
   readonly #inflight = new Set<Promise<WindowWrites>>();
@@ -115,9 +121,11 @@ class Run {
   clock: RateWindows | null = null;
   #bursts = 0;
 
-  constructor(o: FilledMigrationOptions, host: Host, map: Run['map'], fillSeed: bigint, writeSeed: bigint, hooks: MigrationHooks) {
+  constructor(o: FilledMigrationOptions, rig: Rig, map: Run['map'], fillSeed: bigint, writeSeed: bigint, hooks: MigrationHooks) {
     this.o = o;
-    this.host = host;
+    this.rig = rig;
+    this.host = rig.host;
+    this.pool = rig.pool!;
     this.map = map;
     this.hooks = hooks;
     const writers: WriterSpec[] = [
@@ -129,10 +137,8 @@ class Run {
     this.destination = new SharedArrayBuffer(map.ramBytes);
     this.#srcWords = new Uint32Array(this.guest.ram);
     this.#dstWords = new Uint32Array(this.destination);
-    this.cpu = new CpuDirtyTracker({ userMemory: host.memory, hostPageSize: o.hostPageSize });
-    this.devices = o.devices.map((d) => host.device(d.name));
-    const cells = controlCells(this.devices.length);
-    this.devices.forEach((d, i) => d.bindLogGeneration(cells, CONTROL_FIRST_LOG_GEN + i));
+    this.cpu = new CpuDirtyTracker({ userMemory: this.host.memory, hostPageSize: o.hostPageSize });
+    this.devices = rig.devices;
     this.ram = new RamDirtyBitmap(map.ramBytes, map.pageSize);
     this.throttle = new AutoConverge(o.autoConverge);
     this.threshold = Math.floor(o.bandwidth * o.downtimeLimit / 1000);
@@ -177,7 +183,7 @@ class Run {
     r.tracking = deviceLogging ? 'device-logging' : 'all-dirty';
     const trackers: DirtyTracker[] = [this.cpu, ...(deviceLogging ? this.devices : [])];
     r.trackers = trackers.map((t) => t.name);
-    this.coordinator = new Coordinator({ trackers, memory: this.host.memory, allocate: (n) => this.host.alloc(n), policy: this.o.policy });
+    this.coordinator = this.rig.coordinate(trackers);
     const ranges = trackingRanges(this.map);
     r.ranges = ranges.map((x) => ({ iova: hex(x.iova), length: hex(x.length) }));
     try {
@@ -192,7 +198,6 @@ class Run {
       });
     }
     const sync = new DirtySync(this.coordinator, this.map, this.ram, !deviceLogging);
-    this.pool = new DmaPool({ threads: this.o.writerThreads });
     const clock = new RateWindows(this.o.bandwidth, this.pageSize);
     this.clock = clock;
     this.ram.markAll(); // the bulk stage: every page is sent once
@@ -298,9 +303,9 @@ class Run {
   #runWriters(burst: number, ms: number): Promise<WindowWrites> {
     const vcpus = this.o.vcpus;
     const cpuLog = this.cpu.logDescriptor();
-    const cpuTarget = cpuLog ? { log: cpuLog } : null;
+    const cpuTarget = cpuLog ? { logs: [{ kind: 'log' as const, log: cpuLog }] } : null;
     const deviceTargets = this.devices.map((d) => d.burstTarget());
-    const window = this.guest.runWindow(this.pool!, burst, ms / 1000,
+    const window = this.guest.runWindow(this.pool, burst, ms / 1000,
       (w) => (w < vcpus ? cpuTarget : deviceTargets[w - vcpus]!),
       (w) => (w < vcpus ? this.throttle.vcpuSpeed : 1));
     // Tracked (and thereby handled) until settled: a run that throws mid-window leaves this
@@ -410,10 +415,9 @@ class Run {
     return r;
   }
 
+  /** Wait for the writes in flight; the rig ends the pool, the coordinator and the host after. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.#inflight]);
-    await this.pool?.close();
-    await this.coordinator?.close();
   }
 }
 

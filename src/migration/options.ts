@@ -11,6 +11,7 @@ import type { ProfileName } from '../device/profiles.js';
 import type { WorkloadKind } from '../workload/workload.js';
 import { isPowerOfTwo } from '../util/bits.js';
 import { badOption, parseOptions } from '../util/options.js';
+import { dmaThreadsSchema } from '../dma/pool.js';
 
 const MiB = 1 << 20;
 /**
@@ -119,7 +120,7 @@ export const migrationSchema = z.object({
   /** Test-only: the vCPU log loses one dirty page in the final sync (the check must then fail). */
   dropDirtyBit: z.boolean().default(false),
   /** DMA/vCPU writer threads (default: the machine's cores). */
-  writerThreads: z.number().int().positive().optional(),
+  writerThreads: dmaThreadsSchema.optional(),
   /** Refuse a run estimated to need more bytes than this (default: the memory available when it starts). */
   maxMemory: bytes.optional(),
 }).strict();

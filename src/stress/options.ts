@@ -5,6 +5,7 @@ import type { RecoveryPolicy } from '../coordinator/coordinator.js';
 import { WORKLOAD_KINDS, type WorkloadKind } from '../workload/workload.js';
 import { SEED_MAX, randomSeed } from '../util/prng.js';
 import { badOption, parseOptions } from '../util/options.js';
+import { dmaThreadsSchema } from '../dma/pool.js';
 
 export type StressProfile = 'mlx5' | 'pds';
 export const STRESS_PROFILES = ['mlx5', 'pds'] as const satisfies readonly StressProfile[];
@@ -98,7 +99,7 @@ export const stressSchema = z.strictObject({
   burstWrites: int(1, 1 << 24).default(STRESS_DEFAULTS.burstWrites),
   writesPerSet: int(0).default(STRESS_DEFAULTS.writesPerSet),
   windows: int(1, 64).default(STRESS_DEFAULTS.windows),
-  threads: int(1, 256).optional(),
+  threads: dmaThreadsSchema.optional(),
   onProgress: z.custom<(progress: StressProgress) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   progressIntervalMs: int(1).default(1000),
 });

@@ -2,12 +2,12 @@
 // report sets into one bitmap, faults drawn from the seed, and the checker (checker.ts) fed as
 // bursts and sets complete. One seed fixes the workload and the faults; thread interleavings are
 // whatever the machine makes of them.
-import { Coordinator } from '../coordinator/coordinator.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
+import type { ReportBitmap } from '../coordinator/report-bitmap.js';
+import type { DmaPool } from '../dma/pool.js';
 import type { ReportWindow } from '../trackers/tracker.js';
-import { DmaPool } from '../dma/pool.js';
-import { CONTROL_FIRST_LOG_GEN, CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, controlCells } from '../dma/types.js';
+import { CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED } from '../dma/types.js';
 import type { Fault } from '../device/driver.js';
-import { createHost } from '../host/host.js';
 import type { DeviceOptions } from '../host/options.js';
 import { DmalogError, ReportSetError } from '../errors.js';
 import type { Errno } from '../uapi/errno.js';
@@ -16,6 +16,7 @@ import type { WorkloadSpec } from '../workload/workload.js';
 import { StressChecker, type CheckerTotals, type PageRange } from './checker.js';
 import { MAX_GRANULE_PAGES, fillStressOptions, type FilledStressOptions, type StressFaultKind, type StressOptions, type StressProgress } from './options.js';
 import { ceilDiv } from '../util/bits.js';
+import { createRig, type Rig } from '../rig/rig.js';
 
 const PAGE = 4096n;
 /** Guest memory sits above 4 GiB in IOVA space, as a VM's high RAM would. */
@@ -100,182 +101,319 @@ function drawFault(prng: Prng, rate: number, kinds: StressFaultKind[]): Fault | 
   return kind === 'slow-report' ? { kind, ms } : { kind };
 }
 
+/**
+ * A stress run, step by step:
+ *
+ *   planStress (what the seed fixes) → buildRig (host, pool, coordinator) → probeAndStart (every
+ *   device PROBEd and STARTed over the guest) → startLanes (DMA lanes, o.queues per device) →
+ *   runSets (runSet after runSet until the budget is spent or a set stops the run) →
+ *   stopAndCheck (lanes drained, the checker's verdict, STOP) → summarise (the report).
+ *
+ * Whatever fails, the lanes are stopped and the rig closed before runStress settles.
+ */
 export async function runStress(options: StressOptions): Promise<StressReport> {
   const o = fillStressOptions(options);
+  const plan = planStress(o);
+  const rig = await buildRig(o, plan);
+  const dma = new DmaTraffic();
+  const tally = newTally();
+  const started = performance.now();
+  let progress: Progress | null = null;
+  try {
+    const tracking = await probeAndStart(o, plan, rig.coordinator!);
+    const run: StressRun = { o, plan, rig, coordinator: rig.coordinator!, pool: rig.pool!, tracking, dma, tally, started };
+    startLanes(run);
+    progress = startProgress(run);
+    await runSets(run);
+    const checked = await stopAndCheck(run, progress);
+    return summarise(run, checked);
+  } finally {
+    progress?.stop();
+    await dma.stop();
+    await rig.close();
+  }
+}
+
+/** What the seed fixes before anything runs: the workload's seed, the fault stream, the devices. */
+export interface StressPlan {
+  workloadSeed: bigint;
+  faultPrng: Prng;
+  faultKinds: StressFaultKind[];
+  devices: DeviceOptions[];
+  guestBytes: bigint;
+  /** The guest's memory, written by every lane. */
+  guest: SharedArrayBuffer;
+}
+
+export function planStress(o: FilledStressOptions): StressPlan {
   const root = createPrng(o.seed);
   const workloadSeed = root.nextBigU64();
   const faultPrng = createPrng(root.nextBigU64());
-  const faultKinds: StressFaultKind[] = ['report-error', 'tracker-error', 'slow-report', ...(o.kill ? ['die-in-report' as const] : [])];
-  const deviceOptions = stressDevices(o);
   const guestBytes = BigInt(o.guestPages) * PAGE;
-  const host = await createHost({ userMemoryBytes: 1 << 20, devices: deviceOptions, contract: o.contract });
-  const pool = new DmaPool({ threads: o.threads });
-  const cells = controlCells(o.trackers);
-  const devices = deviceOptions.map((d) => host.device(d.name));
-  devices.forEach((d, i) => d.bindLogGeneration(cells, CONTROL_FIRST_LOG_GEN + i));
-  const coordinator = new Coordinator({ trackers: devices, memory: host.memory, allocate: (bytes) => host.alloc(bytes), policy: o.policy, verifyZeroed: true });
-  const guest = new SharedArrayBuffer(Number(guestBytes));
-  const injected: Record<StressFaultKind, number> = { 'report-error': 0, 'tracker-error': 0, 'slow-report': 0, 'die-in-report': 0 };
-  let stopping = false;
-  const burstDone = new Signal();
-  const setDone = new Signal();
-  const lanes: Array<Promise<void>> = [];
-  const started = performance.now();
-  let progressTimer: NodeJS.Timeout | undefined;
-  try {
-    const probed = await coordinator.probeAll();
-    checkProbed(probed);
-    const pageSizes = await coordinator.startAll({ ranges: [{ iova: GUEST_IOVA, length: guestBytes }], pageSize: PAGE });
-    const granulePages = checkedGranulePages(pageSizes);
-    const windows = stressWindows(o.guestPages, o.windows);
-    const checker = new StressChecker({ guestPages: o.guestPages, granulePages, windows });
-    const bitmap = coordinator.createBitmap({ length: BigInt(windows[0]!.to - windows[0]!.from) * PAGE, pageSize: PAGE });
+  return {
+    workloadSeed,
+    faultPrng,
+    faultKinds: ['report-error', 'tracker-error', 'slow-report', ...(o.kill ? ['die-in-report' as const] : [])],
+    devices: stressDevices(o),
+    guestBytes,
+    guest: new SharedArrayBuffer(Number(guestBytes)),
+  };
+}
 
-    let writes = 0;
-    let writesAttempted = 0;
-    let granulesMarked = 0;
-    let staleBursts = 0;
-    let writesSinceSet = 0;
-    /** Lanes with a burst in flight: pacing waits for writes only while some lane can write. */
-    let busyLanes = 0;
-    const retired = new Set<number>();
-    let laneError: unknown = null;
+/** The host with the run's devices, the DMA pool, and a coordinator that checks every bitmap starts zeroed. */
+function buildRig(o: FilledStressOptions, plan: StressPlan): Promise<Rig> {
+  return createRig({
+    host: { userMemoryBytes: 1 << 20, devices: plan.devices, contract: o.contract },
+    dma: { threads: o.threads },
+    coordinator: { policy: o.policy, verifyZeroed: true },
+  });
+}
 
-    const lane = async (t: number, q: number): Promise<void> => {
-      const device = devices[t]!;
-      const workload: WorkloadSpec = { kind: o.workload, pageBase: 0, pageCount: o.guestPages, writer: t, writers: o.trackers, stream: t * o.queues + q };
-      let burstId = 0;
-      while (!stopping) {
-        const target = device.burstTarget();
-        if (target === null) {
-          if (retired.has(t) || device.dead) return; // a retired device's DMA ends with it
-          await Promise.race([setDone.wait(), burstDone.wait()]);
-          continue;
-        }
-        const spec = { tracker: t, workload, seed: workloadSeed, burstId: burstId++, count: o.burstWrites };
-        const id = checker.dispatch(spec);
-        busyLanes++;
-        const result = await pool.run({ guest, guestIova: GUEST_IOVA, log: target.log, control: target.control, workload, seed: workloadSeed, burstId: spec.burstId, count: spec.count })
-          .finally(() => { busyLanes--; });
-        writes += result.logged;
-        writesAttempted += result.attempted;
-        granulesMarked += result.granules;
-        if (result.stale) staleBursts++;
-        writesSinceSet += result.logged;
-        checker.burstDone(id, result);
-        burstDone.notify();
-      }
-    };
-    for (let t = 0; t < o.trackers; t++) {
-      for (let q = 0; q < o.queues; q++) {
-        lanes.push(lane(t, q).catch((error: unknown) => { laneError ??= error; }).finally(() => burstDone.notify()));
-      }
-    }
+/** The tracking every device agreed to, and the checker that judges it. */
+interface Tracking {
+  granulePages: number[];
+  windows: PageRange[];
+  checker: StressChecker;
+  /** One report window's bitmap, reused by every set. */
+  bitmap: ReportBitmap;
+}
 
-    let sets = 0;
-    let pagesReported = 0;
-    let zeroingViolations = 0;
-    let stoppedBy: StressReport['stoppedBy'] = null;
-    const progress = (): StressProgress => ({
-      elapsedMs: performance.now() - started, reportSets: sets, writes, lost: checker.totals.lost, imprecise: checker.totals.imprecise,
-      faults: Object.values(injected).reduce((a, b) => a + b, 0),
-    });
-    if (o.onProgress) {
-      const report = o.onProgress;
-      progressTimer = setInterval(() => report(progress()), o.progressIntervalMs);
-    }
-    const budgetLeft = () => (o.reportSets !== null ? sets < o.reportSets : performance.now() - started < o.seconds! * 1000);
+/** Every device must log DMA (PROBE) and START over the whole guest at a granule the windows allow. */
+async function probeAndStart(o: FilledStressOptions, plan: StressPlan, coordinator: Coordinator): Promise<Tracking> {
+  checkProbed(await coordinator.probeAll());
+  const pageSizes = await coordinator.startAll({ ranges: [{ iova: GUEST_IOVA, length: plan.guestBytes }], pageSize: PAGE });
+  const granulePages = checkedGranulePages(pageSizes);
+  const windows = stressWindows(o.guestPages, o.windows);
+  const checker = new StressChecker({ guestPages: o.guestPages, granulePages, windows });
+  const bitmap = coordinator.createBitmap({ length: BigInt(windows[0]!.to - windows[0]!.from) * PAGE, pageSize: PAGE });
+  return { granulePages, windows, checker, bitmap };
+}
 
-    while (budgetLeft() && laneError === null) {
-      while (writesSinceSet < o.writesPerSet && busyLanes > 0 && laneError === null) await burstDone.wait();
-      if (laneError !== null) break;
-      writesSinceSet = 0;
-      for (const device of devices) {
-        const fault = drawFault(faultPrng, o.faultRate, faultKinds);
-        if (fault === null || device.dead) continue;
-        await device.injectFault(fault);
-        injected[fault.kind as StressFaultKind]++;
-      }
-      const window = windows[sets % windows.length]!;
-      const reportWindow: ReportWindow = { iova: GUEST_IOVA + BigInt(window.from) * PAGE, length: BigInt(window.to - window.from) * PAGE, pageSize: PAGE };
-      // Begun before the first REPORT is issued, completed after the last mark: bursts reading
-      // these get conservative bounds (checker.ts).
-      Atomics.store(cells, CONTROL_SETS_BEGUN, sets + 1);
-      let outcome;
-      try {
-        outcome = await coordinator.reportSet(reportWindow, bitmap);
-      } catch (error) {
-        if (error instanceof DmalogError && error.code === 'DMALOG_ZEROING_RULE') {
-          zeroingViolations++;
-          stoppedBy = { set: sets, errno: 'DMALOG_ZEROING_RULE', tracker: null };
-          break;
-        }
-        if (error instanceof ReportSetError) {
-          stoppedBy = { set: sets, errno: error.errno, tracker: error.tracker };
-          break;
-        }
-        throw error;
-      }
-      Atomics.store(cells, CONTROL_SETS_COMPLETED, sets + 1);
-      const pages: number[] = [];
-      pagesReported += bitmap.consume((bit) => pages.push(window.from + bit));
-      bitmap.zero();
-      const marked = outcome.outcomes.flatMap((x) => x.marked.map((r) => ({
-        from: Number((r.iova - GUEST_IOVA) / PAGE),
-        to: Number(ceilDiv(r.iova + r.length - GUEST_IOVA, PAGE)),
-      })));
-      checker.setDone(sets, { pages: Int32Array.from(pages), marked });
-      outcome.outcomes.forEach((x, t) => { if (x.recovery === 'retired') retired.add(t); });
-      sets++;
-      setDone.notify();
-    }
+/** The DMA side of a run: what the lanes wrote, and how the report-set loop waits on them. */
+class DmaTraffic {
+  writes = 0;
+  writesAttempted = 0;
+  granulesMarked = 0;
+  staleBursts = 0;
+  writesSinceSet = 0;
+  /** Lanes with a burst in flight: pacing waits for writes only while some lane can write. */
+  busyLanes = 0;
+  /** Devices the coordinator retired: their DMA ends with them. */
+  readonly retired = new Set<number>();
+  laneError: unknown = null;
+  stopping = false;
+  readonly burstDone = new Signal();
+  readonly setDone = new Signal();
+  readonly lanes: Array<Promise<void>> = [];
 
-    stopping = true;
-    setDone.notify();
-    await Promise.all(lanes);
-    if (laneError !== null) throw laneError;
-    const totals = checker.finish();
-    const elapsedMs = performance.now() - started;
-    if (progressTimer) { clearInterval(progressTimer); progressTimer = undefined; o.onProgress?.(progress()); }
-    await coordinator.stopAll();
-    const { onProgress: _, seed: __, ...shown } = o;
-    return {
-      seed: o.seed,
-      options: shown,
-      devices: deviceOptions.map((d, i) => ({ name: d.name, profile: d.profile, pageSize: granulePages[i]! * Number(PAGE) })),
-      writes,
-      writesAttempted,
-      granulesMarked,
-      bursts: checker.dispatched,
-      staleBursts,
-      reportSets: sets,
-      pagesReported,
-      lost: totals.lost,
-      imprecise: totals.imprecise,
-      markedOnly: totals.markedOnly,
-      zeroingViolations,
-      faults: {
-        injected,
-        total: Object.values(injected).reduce((a, b) => a + b, 0),
-        reportErrors: coordinator.stats.reportErrors,
-        restarts: coordinator.stats.restarts,
-        retired: coordinator.stats.retired,
-      },
-      stoppedBy,
-      elapsedMs,
-      writesPerSecond: writes / (elapsedMs / 1000),
-      setsPerSecond: sets / (elapsedMs / 1000),
-      checker: totals,
-      ok: totals.lost === 0 && totals.imprecise === 0 && zeroingViolations === 0,
-    };
-  } finally {
-    if (progressTimer) clearInterval(progressTimer);
-    stopping = true;
-    setDone.notify();
-    burstDone.notify();
-    await Promise.allSettled(lanes);
-    await coordinator.close().catch(() => {});
-    await pool.close();
-    await host.close();
+  /** Stop every lane and wait for their bursts; idempotent. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.setDone.notify();
+    this.burstDone.notify();
+    await Promise.allSettled(this.lanes);
   }
+}
+
+/** What the report-set side counted. */
+interface SetsTally {
+  sets: number;
+  pagesReported: number;
+  zeroingViolations: number;
+  stoppedBy: StressReport['stoppedBy'];
+  injected: Record<StressFaultKind, number>;
+}
+
+function newTally(): SetsTally {
+  return { sets: 0, pagesReported: 0, zeroingViolations: 0, stoppedBy: null, injected: { 'report-error': 0, 'tracker-error': 0, 'slow-report': 0, 'die-in-report': 0 } };
+}
+
+/** Everything the steps after probeAndStart share. */
+interface StressRun {
+  o: FilledStressOptions;
+  plan: StressPlan;
+  rig: Rig;
+  coordinator: Coordinator;
+  pool: DmaPool;
+  tracking: Tracking;
+  dma: DmaTraffic;
+  tally: SetsTally;
+  /** performance.now() when the rig was up. */
+  started: number;
+}
+
+/** o.queues lanes per device, each one burst in flight at a time, until the run stops them. */
+function startLanes(run: StressRun): void {
+  const { o, dma } = run;
+  for (let t = 0; t < o.trackers; t++) {
+    for (let q = 0; q < o.queues; q++) {
+      dma.lanes.push(lane(run, t, q).catch((error: unknown) => { dma.laneError ??= error; }).finally(() => dma.burstDone.notify()));
+    }
+  }
+}
+
+/** Queue q of device t: bursts into the device's current log, each registered with the checker. */
+async function lane(run: StressRun, t: number, q: number): Promise<void> {
+  const { o, plan, dma, tracking: { checker } } = run;
+  const device = run.rig.devices[t]!;
+  const workload: WorkloadSpec = { kind: o.workload, pageBase: 0, pageCount: o.guestPages, writer: t, writers: o.trackers, stream: t * o.queues + q };
+  let burstId = 0;
+  while (!dma.stopping) {
+    const target = device.burstTarget();
+    if (target === null) {
+      if (dma.retired.has(t) || device.dead) return; // a retired device's DMA ends with it
+      await Promise.race([dma.setDone.wait(), dma.burstDone.wait()]);
+      continue;
+    }
+    const spec = { tracker: t, workload, seed: plan.workloadSeed, burstId: burstId++, count: o.burstWrites };
+    const id = checker.dispatch(spec);
+    dma.busyLanes++;
+    const result = await run.pool.run({ guest: plan.guest, guestIova: GUEST_IOVA, logs: target.logs, control: target.control, workload, seed: plan.workloadSeed, burstId: spec.burstId, count: spec.count })
+      .finally(() => { dma.busyLanes--; });
+    dma.writes += result.logged;
+    dma.writesAttempted += result.attempted;
+    for (const g of result.granules) dma.granulesMarked += g;
+    if (result.stale) dma.staleBursts++;
+    dma.writesSinceSet += result.logged;
+    checker.burstDone(id, result);
+    dma.burstDone.notify();
+  }
+}
+
+interface Progress {
+  /** One last report with the final figures (only when reporting at all). */
+  final(): void;
+  stop(): void;
+}
+
+/** o.onProgress every o.progressIntervalMs while the run goes on. */
+function startProgress(run: StressRun): Progress {
+  const { o, dma, tally, tracking: { checker } } = run;
+  const snapshot = (): StressProgress => ({
+    elapsedMs: performance.now() - run.started, reportSets: tally.sets, writes: dma.writes, lost: checker.totals.lost, imprecise: checker.totals.imprecise,
+    faults: faultTotal(tally.injected),
+  });
+  const report = o.onProgress;
+  let timer = report ? setInterval(() => report(snapshot()), o.progressIntervalMs) : undefined;
+  const stop = () => { if (timer) { clearInterval(timer); timer = undefined; } };
+  return { final: () => { if (timer) { stop(); report!(snapshot()); } }, stop };
+}
+
+/** Report sets until the budget (sets or seconds) is spent, a lane failed, or a set stopped the run. */
+async function runSets(run: StressRun): Promise<void> {
+  const { o, dma, tally } = run;
+  const budgetLeft = () => (o.reportSets !== null ? tally.sets < o.reportSets : performance.now() - run.started < o.seconds! * 1000);
+  while (budgetLeft() && dma.laneError === null) {
+    while (dma.writesSinceSet < o.writesPerSet && dma.busyLanes > 0 && dma.laneError === null) await dma.burstDone.wait();
+    if (dma.laneError !== null) break;
+    dma.writesSinceSet = 0;
+    if (!await runSet(run)) break;
+    tally.sets++;
+    dma.setDone.notify();
+  }
+}
+
+/**
+ * Set number tally.sets: faults drawn for every device, the window's REPORTs, the pages found
+ * handed to the checker. False when the set stopped the run (a broken zeroing rule, or a REPORT
+ * error under policy `fail`), with tally.stoppedBy saying why.
+ */
+async function runSet(run: StressRun): Promise<boolean> {
+  const { o, plan, coordinator, tally, dma, tracking: { windows, bitmap, checker } } = run;
+  const index = tally.sets;
+  for (const device of run.rig.devices) {
+    const fault = drawFault(plan.faultPrng, o.faultRate, plan.faultKinds);
+    if (fault === null || device.dead) continue;
+    await device.injectFault(fault);
+    tally.injected[fault.kind as StressFaultKind]++;
+  }
+  const window = windows[index % windows.length]!;
+  const reportWindow: ReportWindow = { iova: GUEST_IOVA + BigInt(window.from) * PAGE, length: BigInt(window.to - window.from) * PAGE, pageSize: PAGE };
+  // Begun before the first REPORT is issued, completed after the last mark: bursts reading
+  // these get conservative bounds (checker.ts).
+  const cells = run.rig.cells;
+  Atomics.store(cells, CONTROL_SETS_BEGUN, index + 1);
+  let outcome;
+  try {
+    outcome = await coordinator.reportSet(reportWindow, bitmap);
+  } catch (error) {
+    if (error instanceof DmalogError && error.code === 'DMALOG_ZEROING_RULE') {
+      tally.zeroingViolations++;
+      tally.stoppedBy = { set: index, errno: 'DMALOG_ZEROING_RULE', tracker: null };
+      return false;
+    }
+    if (error instanceof ReportSetError) {
+      tally.stoppedBy = { set: index, errno: error.errno, tracker: error.tracker };
+      return false;
+    }
+    throw error;
+  }
+  Atomics.store(cells, CONTROL_SETS_COMPLETED, index + 1);
+  const pages: number[] = [];
+  tally.pagesReported += bitmap.consume((bit) => pages.push(window.from + bit));
+  bitmap.zero();
+  const marked = outcome.outcomes.flatMap((x) => x.marked.map((r) => ({
+    from: Number((r.iova - GUEST_IOVA) / PAGE),
+    to: Number(ceilDiv(r.iova + r.length - GUEST_IOVA, PAGE)),
+  })));
+  checker.setDone(index, { pages: Int32Array.from(pages), marked });
+  outcome.outcomes.forEach((x, t) => { if (x.recovery === 'retired') dma.retired.add(t); });
+  return true;
+}
+
+interface Checked {
+  totals: CheckerTotals;
+  elapsedMs: number;
+}
+
+/** Drain the lanes (a lane's failure is the run's), take the checker's verdict, then STOP every device. */
+async function stopAndCheck(run: StressRun, progress: Progress): Promise<Checked> {
+  const { dma } = run;
+  dma.stopping = true;
+  dma.setDone.notify();
+  await Promise.all(dma.lanes);
+  if (dma.laneError !== null) throw dma.laneError;
+  const totals = run.tracking.checker.finish();
+  const elapsedMs = performance.now() - run.started;
+  progress.final();
+  await run.coordinator.stopAll();
+  return { totals, elapsedMs };
+}
+
+function summarise(run: StressRun, { totals, elapsedMs }: Checked): StressReport {
+  const { o, plan, dma, tally, coordinator, tracking } = run;
+  const { onProgress: _, seed: __, ...shown } = o;
+  return {
+    seed: o.seed,
+    options: shown,
+    devices: plan.devices.map((d, i) => ({ name: d.name, profile: d.profile, pageSize: tracking.granulePages[i]! * Number(PAGE) })),
+    writes: dma.writes,
+    writesAttempted: dma.writesAttempted,
+    granulesMarked: dma.granulesMarked,
+    bursts: tracking.checker.dispatched,
+    staleBursts: dma.staleBursts,
+    reportSets: tally.sets,
+    pagesReported: tally.pagesReported,
+    lost: totals.lost,
+    imprecise: totals.imprecise,
+    markedOnly: totals.markedOnly,
+    zeroingViolations: tally.zeroingViolations,
+    faults: {
+      injected: tally.injected,
+      total: faultTotal(tally.injected),
+      reportErrors: coordinator.stats.reportErrors,
+      restarts: coordinator.stats.restarts,
+      retired: coordinator.stats.retired,
+    },
+    stoppedBy: tally.stoppedBy,
+    elapsedMs,
+    writesPerSecond: dma.writes / (elapsedMs / 1000),
+    setsPerSecond: tally.sets / (elapsedMs / 1000),
+    checker: totals,
+    ok: totals.lost === 0 && totals.imprecise === 0 && tally.zeroingViolations === 0,
+  };
+}
+
+function faultTotal(injected: Record<StressFaultKind, number>): number {
+  return Object.values(injected).reduce((a, b) => a + b, 0);
 }

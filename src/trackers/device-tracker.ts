@@ -13,7 +13,7 @@
 import type { DriverStatus, Fault } from '../device/driver.js';
 import type { DirtyLogDescriptor } from '../device/dirty-log.js';
 import type { ProfileName } from '../device/profiles.js';
-import { CONTROL_FIRST_LOG_GEN, controlCells, type BurstControl } from '../dma/types.js';
+import { CONTROL_FIRST_LOG_GEN, controlCells, type BurstControl, type LogTarget } from '../dma/types.js';
 import type { Host } from '../host/host.js';
 import {
   FEATURE_HEADER_BYTES, LOGGING_CONTROL_BYTES, LOGGING_RANGE_BYTES, LOGGING_REPORT_BYTES, VFIO_DEVICE_FEATURE,
@@ -69,10 +69,18 @@ export class DeviceTracker implements DirtyTracker {
     this.#genSlot = slot;
   }
 
-  /** The log a burst should mark now and the generation it belongs to; null when not logging. */
-  burstTarget(): { log: DirtyLogDescriptor; control: BurstControl } | null {
-    if (this.#log === null) return null;
-    return { log: this.#log, control: { cells: this.#cells.buffer as SharedArrayBuffer, logGenSlot: this.#genSlot, logGen: Atomics.load(this.#cells, this.#genSlot) } };
+  /**
+   * Every log a burst of this device's writes should mark now: its own (with the generation it
+   * belongs to) while logging through this object, and the HWPT log of its IOMMU while the device
+   * is attached to a HWPT with the capability. Null when nothing watches its writes.
+   */
+  burstTarget(): { logs: LogTarget[]; control: BurstControl } | null {
+    const logs: LogTarget[] = [];
+    if (this.#log !== null) logs.push({ kind: 'log', log: this.#log, gen: { slot: this.#genSlot, value: Atomics.load(this.#cells, this.#genSlot) } });
+    const hwpt = this.#host.iommuLogDescriptor(this.fd);
+    if (hwpt !== null) logs.push({ kind: 'hwpt', log: hwpt });
+    if (logs.length === 0) return null;
+    return { logs, control: { cells: this.#cells.buffer as SharedArrayBuffer } };
   }
 
   #scratchAt(): number {

@@ -1,6 +1,6 @@
 // What the coordinator knows of a tracker: the four DMA-logging verbs, nothing about threads,
 // profiles or logs. A device (device-tracker.ts) is one kind and the vCPUs' dirty log
-// (cpu-tracker.ts) another; IOMMU dirty tracking would be a third, all into the same bitmap.
+// (cpu-tracker.ts) another; the IOMMU's dirty tracking of a HWPT (iommu-tracker.ts) a third, all into the same bitmap.
 import type { LoggingRange } from '../uapi/structs.js';
 
 export type TrackerKind = 'device' | 'iommu' | 'cpu';

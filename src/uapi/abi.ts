@@ -1,4 +1,4 @@
-// SPEC §2: the numbers, sizes and offsets of the VFIO DMA-logging ABI, named as in
+// contract §2: the numbers, sizes and offsets of the VFIO DMA-logging ABI, named as in
 // include/uapi/linux/vfio.h. Nothing else in dmalog spells these out.
 
 /** `_IO(';', 100 + 17)`: the one ioctl request every feature goes through. */

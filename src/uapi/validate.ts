@@ -1,4 +1,4 @@
-// SPEC §3: the VFIO core's checks, in the kernel's order, one function per step. Each returns
+// contract §3: the VFIO core's checks, in the kernel's order, one function per step. Each returns
 // an errno name on failure; nothing here touches device state. Struct reads are the simulated
 // copy_from_user and fail with EFAULT at the point the struct is read.
 import {

@@ -1,4 +1,4 @@
-// SPEC §5 geometry of the user bitmap writer on its own (one thread): bit n covers
+// contract §5 geometry of the user bitmap writer on its own (one thread): bit n covers
 // [iova + n*P, iova + (n+1)*P), lives in byte n/8 bit n%8 from any byte address, only ORs bits
 // below ceil(length/P), and leaves every other byte alone.
 import test from 'ava';

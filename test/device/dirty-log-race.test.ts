@@ -1,4 +1,4 @@
-// SPEC §5 under real concurrency: DMA engines in two threads log writes while this thread keeps
+// contract §5 under real concurrency: DMA engines in two threads log writes while this thread keeps
 // REPORTing random windows; every write must turn up in some REPORT (none lost, none invented).
 // The log is large enough for two summary levels, so the set-going-up / clear-going-down
 // protocol between writers and the reader is exercised at every level.

@@ -1,4 +1,4 @@
-// SPEC §5 on the device side, in one thread: the log at granule T over tracked regions, its
+// contract §5 on the device side, in one thread: the log at granule T over tracked regions, its
 // read-and-clear into a report window at page size P, and a fast-check property against a
 // naive model of both.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// SPEC §4, the pure part of each profile: page-size choice, range merging, address-space limit.
+// contract §4, the pure part of each profile: page-size choice, range merging, address-space limit.
 import test from 'ava';
 import {
   PDS_MAX_RANGES, PROFILE_TRAITS, STATE_ERRNO, ceilPowerOfTwo, floorPowerOfTwo, mergeRanges, profileStart,
@@ -152,7 +152,7 @@ test('none: START is ENOTTY', (t) => {
   t.is(errnoOf(profileStart(device('none'), PAGE, pages([0, 1]))), 'ENOTTY');
 });
 
-test('profile traits and state errnos per the SPEC §4 table', (t) => {
+test('profile traits and state errnos per the contract §4 table', (t) => {
   t.deepEqual(PROFILE_TRAITS, {
     mlx5: { supportsLogging: true, reportMustLieInOneRegion: false, stickyError: true },
     pds: { supportsLogging: true, reportMustLieInOneRegion: true, stickyError: false },

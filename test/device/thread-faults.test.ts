@@ -225,7 +225,7 @@ test('injectFault refuses a fault outside the contract (DMALOG_BAD_OPTION) befor
   t.like(await dev.status(), { state: 'logging', reports: 3 });
 });
 
-// SPEC §6: a REPORT that failed half-way must not leave a log that looks valid.
+// contract §6: a REPORT that failed half-way must not leave a log that looks valid.
 
 test('mlx5, tracker error half-way through a REPORT: the first half was set, then EIO on every REPORT until STOP + START', async (t) => {
   const { host, dev } = await hostFor(t);
@@ -255,7 +255,7 @@ test('pds, tracker error half-way: EIO for that call only, and the next REPORT s
   t.is(await settle(t, dev.report(reportWindow(8))), 'EIO');
   t.deepEqual(setBits(host.memory, BITMAP_AT, 8), [0, 1, 2, 3]);
   host.zero(BITMAP_AT, 8);
-  // This is why SPEC §6 has the caller treat the log as corrupt after any REPORT error: pages
+  // This is why contract §6 has the caller treat the log as corrupt after any REPORT error: pages
   // 0-3 went out only in a bitmap the caller discarded, and the device no longer holds them.
   t.is(await dev.report(reportWindow(8)), 4);
   t.deepEqual(setBits(host.memory, BITMAP_AT, 8), [4, 5, 6, 7]);

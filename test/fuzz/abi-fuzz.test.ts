@@ -14,7 +14,7 @@ import type { ProfileName } from '../../src/device/profiles.js';
 import { putStop } from '../helpers/abi.js';
 
 const SEED = Number(process.env['DMALOG_FUZZ_SEED'] ?? 20_260_125);
-/** Every errno the core and the profiles give for bad arguments or state (SPEC §3-4). */
+/** Every errno the core and the profiles give for bad arguments or state (contract §3-4). */
 const ARGUMENT_ERRNOS = ['E2BIG', 'EFAULT', 'EINVAL', 'EIO', 'ENOMEM', 'ENOTTY', 'EOPNOTSUPP', 'EOVERFLOW'];
 
 function total(counts: Counts): number {

@@ -1,5 +1,5 @@
 // The iommufd lanes of the fuzz: hostile SET_DIRTY_TRACKING / GET_DIRTY_BITMAP calls reach every
-// errno SPEC §7 has and succeed often, and the lanes' checks catch what they claim to: an ioctl
+// errno contract §7 has and succeed often, and the lanes' checks catch what they claim to: an ioctl
 // made to misbehave in each way fails the run with that kind of failure, at a call that replays.
 import test from 'ava';
 import { GET_DIRTY_FLAGS_OFFSET, IOMMU_HWPT_GET_DIRTY_BITMAP, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR } from '../../src/iommufd/abi.js';
@@ -15,7 +15,7 @@ import { putGet, putSet } from '../helpers/iommufd.js';
 const SEED = Number(process.env['DMALOG_FUZZ_SEED'] ?? 20_260_301);
 const SPEC_ERRNOS = ['E2BIG', 'EFAULT', 'EINVAL', 'ENOENT', 'ENOTTY', 'EOPNOTSUPP', 'EOVERFLOW'];
 
-test('iommufd lanes: a few thousand hostile calls give every SPEC §7 errno and successes, and every check holds', async (t) => {
+test('iommufd lanes: a few thousand hostile calls give every contract §7 errno and successes, and every check holds', async (t) => {
   const report = await runFuzz({ seed: SEED, calls: 8000, lanes: 1, iommuLanes: 2 });
   t.is(report.failure, null, `seed ${SEED}`);
   t.is(report.iommuLanes, 2);
@@ -49,8 +49,8 @@ test('runFuzz refuses iommuLanes that are not a non-negative integer', async (t)
   }
 });
 
-// The expectation is the fuzzer's own reading of SPEC §7, checked here on hand-made calls.
-test('the expectation: SPEC §7 order on hand-laid structs', (t) => {
+// The expectation is the fuzzer's own reading of contract §7, checked here on hand-made calls.
+test('the expectation: contract §7 order on hand-laid structs', (t) => {
   const mem = new UserMemory(new SharedArrayBuffer(4096));
   const kind = (id: number) => (id === 1 ? 'dirty' as const : id === 2 ? 'plain' as const : null);
   const get = (g: Parameters<typeof putGet>[2]) => {

@@ -1,4 +1,4 @@
-// SPEC §2-§6 end to end: the simulated host with its tracker threads, driven through the raw
+// contract §2-§6 end to end: the simulated host with its tracker threads, driven through the raw
 // ABI (structs laid out in host.memory, host.ioctl) and through the typed layer. Every host is
 // closed in t.teardown, so no worker outlives its test.
 import { createHook } from 'node:async_hooks';
@@ -100,7 +100,7 @@ both('PROBE: mlx5 and pds answer 0 for START/STOP (SET) and REPORT (GET); none E
 
 // ---- Core checks reach the host -------------------------------------------------------------
 
-both('host.ioctl runs the SPEC §3 checks: one errno of each kind', async (t) => {
+both('host.ioctl runs the contract §3 checks: one errno of each kind', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const fd = host.open('mlx');
   const raw = rawOn(host, fd);
@@ -130,7 +130,7 @@ both('open of an unknown device → ENODEV (code 19); fds are distinct per open'
   t.throws(() => host.device('nope'), { instanceOf: VfioError });
 });
 
-// ---- SPEC §4 rows ---------------------------------------------------------------------------
+// ---- contract §4 rows ---------------------------------------------------------------------------
 
 both('§4 mlx5 page size: raw START writes the chosen size back into control.page_size', async (t) => {
   const host = await hostFor(t, [{ ...MLX5, minPageSize: 8192, maxPageSize: 64 * 1024 }]);

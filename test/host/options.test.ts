@@ -68,9 +68,15 @@ test('every other refusal is DMALOG_BAD_OPTION too (no code-less TypeError or Ra
     ['pds maxRanges past a u8', { ...base, devices: [{ name: 'p', profile: 'pds', maxRanges: 256 }] }],
     ['maxAddressSpaceBits below 12', { ...base, devices: [{ ...MLX5, maxAddressSpaceBits: 11 }] }],
     ['maxAddressSpaceBits above 64', { ...base, devices: [{ ...MLX5, maxAddressSpaceBits: 65 }] }],
+    ['iommuDirty not a boolean', { ...base, devices: [{ ...MLX5, iommuDirty: 1 }] }],
   ];
   for (const [what, options] of cases) t.is(codeOf(options), 'DMALOG_BAD_OPTION', what);
   t.is(codeOf(base), 'ok');
+});
+
+test('iommuDirty: true by default (for every profile, none included), false when asked', (t) => {
+  const filled = fillHostOptions({ ...base, devices: [MLX5, { name: 'n', profile: 'none' }, { name: 'p', profile: 'pds', iommuDirty: false }] });
+  t.deepEqual(filled.devices.map((d) => d.iommuDirty), [true, true, false]);
 });
 
 test('transport: worker by default, in-thread when asked', (t) => {

@@ -1,6 +1,6 @@
-// SPEC §7 behaviour of a HWPT's dirty log, in one thread: enabling (idempotent, from a clean log),
+// contract §7 behaviour of a HWPT's dirty log, in one thread: enabling (idempotent, from a clean log),
 // disabling, NO_CLEAR, the page-table granule (4 KiB, 2 MiB in a huge mapping), the user-bitmap
-// rules shared with device REPORT (SPEC §5), and the object model's coded errors.
+// rules shared with device REPORT (contract §5), and the object model's coded errors.
 import test from 'ava';
 import { errnoOf, PAGE, presetBits, setBits } from '../helpers/abi.js';
 import { HUGE, MiB, rig, type Rig } from '../helpers/iommufd.js';

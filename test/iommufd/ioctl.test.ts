@@ -1,4 +1,4 @@
-// SPEC §7 through the raw ioctl: every errno rule, one test each, in the kernel's order. Every
+// contract §7 through the raw ioctl: every errno rule, one test each, in the kernel's order. Every
 // failing call must leave user memory byte for byte as it was (the bitmap included) and the HWPT's
 // log and tracking state untouched; a clearing GET afterwards still finds the writes made before.
 import test, { type ExecutionContext } from 'ava';

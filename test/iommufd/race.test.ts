@@ -1,4 +1,4 @@
-// SPEC §5 and §7 under real concurrency: two threads write through one HWPT's shared log (small
+// contract §5 and §7 under real concurrency: two threads write through one HWPT's shared log (small
 // pages and huge 2 MiB granules) while this thread keeps issuing GET_DIRTY_BITMAP on random
 // windows, clearing and NO_CLEAR mixed: the union of the clearing GETs is exactly what was written
 // (none lost, none invented).

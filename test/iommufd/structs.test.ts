@@ -1,4 +1,4 @@
-// SPEC §7 numbers and struct layouts, byte for byte.
+// contract §7 numbers and struct layouts, byte for byte.
 import test from 'ava';
 import * as abi from '../../src/iommufd/abi.js';
 import { decodeGetDirtyBitmap, decodeSetDirtyTracking, encodeGetDirtyBitmap, encodeSetDirtyTracking } from '../../src/iommufd/structs.js';

@@ -20,7 +20,7 @@ function burst(tracker = 0, burstId = 0, count = 1): { spec: BurstSpec; pages: n
 }
 
 function result(c: number, g: number, attempted = 1, logged = attempted): BurstResult {
-  return { attempted, logged, granules: logged, setsCompletedAtStart: c, setsBegunAtEnd: g, stale: logged < attempted };
+  return { attempted, logged, granules: [logged], setsCompletedAtStart: c, setsBegunAtEnd: g, stale: logged < attempted };
 }
 
 const report = (pages: number[], marked: PageRange[] = []) => ({ pages: Int32Array.from(pages), marked });

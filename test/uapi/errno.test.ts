@@ -19,7 +19,7 @@ const LINUX: Array<[Errno, number]> = [
   ['ETIMEDOUT', 110],
 ];
 
-test('the errno table is exactly the SPEC §4 set, plus EBADF for a closed fd, with Linux numbers', (t) => {
+test('the errno table is exactly the contract §4 set, plus EBADF for a closed fd, with Linux numbers', (t) => {
   t.deepEqual(Object.entries(ERRNO).sort((a, b) => a[1] - b[1]), LINUX);
 });
 

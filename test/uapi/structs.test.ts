@@ -21,7 +21,7 @@ function scratch(bytes = 64): { view: DataView; u8: Uint8Array } {
   return { view: new DataView(buffer), u8: new Uint8Array(buffer) };
 }
 
-test('SPEC §2 numbers: request, flag bits, feature indexes, sizes', (t) => {
+test('contract §2 numbers: request, flag bits, feature indexes, sizes', (t) => {
   t.is(abi.VFIO_DEVICE_FEATURE, 0x3b75);
   t.is(abi.VFIO_DEVICE_FEATURE, (';'.charCodeAt(0) << 8) | (100 + 17)); // _IO(';', 100 + 17)
   t.is(abi.VFIO_DEVICE_FEATURE_MASK, 0xffff);

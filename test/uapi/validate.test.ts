@@ -1,4 +1,4 @@
-// SPEC §3, one test per check and in the spec's order, on the pure core (no threads). Where two
+// contract §3, one test per check and in the spec's order, on the pure core (no threads). Where two
 // checks could both fire, a test pins which one wins: the order is part of the contract.
 import test from 'ava';
 import {

@@ -14,7 +14,7 @@ test('dmalog runs from `node --input-type=module -e`: tracker threads and the DM
   const script = `const { createHost, DmaPool } = await import(${JSON.stringify(entry)});
     const host = await createHost({ devices: [{ name: 'd', profile: 'mlx5' }] });
     const pool = new DmaPool({ threads: 1 });
-    const burst = await pool.run({ guest: new SharedArrayBuffer(1 << 16), guestIova: 0n, log: null, seed: 1, burstId: 0, count: 8,
+    const burst = await pool.run({ guest: new SharedArrayBuffer(1 << 16), guestIova: 0n, logs: [], seed: 1, burstId: 0, count: 8,
       workload: { kind: 'uniform', pageBase: 0, pageCount: 16, writer: 0, writers: 1, stream: 0 } });
     console.log(await host.device('d').probe(), burst.attempted);
     await pool.close(); await host.close();`;

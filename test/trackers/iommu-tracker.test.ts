@@ -1,9 +1,9 @@
-// The IOMMU tracker in a report set beside a device tracker (SPEC §6, §7): both report into one
+// The IOMMU tracker in a report set beside a device tracker (contract §6, §7): both report into one
 // user bitmap, which ends up holding exactly the union of their writes.
 import test from 'ava';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import type { ReportBitmap } from '../../src/coordinator/report-bitmap.js';
-import { IommuTracker } from '../../src/iommufd/iommu-tracker.js';
+import { IommuTracker } from '../../src/trackers/iommu-tracker.js';
 import { FakeTracker } from '../helpers/fake-tracker.js';
 import { errnoOf, PAGE } from '../helpers/abi.js';
 import { HUGE, rig } from '../helpers/iommufd.js';

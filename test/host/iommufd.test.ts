@@ -1,0 +1,140 @@
+// host.openIommufd(): the iommufd on a real host, in its own thread (and in this one with the
+// in-thread transport): the raw ioctl on the host's user memory, the typed layer, the object
+// calls on device fds of this host, and host.dmaWrite marking both the device log and the HWPT's.
+import test, { type ExecutionContext } from 'ava';
+import { createHost, type Host } from '../../src/host/host.js';
+import type { DeviceOptions } from '../../src/host/options.js';
+import type { TransportKind } from '../../src/host/transport.js';
+import { IOMMU_HWPT_GET_DIRTY_BITMAP, IOMMU_HWPT_SET_DIRTY_TRACKING } from '../../src/iommufd/abi.js';
+import { UserMemory } from '../../src/uapi/user-memory.js';
+import { ERRNO } from '../../src/uapi/errno.js';
+import { errnoOf, PAGE, setBits } from '../helpers/abi.js';
+import { HUGE, MiB, putGet, putSet } from '../helpers/iommufd.js';
+
+const MLX5: DeviceOptions = { name: 'mlx', profile: 'mlx5' };
+const NONE: DeviceOptions = { name: 'none', profile: 'none' };
+const PLAIN: DeviceOptions = { name: 'plain', profile: 'none', iommuDirty: false };
+const CALL_AT = 0x100;
+const BITMAP_AT = 0x1000;
+
+async function hostOn(t: ExecutionContext, transport: TransportKind, devices = [MLX5, NONE, PLAIN]): Promise<Host> {
+  const host = await createHost({ userMemoryBytes: 1 << 20, logLevel: 'silent', transport, devices });
+  t.teardown(() => host.close());
+  return host;
+}
+
+function both(title: string, body: (t: ExecutionContext, transport: TransportKind) => Promise<void>): void {
+  for (const transport of ['worker', 'in-thread'] as const) {
+    test(transport === 'worker' ? title : `${title} [in-thread]`, (t) => body(t, transport));
+  }
+}
+
+both('openIommufd: raw ioctl reads its struct from host.memory and answers 0 or -errno', async (t, transport) => {
+  const host = await hostOn(t, transport);
+  const iommufd = await host.openIommufd();
+  t.is(iommufd.transport, transport);
+  const mem = new UserMemory(host.memory);
+  const ioas = await iommufd.allocIoas();
+  const dev = await iommufd.bind(host.open('none'));
+  const hwpt = await iommufd.allocHwpt(dev, ioas, { dirtyTracking: true });
+  t.is(await iommufd.ioctl(0x3b8a, CALL_AT), -ERRNO.ENOTTY);
+  t.is(await iommufd.ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING, putSet(mem, CALL_AT, { hwptId: 999 })), -ERRNO.ENOENT);
+  t.is(await iommufd.ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING, putSet(mem, CALL_AT, { hwptId: ioas })), -ERRNO.ENOENT);
+  t.is(await iommufd.ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING, putSet(mem, CALL_AT, { hwptId: hwpt, flags: 2 })), -ERRNO.EOPNOTSUPP);
+  t.is(await iommufd.ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING, host.memory.byteLength - 2), -ERRNO.EFAULT);
+  t.is(await iommufd.ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING, putSet(mem, CALL_AT, { hwptId: hwpt })), 0);
+  t.is(await iommufd.ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP, putGet(mem, CALL_AT, { hwptId: hwpt, iova: 0n, length: PAGE, pageSize: 0n, data: BigInt(BITMAP_AT) })), -ERRNO.EINVAL);
+  t.is(await iommufd.ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP, putGet(mem, CALL_AT, { hwptId: hwpt, iova: 0n, length: PAGE, data: BigInt(BITMAP_AT) })), 0);
+});
+
+both('a device whose IOMMU lacks the capability (iommuDirty: false): no dirty HWPT for it (EOPNOTSUPP), a plain one is fine', async (t, transport) => {
+  const host = await hostOn(t, transport);
+  const iommufd = await host.openIommufd();
+  const ioas = await iommufd.allocIoas();
+  const plain = await iommufd.bind(host.open('plain'));
+  t.deepEqual(await iommufd.hwInfo(plain), { dirtyTracking: false });
+  t.is(await errnoOf(iommufd.allocHwpt(plain, ioas, { dirtyTracking: true })), 'EOPNOTSUPP');
+  const hwpt = await iommufd.allocHwpt(plain, ioas);
+  t.false(await iommufd.hasDirtyCapability(hwpt));
+  t.is(await errnoOf(iommufd.setDirtyTracking(hwpt, true)), 'EOPNOTSUPP');
+  const nic = await iommufd.bind(host.open('mlx'));
+  t.deepEqual(await iommufd.hwInfo(nic), { dirtyTracking: true });
+});
+
+both('bind: a device bound already (through any fd) → EINVAL; a closed fd → EBADF; ids from one space', async (t, transport) => {
+  const host = await hostOn(t, transport);
+  const iommufd = await host.openIommufd();
+  const ioas = await iommufd.allocIoas();
+  const fd = host.open('mlx');
+  const dev = await iommufd.bind(fd);
+  t.not(dev, ioas);
+  t.is(await errnoOf(iommufd.bind(host.open('mlx'))), 'EINVAL');
+  const other = host.open('none');
+  await host.close(other);
+  t.is(await errnoOf(iommufd.bind(other)), 'EBADF');
+  t.is(await errnoOf(iommufd.attach(dev, ioas)), 'ENOENT');
+});
+
+both('host.dmaWrite marks the device log and the HWPT log of the HWPT it is attached to, once tracking is enabled', async (t, transport) => {
+  const host = await hostOn(t, transport);
+  const iommufd = await host.openIommufd();
+  const fd = host.open('mlx');
+  const ioas = await iommufd.allocIoas();
+  await iommufd.map(ioas, 0n, 4n * MiB, { huge: true });
+  await iommufd.map(ioas, 4n * MiB, 64n * PAGE);
+  const dev = await iommufd.bind(fd);
+  const hwpt = await iommufd.allocHwpt(dev, ioas, { dirtyTracking: true });
+  t.is(host.iommuLogDescriptor(fd), null, 'not attached yet');
+  await iommufd.attach(dev, hwpt);
+  t.not(host.iommuLogDescriptor(fd), null);
+  const device = host.device('mlx');
+  await device.startLogging({ pageSize: PAGE, ranges: [{ iova: 4n * MiB, length: 64n * PAGE }] });
+  await host.dmaWrite(fd, 4n * MiB + 3n * PAGE, 1n); // before enabling: the device log only
+  await iommufd.setDirtyTracking(hwpt, true);
+  await host.dmaWrite(fd, 4n * MiB + 5n * PAGE, 2n * PAGE);
+  await host.dmaWrite(fd, HUGE + 17n, 1n); // huge mapping, outside the device's ranges
+  const bits = (4n * MiB + 64n * PAGE) / PAGE;
+  t.is(await iommufd.getDirtyBitmap({ hwptId: hwpt, iova: 0n, length: bits * PAGE, pageSize: PAGE, bitmap: BITMAP_AT }), 512 + 2);
+  const huge = Array.from({ length: 512 }, (_, i) => 512 + i);
+  t.deepEqual(setBits(host.memory, BITMAP_AT, Number(bits)), [...huge, 1024 + 5, 1024 + 6]);
+  host.zero(BITMAP_AT, 0x1000);
+  t.is(await device.report({ iova: 4n * MiB, length: 64n * PAGE, pageSize: PAGE, bitmap: BITMAP_AT }), 3);
+  t.deepEqual(setBits(host.memory, BITMAP_AT, 64), [3, 5, 6]);
+  host.zero(BITMAP_AT, 0x1000);
+  t.is(await iommufd.getDirtyBitmap({ hwptId: hwpt, iova: 0n, length: bits * PAGE, pageSize: PAGE, bitmap: BITMAP_AT }), 0, 'the first GET cleared');
+});
+
+both('a mapping added after attach is marked too; unmap takes its bits; detach stops the marking', async (t, transport) => {
+  const host = await hostOn(t, transport);
+  const iommufd = await host.openIommufd();
+  const fd = host.open('none');
+  const ioas = await iommufd.allocIoas();
+  const dev = await iommufd.bind(fd);
+  const hwpt = await iommufd.allocHwpt(dev, ioas, { dirtyTracking: true });
+  await iommufd.attach(dev, hwpt);
+  await iommufd.setDirtyTracking(hwpt, true);
+  await iommufd.map(ioas, 0n, 16n * PAGE);
+  await host.dmaWrite(fd, 2n * PAGE, 1n);
+  const get = () => iommufd.getDirtyBitmap({ hwptId: hwpt, iova: 0n, length: 16n * PAGE, pageSize: PAGE, bitmap: BITMAP_AT, noClear: true });
+  t.is(await get(), 1);
+  await iommufd.unmap(ioas, 0n, 16n * PAGE);
+  host.zero(BITMAP_AT, 8);
+  t.is(await get(), 0);
+  await iommufd.map(ioas, 0n, 16n * PAGE);
+  await iommufd.detach(dev);
+  t.is(host.iommuLogDescriptor(fd), null);
+  await host.dmaWrite(fd, 3n * PAGE, 1n);
+  t.is(await get(), 0);
+  t.deepEqual(await iommufd.mappings(ioas), [{ iova: 0n, length: 16n * PAGE, huge: false }]);
+});
+
+both('host.close ends the iommufd: later calls reject ENODEV; close of the handle is idempotent', async (t, transport) => {
+  const host = await hostOn(t, transport);
+  const iommufd = await host.openIommufd();
+  const dev = await iommufd.bind(host.open('mlx'));
+  t.true(dev > 0);
+  await host.close();
+  t.is(await errnoOf(iommufd.allocIoas()), 'ENODEV');
+  await iommufd.close();
+  await t.throwsAsync(host.openIommufd(), { code: 'DMALOG_CLOSED' });
+});
