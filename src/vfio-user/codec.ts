@@ -304,9 +304,9 @@ function decodeBody(header: Header, p: Uint8Array): Body | DecodeFailure {
     }
     case VFIO_USER.DMA_MAP: {
       if (!isCommand) return bad('the reply is the header alone');
-      const argsz = v.getUint32(0, LE);
-      const short = atLeast(DMA_MAP_BYTES) ?? argszCovers(argsz, DMA_MAP_BYTES);
+      const short = atLeast(DMA_MAP_BYTES) ?? argszCovers(v.getUint32(0, LE), DMA_MAP_BYTES);
       if (short) return short;
+      const argsz = v.getUint32(0, LE);
       return { kind: 'dma-map', argsz, flags: v.getUint32(4, LE), offset: v.getBigUint64(8, LE), addr: v.getBigUint64(16, LE), size: v.getBigUint64(24, LE), tail: p.slice(DMA_MAP_BYTES) };
     }
     case VFIO_USER.DMA_UNMAP: {
