@@ -90,6 +90,7 @@ edges('host', [
   { name: 'devices', fill: hostFill, make: (v) => ({ logLevel: 'silent', devices: v }), accepted: [[{ name: 'a', profile: 'none' }]], refused: [[], undefined, 'mlx5'] },
   { name: 'devices[1].name', fill: hostFill, make: (v) => hostBase({ devices: [{ name: 'a', profile: 'pds' }, { name: v as string, profile: 'pds' }] }), accepted: ['b'], refused: ['a', ''] },
   { name: 'devices[0].profile', fill: hostFill, make: (v) => hostBase({}, { name: 'd', profile: v }), accepted: ['mlx5', 'pds', 'none'], refused: ['ixgbe', 1] },
+  { name: 'devices[0].iommuDirty', fill: hostFill, make: (v) => hostDevice('pds')('iommuDirty', v), accepted: [true, false, undefined], refused: ['yes', 1] },
   { name: 'contract', fill: hostFill, make: (v) => hostTop('contract', v), accepted: ['atomic', 'plain'], refused: ['relaxed'] },
   { name: 'logLevel', fill: hostFill, make: (v) => hostTop('logLevel', v), accepted: ['fatal', 'trace', 'silent'], refused: ['loud'] },
   { name: 'transport', fill: hostFill, make: (v) => hostTop('transport', v), accepted: ['worker', 'in-thread'], refused: ['thread', 1] },
@@ -140,6 +141,7 @@ edges('fuzz', [
   ...bounds(fuzzFill, oneLane, [['memoryBytes', FUZZ_MIN_MEMORY_BYTES, maxFuzzMemoryBytes(1), FUZZ_MIN_MEMORY_BYTES - 1, maxFuzzMemoryBytes(1) + 1]]),
   { name: 'seed', fill: fuzzFill, make: (v) => fuzz('seed', v), accepted: [0, SAFE], refused: [0.5, NaN, 2 ** 53, '1'] },
   { name: 'onProgress', fill: fuzzFill, make: (v) => fuzz('onProgress', v), accepted: [() => {}], refused: ['x'] },
+  { name: 'iommufdIoctl', fill: fuzzFill, make: (v) => fuzz('iommufdIoctl', v), accepted: [() => 0], refused: ['ioctl'] },
   { name: 'trace', fill: fuzzFill, make: (v) => fuzz('trace', v), accepted: [() => {}], refused: [1] },
   { name: 'createHost', fill: fuzzFill, make: (v) => fuzz('createHost', v), accepted: [async () => { throw new Error('unused'); }], refused: [{}] },
 ]);
