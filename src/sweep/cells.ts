@@ -72,7 +72,7 @@ export function cellValue(cell: Cell, metric: Metric): number | null {
 /** x and y default to the grid's first two axes; an axis may appear once only. */
 export function chooseAxes(grid: GridSummary, x: string | null, y: string | null): { x: string | null; y: string | null } {
   const keys = grid.axes.map((a) => a.key);
-  const xKey = x ?? keys[0] ?? null;
+  const xKey = x ?? keys.find((k) => k !== y) ?? null;
   const yKey = y ?? keys.find((k) => k !== xKey) ?? null;
   return { x: xKey, y: yKey };
 }

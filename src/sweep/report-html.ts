@@ -7,7 +7,7 @@
 // shows its numbers (an SVG <title>). Well-formed XML, as the run report is.
 import { scaleLinear } from 'd3-scale';
 import { esc } from '../migration/report-html.js';
-import { cellValue, convergenceMap, type Cell, type ConvergenceMap, type Facet, type Metric } from './cells.js';
+import { cellValue, chooseAxes, convergenceMap, type Cell, type ConvergenceMap, type Facet, type Metric } from './cells.js';
 import type { GridSummary } from './grid.js';
 import type { SweepRecord } from './record.js';
 
@@ -46,7 +46,7 @@ function cellTitle(map: ConvergenceMap, facet: Facet, cell: Cell): string {
   ];
   const lines = [where.join(', ') || 'the base scenario'];
   if (cell.runs < cell.expected) lines.push(`${cell.expected - cell.runs} of ${cell.expected} runs not run yet`);
-  lines.push(`converged ${cell.converged}/${cell.runs}, capped ${cell.completed - cell.converged}, failed ${cell.failed}${cell.failures.length ? ` (${cell.failures.join(', ')})` : ''}`);
+  lines.push(`converged ${cell.converged}/${cell.runs}, not converged ${cell.completed - cell.converged}, failed ${cell.failed}${cell.failures.length ? ` (${cell.failures.join(', ')})` : ''}`);
   const show = (name: string, s: Cell['downtimeMs'], f: (v: number) => string) => {
     if (s) lines.push(`${name}: median ${f(s.median)}${s.min !== s.max ? ` (min ${f(s.min)}, max ${f(s.max)})` : ''}`);
   };
@@ -61,11 +61,12 @@ function facetSvg(map: ConvergenceMap, facet: Facet, f: number, scale: ReturnTyp
   const rowsN = map.y.labels.length;
   const cw = Math.max(28, Math.min(72, Math.floor(640 / cols)));
   const ch = Math.max(20, Math.min(40, Math.floor(480 / rowsN)));
-  const left = 16 + Math.max(...map.y.labels.map((l) => l.length)) * CHAR_PX + (map.y.key ? 18 : 0);
+  // The y axis's name sits above its labels, horizontally (a rotated one is cut on short maps).
+  const left = 16 + Math.max(...map.y.labels.map((l) => l.length), map.y.key ? map.y.key.length + 2 : 0) * CHAR_PX;
   const longX = Math.max(...map.x.labels.map((l) => l.length)) * CHAR_PX;
   const rotate = longX > cw - 4;
   const bottom = 22 + (rotate ? Math.min(160, longX * 0.72) : 14);
-  const top = 12;
+  const top = map.y.key ? 24 : 12;
   const width = Math.ceil(left + cols * cw + 16);
   const height = Math.ceil(top + rowsN * ch + bottom);
   const id = `map-${f}`;
@@ -105,8 +106,7 @@ function facetSvg(map: ConvergenceMap, facet: Facet, f: number, scale: ReturnTyp
   });
   if (map.x.key) parts.push(`<text x="${left + (cols * cw) / 2}" y="${height - 6}" text-anchor="middle" class="axis">${esc(map.x.key)}</text>`);
   if (map.y.key) {
-    const my = top + (rowsN * ch) / 2;
-    parts.push(`<text x="12" y="${my}" transform="rotate(-90 12 ${my})" text-anchor="middle" class="axis">${esc(map.y.key)}</text>`);
+    parts.push(`<text x="${left - 6}" y="${top - 8}" text-anchor="end" class="axis">${esc(`${map.y.key} \u2191`)}</text>`);
   }
   const caption = facet.fixed.map((x) => `${x.key} = ${x.label}`).join(', ');
   const label = `Convergence map${caption ? ` for ${caption}` : ''}: ${METRIC_LABEL[map.metric]} by ${map.x.key ?? '(no axis)'} and ${map.y.key ?? '(no axis)'}`;
@@ -118,10 +118,11 @@ function legendSvg(map: ConvergenceMap, scale: ReturnType<typeof colorScale>): s
   const barX = 20;
   const barW = 300;
   const parts: string[] = [];
+  const caption = `median ${METRIC_LABEL[map.metric]} over the seeds' completed runs (ms)`;
   if (map.domain !== null) {
     const stops = RAMP.map((c, i) => `<stop offset="${(i / (RAMP.length - 1)) * 100}%" stop-color="${c}" />`).join('');
     parts.push(`<defs><linearGradient id="legend-ramp" x1="0" x2="1" y1="0" y2="0">${stops}</linearGradient></defs>`);
-    parts.push(`<text x="${barX}" y="14">${esc(`median ${METRIC_LABEL[map.metric]} over the seeds' completed runs (ms)`)}</text>`);
+    parts.push(`<text x="${barX}" y="14">${esc(caption)}</text>`);
     parts.push(`<rect x="${barX}" y="22" width="${barW}" height="14" fill="url(#legend-ramp)" stroke="#999" />`);
     const at = (v: number) => barX + ((v - scale.d0) / (scale.d1 - scale.d0)) * barW;
     const format = scale.scale.tickFormat(5);
@@ -131,7 +132,7 @@ function legendSvg(map: ConvergenceMap, scale: ReturnType<typeof colorScale>): s
   } else {
     parts.push(`<text x="${barX}" y="30">no completed run: no colour scale</text>`);
   }
-  const mx = barX + barW + 36;
+  const mx = barX + Math.max(barW, caption.length * CHAR_PX) + 36;
   const mark = (y: number, swatch: string, text: string) => parts.push(`${swatch}<text x="${mx + 26}" y="${y + 11}">${esc(text)}</text>`);
   mark(4, `<rect x="${mx}" y="4" width="20" height="14" fill="${RAMP[1]}" /><rect x="${mx}" y="4" width="20" height="14" fill="url(#legend-nc)" />`, 'hatched: some run did not converge (forced switchover)');
   mark(22, `<rect x="${mx}" y="22" width="20" height="14" fill="${FAILED_FILL}" /><path d="M${mx + 4} 25L${mx + 16} 33M${mx + 16} 25L${mx + 4} 33" stroke="#fff" stroke-width="2" />`, 'grey with a cross: no run completed');
@@ -177,7 +178,8 @@ function failureList(records: readonly SweepRecord[]): string {
 }
 
 export function renderSweepReport(grid: GridSummary, records: readonly SweepRecord[], o: SweepReportOptions): string {
-  const map = convergenceMap(grid, records, o.x, o.y, o.metric);
+  const axes = chooseAxes(grid, o.x, o.y);
+  const map = convergenceMap(grid, records, axes.x, axes.y, o.metric);
   const scale = colorScale(map);
   const counts = new Map<string, number>();
   for (const r of records) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);

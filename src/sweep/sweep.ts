@@ -1,0 +1,226 @@
+// Running a sweep: every point of the grid (or of one shard of it) not yet in the output, on a
+// pool of threads, each finished point appended at once as one JSON line so that a sweep killed
+// at any moment resumes where it stopped. Once every point has run, the JSON Lines are rewritten
+// in point order (one record per point) beside the CSV and the HTML report. `mergeSweeps` joins
+// the outputs of several shards (or machines) of one grid into the same three files.
+import { closeSync, existsSync, ftruncateSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { availableMemory, estimateFootprint } from '../migration/footprint.js';
+import { fillMigrationOptions } from '../migration/options.js';
+import type { Metric } from './cells.js';
+import { renderCsv } from './csv.js';
+import { gridSummary, inShard, points, type Grid, type GridSummary, type SweepPoint } from './grid.js';
+import { PointPool } from './pool.js';
+import { isBroken, latestByPoint, makeRecord, readRecords, recordLine, RecordFileError, type Outcome, type SweepRecord } from './record.js';
+import { renderSweepReport } from './report-html.js';
+
+export interface Shard {
+  k: number;
+  n: number;
+}
+
+export interface SweepFiles {
+  jsonl: string;
+  csv: string;
+  html: string;
+}
+
+export interface SweepProgress {
+  /** Points run by this invocation so far, of `toRun`. */
+  done: number;
+  toRun: number;
+  /** Points of the share found already done in the output. */
+  skipped: number;
+  /** Points of the share (skipped + toRun). */
+  share: number;
+  counts: Record<Outcome, number>;
+  elapsedMs: number;
+}
+
+export interface SweepOptions {
+  grid: Grid;
+  outDir: string;
+  shard?: Shard;
+  /** Points run at once, one thread each (default: the machine's cores). */
+  jobs?: number;
+  /** Writer threads of a point that does not set writerThreads (default: cores / jobs, at least 1). */
+  writerThreads?: number;
+  /** A point running longer is ended and recorded as an ETIMEDOUT error (default: no limit). */
+  pointTimeoutMs?: number | null;
+  x?: string | null;
+  y?: string | null;
+  metric?: Metric;
+  onProgress?: (p: SweepProgress) => void;
+  /** Said once, before the first point runs (a lowered --jobs). */
+  onNote?: (text: string) => void;
+}
+
+export interface SweepOutcome {
+  files: SweepFiles;
+  share: number;
+  skipped: number;
+  ran: number;
+  jobs: number;
+  writerThreads: number;
+  /** Every record of the share, in point order. */
+  records: SweepRecord[];
+  counts: Record<Outcome, number>;
+  /** Points without a result or with memory differing (exit 1). */
+  broken: number;
+  /** The truncated last line found (and redone) on resume. */
+  truncated: boolean;
+}
+
+/** The grid of an output differs from the one being run or merged. */
+export class GridMismatch extends RecordFileError {
+  override name = 'GridMismatch';
+}
+
+export function sweepFiles(outDir: string, shard: Shard = { k: 1, n: 1 }): SweepFiles {
+  const stem = path.join(outDir, shard.n === 1 ? 'sweep' : `sweep-shard-${shard.k}-of-${shard.n}`);
+  return { jsonl: `${stem}.jsonl`, csv: `${stem}.csv`, html: `${stem}.html` };
+}
+
+function zeroCounts(): Record<Outcome, number> {
+  return { 'converged': 0, 'not-converged': 0, 'failed': 0, 'mismatch': 0, 'error': 0 };
+}
+
+function countOutcomes(records: readonly SweepRecord[]): Record<Outcome, number> {
+  const counts = zeroCounts();
+  for (const r of records) counts[r.outcome]++;
+  return counts;
+}
+
+/** Records of `file` (none when it does not exist), refusing any of another grid. */
+function existingRecords(file: string, hash: string): { records: SweepRecord[]; goodBytes: number; truncated: boolean } {
+  if (!existsSync(file)) return { records: [], goodBytes: 0, truncated: false };
+  const read = readRecords(file);
+  const other = read.records.find((r) => r.grid.hash !== hash);
+  if (other) throw new GridMismatch(`${file}: holds points of another grid (${other.grid.hash}, this one is ${hash}): use another --out, or remove it`);
+  return read;
+}
+
+/** Writes the three outputs from `records` (one per point, in point order). */
+export function writeOutputs(files: SweepFiles, grid: GridSummary, records: readonly SweepRecord[], o: { x?: string | null; y?: string | null; metric?: Metric }): void {
+  const write = (file: string, text: string) => {
+    try {
+      writeFileSync(file, text);
+    } catch (error) {
+      throw new RecordFileError(`${file}: cannot write it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  // Renamed into place: a sweep killed while rewriting keeps its appended records.
+  const tmp = `${files.jsonl}.tmp-${process.pid}`;
+  write(tmp, records.map(recordLine).join(''));
+  renameSync(tmp, files.jsonl);
+  write(files.csv, renderCsv(records, grid.axes.map((a) => a.key)));
+  write(files.html, renderSweepReport(grid, records, { x: o.x ?? null, y: o.y ?? null, metric: o.metric ?? 'downtime' }));
+}
+
+/** At most as many jobs as fit in memory, each point estimated as a migration run would be. */
+function jobsThatFit(pending: readonly SweepPoint[], writerThreads: number): { fit: number; largest: number } {
+  let largest = 0;
+  for (const p of pending) {
+    const o = fillMigrationOptions(p.options);
+    largest = Math.max(largest, estimateFootprint(o, o.writerThreads ?? writerThreads).bytes);
+  }
+  return { fit: Math.floor(availableMemory() / Math.max(1, largest)), largest };
+}
+
+export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
+  const { grid } = o;
+  const shard = o.shard ?? { k: 1, n: 1 };
+  const summary = gridSummary(grid);
+  const files = sweepFiles(o.outDir, shard);
+  const found = existingRecords(files.jsonl, grid.hash);
+  const done = new Set(latestByPoint(found.records).filter((r) => r.outcome !== 'error').map((r) => r.id));
+  const share: SweepPoint[] = [];
+  for (const p of points(grid)) if (inShard(p.index, shard)) share.push(p);
+  const pending = share.filter((p) => !done.has(p.id));
+  const cores = os.availableParallelism();
+  let jobs = Math.max(1, Math.min(o.jobs ?? cores, pending.length || 1));
+  const writerThreads = o.writerThreads ?? Math.max(1, Math.floor(cores / jobs));
+  if (pending.length > 0) {
+    const { fit, largest } = jobsThatFit(pending, writerThreads);
+    if (fit < jobs) {
+      o.onNote?.(`--jobs ${jobs} lowered to ${Math.max(1, fit)}: the largest point needs about ${Math.ceil(largest / 2 ** 20)} MiB and ${Math.floor(availableMemory() / 2 ** 20)} MiB are available`);
+      jobs = Math.max(1, fit);
+    }
+  }
+  // A last line cut short is dropped before appending: its point runs again.
+  const fd = openSync(files.jsonl, 'a');
+  const fresh: SweepRecord[] = [];
+  try {
+    if (found.truncated) ftruncateSync(fd, found.goodBytes);
+    if (pending.length > 0) {
+      const pool = new PointPool(jobs, o.pointTimeoutMs ?? null);
+      const began = performance.now();
+      const counts = zeroCounts();
+      try {
+        await Promise.all(pending.map(async (point) => {
+          const run = await pool.run({ options: point.options, writerThreads });
+          const record = makeRecord(summary, point, run);
+          writeSync(fd, recordLine(record));
+          fresh.push(record);
+          counts[record.outcome]++;
+          o.onProgress?.({ done: fresh.length, toRun: pending.length, skipped: share.length - pending.length, share: share.length, counts: { ...counts }, elapsedMs: performance.now() - began });
+        }));
+      } finally {
+        await pool.close();
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const records = latestByPoint([...found.records, ...fresh]);
+  writeOutputs(files, summary, records, o);
+  const mine = records.filter((r) => inShard(r.index, shard));
+  const counts = countOutcomes(mine);
+  return {
+    files, share: share.length, skipped: share.length - pending.length, ran: fresh.length, jobs, writerThreads,
+    records, counts, broken: mine.filter((r) => isBroken(r.outcome)).length, truncated: found.truncated,
+  };
+}
+
+export interface Collected {
+  /** null when the inputs hold no record. */
+  grid: GridSummary | null;
+  /** One record per point, in point order. */
+  records: SweepRecord[];
+}
+
+/** The records of outputs of one grid (shards, machines, resumed runs); GridMismatch for mixed grids. */
+export function collectSweeps(inputs: readonly string[]): Collected {
+  const all: SweepRecord[] = [];
+  let grid: GridSummary | null = null;
+  let from = '';
+  for (const file of inputs) {
+    const { records } = readRecords(file);
+    for (const r of records) {
+      if (grid === null) { grid = r.grid; from = file; }
+      if (r.grid.hash !== grid.hash) throw new GridMismatch(`${file}: holds points of grid ${r.grid.hash}, ${from} of grid ${grid.hash}: not one grid`);
+    }
+    all.push(...records);
+  }
+  return { grid, records: latestByPoint(all) };
+}
+
+export interface MergeOutcome extends Collected {
+  files: SweepFiles;
+  counts: Record<Outcome, number>;
+  /** Points of the grid without a record in any input. */
+  missing: number;
+  broken: number;
+}
+
+/** Joins outputs of one grid into `outDir`'s sweep.* files (nothing is written when they hold no record). */
+export function mergeSweeps(inputs: readonly string[], outDir: string, o: { x?: string | null; y?: string | null; metric?: Metric } = {}): MergeOutcome {
+  return writeMerged(collectSweeps(inputs), outDir, o);
+}
+
+export function writeMerged(c: Collected, outDir: string, o: { x?: string | null; y?: string | null; metric?: Metric } = {}): MergeOutcome {
+  const files = sweepFiles(outDir);
+  if (c.grid !== null) writeOutputs(files, c.grid, c.records, o);
+  return { ...c, files, counts: countOutcomes(c.records), missing: (c.grid?.points ?? 0) - c.records.length, broken: c.records.filter((r) => isBroken(r.outcome)).length };
+}
