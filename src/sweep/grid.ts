@@ -197,7 +197,7 @@ function defaultsOf(base: Record<string, unknown>): unknown {
 
 /** Checks a grid file's JSON value whole; DMALOG_BAD_OPTION naming the first bad key's JSON path. */
 export function parseGrid(json: unknown): Grid {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) badOption([], 'a grid file must hold a JSON object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new DmalogError('DMALOG_BAD_OPTION', 'the grid must be a JSON object (base, axes, seeds)');
   const g = parseOptions(gridSchema, json);
   if ('seed' in g.base && g.seeds !== undefined) badOption(['base', 'seed'], 'the seeds key sets every point\'s seed: give one of them');
   if (g.seeds !== undefined && g.repeats !== undefined) badOption(['repeats'], 'give seeds or repeats, not both');
