@@ -3,7 +3,7 @@
 // at any moment resumes where it stopped. Once every point has run, the JSON Lines are rewritten
 // in point order (one record per point) beside the CSV and the HTML report. `mergeSweeps` joins
 // the outputs of several shards (or machines) of one grid into the same three files.
-import { closeSync, existsSync, ftruncateSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { availableMemory, estimateFootprint } from '../migration/footprint.js';
@@ -40,6 +40,7 @@ export interface SweepProgress {
 
 export interface SweepOptions {
   grid: Grid;
+  /** Created (with its parents) when missing. */
   outDir: string;
   shard?: Shard;
   /** Points run at once, one thread each (default: the machine's cores). */
@@ -133,6 +134,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   const shard = o.shard ?? { k: 1, n: 1 };
   const summary = gridSummary(grid);
   const files = sweepFiles(o.outDir, shard);
+  mkdirSync(o.outDir, { recursive: true });
   const found = existingRecords(files.jsonl, grid.hash);
   const done = new Set(latestByPoint(found.records).filter((r) => r.outcome !== 'error').map((r) => r.id));
   const share: SweepPoint[] = [];
@@ -221,6 +223,7 @@ export function mergeSweeps(inputs: readonly string[], outDir: string, o: { x?: 
 
 export function writeMerged(c: Collected, outDir: string, o: { x?: string | null; y?: string | null; metric?: Metric } = {}): MergeOutcome {
   const files = sweepFiles(outDir);
+  if (c.grid !== null) mkdirSync(outDir, { recursive: true });
   if (c.grid !== null) writeOutputs(files, c.grid, c.records, o);
   return { ...c, files, counts: countOutcomes(c.records), missing: (c.grid?.points ?? 0) - c.records.length, broken: c.records.filter((r) => isBroken(r.outcome)).length };
 }
