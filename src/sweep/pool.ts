@@ -23,15 +23,18 @@ export class PointPool {
     return this.#pool.maxThreads;
   }
 
-  /** Runs one point; never rejects. */
-  async run(task: PointTask): Promise<PointRun> {
+  /** Runs one point; never rejects. `stop` ends it (or drops it from the queue) when aborted. */
+  async run(task: PointTask, stop?: AbortSignal): Promise<PointRun> {
     const began = performance.now();
-    const signal = this.#timeoutMs === null ? undefined : AbortSignal.timeout(this.#timeoutMs);
+    const timeout = this.#timeoutMs === null ? undefined : AbortSignal.timeout(this.#timeoutMs);
+    const signals = [timeout, stop].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     try {
       return await this.#pool.run(task, { signal });
     } catch (error) {
       const wallMs = Math.round(performance.now() - began);
-      if (signal?.aborted) return { result: null, error: { code: 'ETIMEDOUT', message: `the point ran past --point-timeout (${this.#timeoutMs} ms); its thread was ended` }, wallMs };
+      if (stop?.aborted) return { result: null, error: { code: 'ECANCELED', message: 'the sweep stopped before this point ended' }, wallMs };
+      if (timeout?.aborted) return { result: null, error: { code: 'ETIMEDOUT', message: `the point ran past --point-timeout (${this.#timeoutMs} ms); its thread was ended` }, wallMs };
       return { result: null, error: errorOf(error), wallMs };
     }
   }

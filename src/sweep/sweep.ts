@@ -159,11 +159,21 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
       const pool = new PointPool(jobs, o.pointTimeoutMs ?? null);
       const began = performance.now();
       const counts = zeroCounts();
+      // A record that cannot be written (ENOSPC) stops the sweep: the points still queued are dropped.
+      const stop = new AbortController();
+      let writeError: RecordFileError | null = null;
       try {
         await Promise.all(pending.map(async (point) => {
-          const run = await pool.run({ options: point.options, writerThreads });
+          const run = await pool.run({ options: point.options, writerThreads }, stop.signal);
+          if (writeError !== null) return;
           const record = makeRecord(summary, point, run);
-          writeSync(fd, recordLine(record));
+          try {
+            writeSync(fd, recordLine(record));
+          } catch (error) {
+            writeError = new RecordFileError(`${files.jsonl}: cannot write it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+            stop.abort();
+            return;
+          }
           fresh.push(record);
           counts[record.outcome]++;
           o.onProgress?.({ done: fresh.length, toRun: pending.length, skipped: share.length - pending.length, share: share.length, counts: { ...counts }, elapsedMs: performance.now() - began });
@@ -171,6 +181,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
       } finally {
         await pool.close();
       }
+      if (writeError !== null) throw writeError;
     }
   } finally {
     closeSync(fd);

@@ -179,3 +179,16 @@ test('failing points are records with their error: a blocked migration, a refuse
   t.is([...html.matchAll(/data-state="failed"/g)].length, 3);
   t.true(html.includes('<li>point 1 (devices = pds, maxMemory = 1M, seed 1): error, DMALOG_NO_MEMORY: '), 'the failed runs are listed');
 });
+
+test('a point past its time limit is ended (with the threads its run started) and recorded as ETIMEDOUT', async (t) => {
+  // 16 MiB at 1 MiB/s is a 16 s first pass, hundreds of windows: far longer than 0.8 s of wall time.
+  const g = parseGrid({ base: { ram: '16M', vcpus: 1, bandwidth: '1M', maxTime: '60s', devices: [{ profile: 'pds' }] } });
+  const began = performance.now();
+  const s = await runSweep({ grid: g, outDir: path.join(dir, 'timeout'), jobs: 1, pointTimeoutMs: 800 });
+  t.true(performance.now() - began < 30_000);
+  const [r] = records(s.files.jsonl);
+  t.like(r, { outcome: 'error', result: null, error: { code: 'ETIMEDOUT' } });
+  t.true(r!.wallMs >= 800);
+  t.is(s.broken, 1);
+  // The test process exiting (ava fails a run whose threads outlive it) shows nothing was left running.
+});
