@@ -134,3 +134,22 @@ test('shards: K/N takes the indexes K-1 mod N, a partition of every grid', (t) =
   t.deepEqual(parseShardText(' 1/1 '), { k: 1, n: 1 });
   for (const bad of ['0/2', '3/2', '1/0', '1', '1/2/3', 'a/b', '-1/2', '1.5/2']) t.is(parseShardText(bad), null, bad);
 });
+
+test('grid bounds: lowest and highest accepted, one past either refused naming the key', (t) => {
+  const rows: Array<[string, (v: number) => unknown, number, number]> = [
+    ['repeats', (v) => ({ repeats: v }), 1, 1000],
+    ['seeds', (v) => ({ seeds: Array.from({ length: v }, (_, i) => i) }), 1, 1000],
+    ['axes.vcpus', (v) => ({ axes: { vcpus: Array.from({ length: v }, (_, i) => i) } }), 1, 65],
+    ['axes.maxIterations', (v) => ({ axes: { maxIterations: Array.from({ length: v }, (_, i) => i + 1) } }), 1, 1000],
+    ['title', (v) => ({ title: 'x'.repeat(v) }), 0, 200],
+  ];
+  for (const [key, make, lo, hi] of rows) {
+    t.is(refusal(make(lo)), 'ok', `${key} = ${lo}`);
+    t.is(refusal(make(hi)), 'ok', `${key} = ${hi}`);
+    for (const v of [lo - 1, hi + 1]) {
+      if (v < 0) continue;
+      const got = refusal(make(v));
+      t.true(got.startsWith(`DMALOG_BAD_OPTION ${key}`), `${key} = ${v} → ${got}`);
+    }
+  }
+});

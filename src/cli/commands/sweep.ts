@@ -32,7 +32,8 @@ those recorded as errors; a last line cut short is run again). At the end the JS
 rewritten in point order.
 
 options
-  --out DIR               output directory (default ${DEFAULT_OUTPUT_DIR}; created if missing when its parent exists)
+  --out DIR               output directory (default ${DEFAULT_OUTPUT_DIR}; created if missing when its parent
+                          exists or is ${DEFAULT_OUTPUT_DIR}/)
   --jobs N                points run at once, one thread each (default: the machine's cores,
                           here ${os.availableParallelism()}; lowered when the largest point's memory estimate times N
                           does not fit)
@@ -109,13 +110,15 @@ export function readGrid(file: string): Grid {
   }
 }
 
-/** An output directory: an existing writable one, or a new one whose parent exists. */
+/** An output directory: an existing writable one, or a new one whose parent exists (or is the default out/). */
 function checkOutDir(dir: string): void {
   const st = statSync(dir, { throwIfNoEntry: false });
   if (st === undefined) {
     const parent = path.dirname(path.resolve(dir));
-    if (!statSync(parent, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--out ${dir}: its parent directory does not exist (only ${dir} itself is created)`);
+    const defaultDir = path.resolve(DEFAULT_OUTPUT_DIR);
+    if (parent !== defaultDir && !statSync(parent, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--out ${dir}: its parent directory does not exist (only ${dir} itself is created)`);
     try {
+      if (parent === defaultDir) mkdirSync(defaultDir, { recursive: true });
       mkdirSync(dir);
     } catch (error) {
       throw new UsageError(`--out ${dir}: cannot create it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
