@@ -3,7 +3,7 @@
 // A cell's value is the median over its completed runs (converged or capped, memory identical),
 // the mean of the middle two for an even count; failed runs have no time to count.
 import type { GridSummary } from './grid.js';
-import type { SweepRecord } from './record.js';
+import type { RecordSummary } from './record.js';
 
 export type Metric = 'downtime' | 'total';
 export const METRICS: readonly Metric[] = ['downtime', 'total'];
@@ -77,15 +77,15 @@ export function chooseAxes(grid: GridSummary, x: string | null, y: string | null
   return { x: xKey, y: yKey };
 }
 
-export function convergenceMap(grid: GridSummary, records: readonly SweepRecord[], xKey: string | null, yKey: string | null, metric: Metric): ConvergenceMap {
+export function convergenceMap(grid: GridSummary, records: readonly RecordSummary[], xKey: string | null, yKey: string | null, metric: Metric): ConvergenceMap {
   const axisOf = (key: string | null): MapAxis => ({ key, labels: key === null ? [''] : grid.axes.find((a) => a.key === key)!.labels });
   const x = axisOf(xKey);
   const y = axisOf(yKey);
   const others = grid.axes.filter((a) => a.key !== xKey && a.key !== yKey);
   const facetCount = others.reduce((n, a) => n * a.labels.length, 1);
-  const facetIndex = (r: SweepRecord) => others.reduce((n, a) => n * a.labels.length + a.labels.indexOf(r.axes[a.key]!), 0);
-  const labelIndex = (axis: MapAxis, r: SweepRecord) => (axis.key === null ? 0 : axis.labels.indexOf(r.axes[axis.key]!));
-  const groups = Array.from({ length: facetCount }, () => y.labels.map(() => x.labels.map((): SweepRecord[] => [])));
+  const facetIndex = (r: RecordSummary) => others.reduce((n, a) => n * a.labels.length + a.labels.indexOf(r.axes[a.key]!), 0);
+  const labelIndex = (axis: MapAxis, r: RecordSummary) => (axis.key === null ? 0 : axis.labels.indexOf(r.axes[axis.key]!));
+  const groups = Array.from({ length: facetCount }, () => y.labels.map(() => x.labels.map((): RecordSummary[] => [])));
   for (const r of records) groups[facetIndex(r)]![labelIndex(y, r)]![labelIndex(x, r)]!.push(r);
   const facets: Facet[] = groups.map((rows, f) => {
     let rest = f;
@@ -100,7 +100,7 @@ export function convergenceMap(grid: GridSummary, records: readonly SweepRecord[
   return { metric, x, y, facets, domain: values.length ? [Math.min(...values), Math.max(...values)] : null };
 }
 
-function cellOf(x: number, y: number, runs: SweepRecord[], expected: number): Cell {
+function cellOf(x: number, y: number, runs: RecordSummary[], expected: number): Cell {
   const done = runs.filter((r) => r.outcome === 'converged' || r.outcome === 'not-converged');
   const bad = runs.filter((r) => !done.includes(r));
   return {

@@ -1,10 +1,10 @@
 // The sweep as CSV (RFC 4180: comma-separated, fields with a comma, quote or newline quoted,
 // CRLF-free): one row per point in point order, the axes' value labels then chosen numbers of
 // its result. Empty fields where a point has no result.
-import type { SweepRecord } from './record.js';
+import type { RecordSummary } from './record.js';
 
 /** Columns after `index,id,<axes...>,seed`, each with how a record fills it. */
-const COLUMNS: Array<[string, (r: SweepRecord) => string | number | boolean | null | undefined]> = [
+const COLUMNS: Array<[string, (r: RecordSummary) => string | number | boolean | null | undefined]> = [
   ['outcome', (r) => r.outcome],
   ['status', (r) => r.result?.status],
   ['converged', (r) => r.result?.converged],
@@ -34,7 +34,7 @@ export function csvHeader(axisKeys: readonly string[]): string[] {
   return ['index', 'id', ...axisKeys, 'seed', ...COLUMNS.map(([name]) => name)];
 }
 
-export function renderCsv(records: readonly SweepRecord[], axisKeys: readonly string[]): string {
+export function renderCsv(records: readonly RecordSummary[], axisKeys: readonly string[]): string {
   const lines = [csvHeader(axisKeys).map(csvField).join(',')];
   for (const r of records) {
     lines.push([r.index, r.id, ...axisKeys.map((k) => r.axes[k]), r.seed, ...COLUMNS.map(([, get]) => get(r))].map(csvField).join(','));

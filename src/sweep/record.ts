@@ -2,7 +2,7 @@
 // full migration result (or the error that kept it from having one). Reading an output back is
 // what resume and merge do: a last line cut short (the sweep was killed mid-write) is dropped and
 // its point run again; anything else that is not a record is refused naming the line.
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import type { MigrationResult } from '../migration/result.js';
 import type { GridSummary, SweepPoint } from './grid.js';
 
@@ -70,21 +70,42 @@ export function recordLine(record: SweepRecord): string {
   return `${JSON.stringify(record)}\n`;
 }
 
+/** A record without its result's per-sync and per-window series: what the CSV and the report read. */
+export type ResultSummary = Omit<MigrationResult, 'iterationStats' | 'timeline'>;
+export type RecordSummary = Omit<SweepRecord, 'result'> & { result: ResultSummary | null };
+
+export function summarize(r: SweepRecord): RecordSummary {
+  if (r.result === null) return r;
+  const { iterationStats: _s, timeline: _t, ...result } = r.result;
+  return { ...r, result };
+}
+
 /** Why an output file cannot be read as records (the message names the file and line). */
 export class RecordFileError extends Error {
   override name = 'RecordFileError';
 }
 
+/** A record read back: its summary, and where its line lies (newline included) to copy it whole. */
+export interface StoredRecord {
+  summary: RecordSummary;
+  file: string;
+  offset: number;
+  length: number;
+}
+
 export interface RecordFile {
-  records: SweepRecord[];
+  records: StoredRecord[];
   /** Bytes of whole records: a resumed sweep cuts the file here before appending. */
   goodBytes: number;
   /** A last line cut short was dropped. */
   truncated: boolean;
+  /** The last record lacks its newline: one goes before anything appended. */
+  openLine: boolean;
 }
 
-/** The largest output read back (about 10 KiB a point: 100,000 points of 16 KiB). */
-export const MAX_RECORD_FILE_BYTES = 2 ** 31 - 1;
+/** The longest line read back (a record of a run capped after a day of simulated time is a few MiB). */
+export const MAX_RECORD_BYTES = 256 << 20;
+const CHUNK_BYTES = 1 << 20;
 
 function isRecord(v: unknown): v is SweepRecord {
   const r = v as SweepRecord;
@@ -92,71 +113,111 @@ function isRecord(v: unknown): v is SweepRecord {
     && (OUTCOMES as readonly string[]).includes(r.outcome) && Array.isArray(r.grid.axes) && typeof r.axes === 'object';
 }
 
-function readText(file: string): string {
-  const st = statSync(file);
-  if (!st.isFile()) throw new RecordFileError(`${file}: not a regular file`);
-  if (st.size > MAX_RECORD_FILE_BYTES) throw new RecordFileError(`${file}: larger than ${MAX_RECORD_FILE_BYTES} bytes`);
-  const fd = openSync(file, 'r');
+/**
+ * Scans JSON Lines of records from `read` (fills a buffer from a byte position, returns the count):
+ * a line at a time, so an output larger than a string can hold is read too. Only the last line may
+ * be broken, and only when it lacks its newline (cut short by a kill mid-write).
+ */
+function scanRecords(read: (buffer: Buffer, position: number) => number, file: string): RecordFile {
+  const records: StoredRecord[] = [];
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let lineStart = 0;
+  let position = 0;
+  let line = 0;
+  const take = (body: Buffer, hasNewline: boolean): boolean => {
+    line++;
+    let value: unknown;
+    let ok = true;
+    try {
+      value = JSON.parse(body.toString('utf8'));
+    } catch {
+      ok = false;
+    }
+    if (!ok || !isRecord(value)) {
+      if (!hasNewline) return false;
+      if (body.toString('utf8').trim() === '') throw new RecordFileError(`${file}:${line}: an empty line`);
+      throw new RecordFileError(`${file}:${line}: ${ok ? 'not a sweep record' : 'not JSON'}`);
+    }
+    records.push({ summary: summarize(value), file, offset: lineStart, length: body.length + (hasNewline ? 1 : 0) });
+    return true;
+  };
+  const chunk = Buffer.alloc(CHUNK_BYTES);
+  for (let n; (n = read(chunk, position)) > 0; position += n) {
+    let from = 0;
+    for (let nl; (nl = chunk.indexOf(10, from)) >= 0 && nl < n; from = nl + 1) {
+      const part = chunk.subarray(from, nl);
+      const body = pending.length ? Buffer.concat([...pending, part]) : part;
+      pending = [];
+      pendingBytes = 0;
+      take(body, true);
+      lineStart = position + nl + 1;
+    }
+    if (from < n) {
+      pending.push(Buffer.from(chunk.subarray(from, n)));
+      pendingBytes += n - from;
+      if (pendingBytes > MAX_RECORD_BYTES) throw new RecordFileError(`${file}:${line + 1}: a line longer than ${MAX_RECORD_BYTES} bytes`);
+    }
+  }
+  if (pendingBytes > 0 && !take(Buffer.concat(pending), false)) return { records, goodBytes: lineStart, truncated: true, openLine: false };
+  return { records, goodBytes: position, truncated: false, openLine: pendingBytes > 0 };
+}
+
+/** Parses JSON Lines of records held in memory (see scanRecords). */
+export function parseRecords(text: string, file: string): RecordFile {
+  const bytes = Buffer.from(text);
+  return scanRecords((buffer, position) => bytes.copy(buffer, 0, position), file);
+}
+
+export function readRecords(file: string): RecordFile {
+  let fd: number;
   try {
-    const size = fstatSync(fd).size;
-    const buffer = Buffer.alloc(size);
-    let at = 0;
-    for (let n; at < size && (n = readSync(fd, buffer, at, size - at, null)) > 0;) at += n;
-    return buffer.toString('utf8', 0, at);
+    if (!statSync(file).isFile()) throw new RecordFileError(`${file}: not a regular file`);
+    fd = openSync(file, 'r');
+  } catch (error) {
+    if (error instanceof RecordFileError) throw error;
+    throw new RecordFileError(`${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return scanRecords((buffer, position) => readSync(fd, buffer, 0, buffer.length, position), file);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Parses JSON Lines of records. Only the last line may be broken, and only when it lacks its newline. */
-export function parseRecords(text: string, file: string): RecordFile {
-  const records: SweepRecord[] = [];
-  let at = 0;
-  let line = 0;
-  while (at < text.length) {
-    line++;
-    const nl = text.indexOf('\n', at);
-    const end = nl < 0 ? text.length : nl;
-    const body = text.slice(at, end);
-    let value: unknown;
-    let ok = true;
-    try {
-      value = JSON.parse(body);
-    } catch {
-      ok = false;
-    }
-    if (!ok || !isRecord(value)) {
-      // Cut short by a kill mid-write: no newline after it, nothing after it.
-      if (nl < 0) return { records, goodBytes: Buffer.byteLength(text.slice(0, at)), truncated: true };
-      if (body.trim() === '') throw new RecordFileError(`${file}:${line}: an empty line`);
-      throw new RecordFileError(`${file}:${line}: ${ok ? 'not a sweep record' : 'not JSON'}`);
-    }
-    records.push(value);
-    at = end + 1;
-  }
-  return { records, goodBytes: Buffer.byteLength(text), truncated: false };
-}
-
-export function readRecords(file: string): RecordFile {
-  let text: string;
-  try {
-    text = readText(file);
-  } catch (error) {
-    if (error instanceof RecordFileError) throw error;
-    throw new RecordFileError(`${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  return parseRecords(text, file);
-}
-
 /**
- * One record per point: a later record of a point replaces an earlier one when the earlier one
- * has no result (an error, run again), else the first stays. In point order.
+ * One item per point: a later record of a point replaces an earlier one when the earlier one has
+ * no result (an error, run again), else the first stays. In point order.
  */
-export function latestByPoint(records: Iterable<SweepRecord>): SweepRecord[] {
-  const byId = new Map<string, SweepRecord>();
-  for (const r of records) {
-    const had = byId.get(r.id);
-    if (had === undefined || had.outcome === 'error') byId.set(r.id, r);
+export function latestByPoint<T>(items: Iterable<T>, of: (item: T) => Pick<SweepRecord, 'id' | 'index' | 'outcome'>): T[] {
+  const byId = new Map<string, T>();
+  for (const item of items) {
+    const had = byId.get(of(item).id);
+    if (had === undefined || of(had).outcome === 'error') byId.set(of(item).id, item);
   }
-  return [...byId.values()].sort((a, b) => a.index - b.index);
+  return [...byId.values()].sort((a, b) => of(a).index - of(b).index);
+}
+
+/** Writes the lines of `records`, in their order, to `out`, copied byte for byte from their files. */
+export function copyRecords(records: readonly StoredRecord[], out: string): void {
+  const fds = new Map<string, number>();
+  const outFd = openSync(out, 'w');
+  try {
+    let buffer = Buffer.alloc(CHUNK_BYTES);
+    for (const r of records) {
+      let fd = fds.get(r.file);
+      if (fd === undefined) fds.set(r.file, fd = openSync(r.file, 'r'));
+      if (buffer.length < r.length + 1) buffer = Buffer.alloc(r.length + 1);
+      let got = 0;
+      for (let n; got < r.length && (n = readSync(fd, buffer, got, r.length - got, r.offset + got)) > 0;) got += n;
+      if (got !== r.length) throw new RecordFileError(`${r.file}: changed while being read (a record at byte ${r.offset} is gone)`);
+      // The last line of a file may lack its newline.
+      let length = r.length;
+      if (buffer[length - 1] !== 10) buffer[length++] = 10;
+      writeSync(outFd, buffer, 0, length);
+    }
+  } finally {
+    closeSync(outFd);
+    for (const fd of fds.values()) closeSync(fd);
+  }
 }

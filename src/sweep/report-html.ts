@@ -9,7 +9,7 @@ import { scaleLinear } from 'd3-scale';
 import { esc } from '../migration/report-html.js';
 import { cellValue, chooseAxes, convergenceMap, type Cell, type ConvergenceMap, type Facet, type Metric } from './cells.js';
 import type { GridSummary } from './grid.js';
-import type { SweepRecord } from './record.js';
+import type { RecordSummary } from './record.js';
 
 const METRIC_LABEL: Record<Metric, string> = { downtime: 'downtime', total: 'total migration time' };
 /** Short to long: green, yellow, red. */
@@ -165,7 +165,7 @@ function cellTable(map: ConvergenceMap): string {
 
 const MAX_LISTED_FAILURES = 200;
 
-function failureList(records: readonly SweepRecord[]): string {
+function failureList(records: readonly RecordSummary[]): string {
   const bad = records.filter((r) => r.outcome === 'failed' || r.outcome === 'mismatch' || r.outcome === 'error');
   if (bad.length === 0) return '<p id="failures">No run failed.</p>';
   const items = bad.slice(0, MAX_LISTED_FAILURES).map((r) => {
@@ -177,7 +177,7 @@ function failureList(records: readonly SweepRecord[]): string {
   return `<ul id="failures">${items.join('')}</ul>${more}`;
 }
 
-export function renderSweepReport(grid: GridSummary, records: readonly SweepRecord[], o: SweepReportOptions): string {
+export function renderSweepReport(grid: GridSummary, records: readonly RecordSummary[], o: SweepReportOptions): string {
   const axes = chooseAxes(grid, o.x, o.y);
   const map = convergenceMap(grid, records, axes.x, axes.y, o.metric);
   const scale = colorScale(map);

@@ -3,7 +3,7 @@
 // at any moment resumes where it stopped. Once every point has run, the JSON Lines are rewritten
 // in point order (one record per point) beside the CSV and the HTML report. `mergeSweeps` joins
 // the outputs of several shards (or machines) of one grid into the same three files.
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { availableMemory, estimateFootprint } from '../migration/footprint.js';
@@ -12,7 +12,7 @@ import type { Metric } from './cells.js';
 import { renderCsv } from './csv.js';
 import { gridSummary, inShard, points, type Grid, type GridSummary, type SweepPoint } from './grid.js';
 import { PointPool } from './pool.js';
-import { isBroken, latestByPoint, makeRecord, readRecords, recordLine, RecordFileError, type Outcome, type SweepRecord } from './record.js';
+import { copyRecords, isBroken, latestByPoint, makeRecord, readRecords, recordLine, RecordFileError, type Outcome, type RecordFile, type RecordSummary, type StoredRecord } from './record.js';
 import { renderSweepReport } from './report-html.js';
 
 export interface Shard {
@@ -64,8 +64,8 @@ export interface SweepOutcome {
   ran: number;
   jobs: number;
   writerThreads: number;
-  /** Every record of the share, in point order. */
-  records: SweepRecord[];
+  /** Every record of the output, one per point, in point order (results without their series). */
+  records: RecordSummary[];
   counts: Record<Outcome, number>;
   /** Points without a result or with memory differing (exit 1). */
   broken: number;
@@ -87,23 +87,26 @@ function zeroCounts(): Record<Outcome, number> {
   return { 'converged': 0, 'not-converged': 0, 'failed': 0, 'mismatch': 0, 'error': 0 };
 }
 
-function countOutcomes(records: readonly SweepRecord[]): Record<Outcome, number> {
+const summaryOf = (r: StoredRecord) => r.summary;
+
+function countOutcomes(records: readonly RecordSummary[]): Record<Outcome, number> {
   const counts = zeroCounts();
   for (const r of records) counts[r.outcome]++;
   return counts;
 }
 
 /** Records of `file` (none when it does not exist), refusing any of another grid. */
-function existingRecords(file: string, hash: string): { records: SweepRecord[]; goodBytes: number; truncated: boolean } {
-  if (!existsSync(file)) return { records: [], goodBytes: 0, truncated: false };
+function existingRecords(file: string, hash: string): RecordFile {
+  if (!existsSync(file)) return { records: [], goodBytes: 0, truncated: false, openLine: false };
   const read = readRecords(file);
-  const other = read.records.find((r) => r.grid.hash !== hash);
-  if (other) throw new GridMismatch(`${file}: holds points of another grid (${other.grid.hash}, this one is ${hash}): use another --out, or remove it`);
+  const other = read.records.find((r) => r.summary.grid.hash !== hash);
+  if (other) throw new GridMismatch(`${file}: holds points of another grid (${other.summary.grid.hash}, this one is ${hash}): use another --out, or remove it`);
   return read;
 }
 
-/** Writes the three outputs from `records` (one per point, in point order). */
-export function writeOutputs(files: SweepFiles, grid: GridSummary, records: readonly SweepRecord[], o: { x?: string | null; y?: string | null; metric?: Metric }): void {
+/** Writes the three outputs from `records` (one per point, in point order): their lines copied whole. */
+export function writeOutputs(files: SweepFiles, grid: GridSummary, stored: readonly StoredRecord[], o: { x?: string | null; y?: string | null; metric?: Metric }): void {
+  const records = stored.map(summaryOf);
   const write = (file: string, text: string) => {
     try {
       writeFileSync(file, text);
@@ -113,7 +116,13 @@ export function writeOutputs(files: SweepFiles, grid: GridSummary, records: read
   };
   // Renamed into place: a sweep killed while rewriting keeps its appended records.
   const tmp = `${files.jsonl}.tmp-${process.pid}`;
-  write(tmp, records.map(recordLine).join(''));
+  try {
+    copyRecords(stored, tmp);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    if (error instanceof RecordFileError) throw error;
+    throw new RecordFileError(`${tmp}: cannot write it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
   renameSync(tmp, files.jsonl);
   write(files.csv, renderCsv(records, grid.axes.map((a) => a.key)));
   write(files.html, renderSweepReport(grid, records, { x: o.x ?? null, y: o.y ?? null, metric: o.metric ?? 'downtime' }));
@@ -136,7 +145,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   const files = sweepFiles(o.outDir, shard);
   mkdirSync(o.outDir, { recursive: true });
   const found = existingRecords(files.jsonl, grid.hash);
-  const done = new Set(latestByPoint(found.records).filter((r) => r.outcome !== 'error').map((r) => r.id));
+  const done = new Set(latestByPoint(found.records, summaryOf).filter((r) => r.summary.outcome !== 'error').map((r) => r.summary.id));
   const share: SweepPoint[] = [];
   for (const p of points(grid)) if (inShard(p.index, shard)) share.push(p);
   const pending = share.filter((p) => !done.has(p.id));
@@ -152,9 +161,10 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   }
   // A last line cut short is dropped before appending: its point runs again.
   const fd = openSync(files.jsonl, 'a');
-  const fresh: SweepRecord[] = [];
+  let ran = 0;
   try {
     if (found.truncated) ftruncateSync(fd, found.goodBytes);
+    if (found.openLine) writeSync(fd, '\n');
     if (pending.length > 0) {
       const pool = new PointPool(jobs, o.pointTimeoutMs ?? null);
       const began = performance.now();
@@ -174,9 +184,9 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
             stop.abort();
             return;
           }
-          fresh.push(record);
+          ran++;
           counts[record.outcome]++;
-          o.onProgress?.({ done: fresh.length, toRun: pending.length, skipped: share.length - pending.length, share: share.length, counts: { ...counts }, elapsedMs: performance.now() - began });
+          o.onProgress?.({ done: ran, toRun: pending.length, skipped: share.length - pending.length, share: share.length, counts: { ...counts }, elapsedMs: performance.now() - began });
         }));
       } finally {
         await pool.close();
@@ -186,13 +196,14 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   } finally {
     closeSync(fd);
   }
-  const records = latestByPoint([...found.records, ...fresh]);
-  writeOutputs(files, summary, records, o);
+  // Read back once more (only summaries stay in memory), then rewritten one per point in order.
+  const stored = latestByPoint(existingRecords(files.jsonl, grid.hash).records, summaryOf);
+  writeOutputs(files, summary, stored, o);
+  const records = stored.map(summaryOf);
   const mine = records.filter((r) => inShard(r.index, shard));
-  const counts = countOutcomes(mine);
   return {
-    files, share: share.length, skipped: share.length - pending.length, ran: fresh.length, jobs, writerThreads,
-    records, counts, broken: mine.filter((r) => isBroken(r.outcome)).length, truncated: found.truncated,
+    files, share: share.length, skipped: share.length - pending.length, ran, jobs, writerThreads,
+    records, counts: countOutcomes(mine), broken: mine.filter((r) => isBroken(r.outcome)).length, truncated: found.truncated,
   };
 }
 
@@ -200,27 +211,30 @@ export interface Collected {
   /** null when the inputs hold no record. */
   grid: GridSummary | null;
   /** One record per point, in point order. */
-  records: SweepRecord[];
+  stored: StoredRecord[];
 }
 
 /** The records of outputs of one grid (shards, machines, resumed runs); GridMismatch for mixed grids. */
 export function collectSweeps(inputs: readonly string[]): Collected {
-  const all: SweepRecord[] = [];
+  const all: StoredRecord[] = [];
   let grid: GridSummary | null = null;
   let from = '';
   for (const file of inputs) {
     const { records } = readRecords(file);
-    for (const r of records) {
-      if (grid === null) { grid = r.grid; from = file; }
+    for (const { summary: r } of records) {
+      grid ??= r.grid;
+      from ||= file;
       if (r.grid.hash !== grid.hash) throw new GridMismatch(`${file}: holds points of grid ${r.grid.hash}, ${from} of grid ${grid.hash}: not one grid`);
     }
     all.push(...records);
   }
-  return { grid, records: latestByPoint(all) };
+  return { grid, stored: latestByPoint(all, summaryOf) };
 }
 
-export interface MergeOutcome extends Collected {
+export interface MergeOutcome {
   files: SweepFiles;
+  grid: GridSummary | null;
+  records: RecordSummary[];
   counts: Record<Outcome, number>;
   /** Points of the grid without a record in any input. */
   missing: number;
@@ -234,7 +248,10 @@ export function mergeSweeps(inputs: readonly string[], outDir: string, o: { x?: 
 
 export function writeMerged(c: Collected, outDir: string, o: { x?: string | null; y?: string | null; metric?: Metric } = {}): MergeOutcome {
   const files = sweepFiles(outDir);
-  if (c.grid !== null) mkdirSync(outDir, { recursive: true });
-  if (c.grid !== null) writeOutputs(files, c.grid, c.records, o);
-  return { ...c, files, counts: countOutcomes(c.records), missing: (c.grid?.points ?? 0) - c.records.length, broken: c.records.filter((r) => isBroken(r.outcome)).length };
+  if (c.grid !== null) {
+    mkdirSync(outDir, { recursive: true });
+    writeOutputs(files, c.grid, c.stored, o);
+  }
+  const records = c.stored.map(summaryOf);
+  return { files, grid: c.grid, records, counts: countOutcomes(records), missing: (c.grid?.points ?? 0) - records.length, broken: records.filter((r) => isBroken(r.outcome)).length };
 }

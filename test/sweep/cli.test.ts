@@ -1,7 +1,7 @@
 // `dmalog sweep` through the command line: grid file errors (one line naming the key, exit 2),
 // bad flags, --list, a sharded run merged, merge refusing mixed grids, exit 1 for a point
 // without a result.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,9 +15,20 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dmalog-sweep-cli-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
-function dmalog(...args: string[]) {
+interface Ran { code: number | null; stdout: string; stderr: string }
+
+function dmalog(...args: string[]): Ran {
   const r = spawnSync(process.execPath, [MAIN, 'sweep', ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Several commands at once (each a process): refusals cost a process start each, not a run. */
+function dmalogAll(argvs: string[][]): Promise<Ran[]> {
+  return Promise.all(argvs.map((args) => new Promise<Ran>((resolve) => {
+    execFile(process.execPath, [MAIN, 'sweep', ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
+    });
+  })));
 }
 
 function gridFile(name: string, grid: unknown): string {
@@ -26,7 +37,7 @@ function gridFile(name: string, grid: unknown): string {
   return file;
 }
 
-function usageError(t: import('ava').ExecutionContext, r: ReturnType<typeof dmalog>, start: string): void {
+function usageError(t: import('ava').ExecutionContext, r: Ran, start: string): void {
   t.is(r.code, 2, r.stderr);
   t.is(r.stdout, '');
   const lines = r.stderr.trimEnd().split('\n');
@@ -40,7 +51,7 @@ const SMALL = {
   axes: { bandwidth: ['16M', '32M'] },
 };
 
-test('a bad grid file: one line naming the file and the bad key, exit 2, nothing run', (t) => {
+test('a bad grid file: one line naming the file and the bad key, exit 2, nothing run', async (t) => {
   const cases: Array<[unknown, string]> = [
     [{ base: { ram: '64Q' } }, 'base.ram: '],
     [{ base: { ram: '64M' }, axes: { bandwidth: ['32M', 'fast'] } }, 'axes.bandwidth[1]: '],
@@ -52,29 +63,34 @@ test('a bad grid file: one line naming the file and the bad key, exit 2, nothing
     [{ repeats: 2, seeds: [1] }, 'repeats: '],
     [{ axis: {} }, 'axis: unknown field'],
   ];
-  cases.forEach(([grid, key], i) => {
-    const file = gridFile(`bad-${i}.json`, grid);
-    usageError(t, dmalog(file), `${file}: ${key}`);
-  });
+  const files = cases.map(([grid], i) => gridFile(`bad-${i}.json`, grid));
   const notJson = gridFile('not-json.json', '{ "axes": ');
-  usageError(t, dmalog(notJson), `${notJson}: not JSON`);
-  usageError(t, dmalog(path.join(dir, 'missing.json')), `grid ${path.join(dir, 'missing.json')}: cannot read it`);
+  const missing = path.join(dir, 'missing.json');
+  const got = await dmalogAll([...files.map((f) => [f]), [notJson], [missing]]);
+  cases.forEach(([, key], i) => usageError(t, got[i]!, `${files[i]}: ${key}`));
+  usageError(t, got[cases.length]!, `${notJson}: not JSON`);
+  usageError(t, got[cases.length + 1]!, `grid ${missing}: cannot read it`);
 });
 
-test('bad flags: one line naming the flag, exit 2', (t) => {
+test('bad flags: one line naming the flag, exit 2', async (t) => {
   const file = gridFile('small.json', SMALL);
-  usageError(t, dmalog(), 'sweep: name the grid file');
-  usageError(t, dmalog(file, file), 'sweep: one grid file, not 2');
-  usageError(t, dmalog(file, '--shard', '3/2'), "--shard: '3/2'");
-  usageError(t, dmalog(file, '--jobs', '0'), "--jobs: '0'");
-  usageError(t, dmalog(file, '--color', 'hue'), "--color: 'hue'");
-  usageError(t, dmalog(file, '--x', 'ram'), "--x: 'ram' is not an axis of the grid (bandwidth)");
-  usageError(t, dmalog(file, '--x', 'bandwidth', '--y', 'bandwidth'), "--y: 'bandwidth' is the x axis too");
-  usageError(t, dmalog(file, '--point-timeout', 'soon'), "--point-timeout: 'soon'");
-  usageError(t, dmalog(file, '--out', file), `--out ${file}: not a directory`);
-  usageError(t, dmalog(file, '--out', path.join(dir, 'no', 'such')), `--out ${path.join(dir, 'no', 'such')}: its parent directory does not exist`);
-  usageError(t, dmalog('merge'), 'sweep merge: name the JSON Lines files');
-  usageError(t, dmalog('merge', path.join(dir, 'none.jsonl')), `${path.join(dir, 'none.jsonl')}: cannot read it (ENOENT)`);
+  const cases: Array<[string[], string]> = [
+    [[], 'sweep: name the grid file'],
+    [[file, file], 'sweep: one grid file, not 2'],
+    [[file, '--shard', '3/2'], "--shard: '3/2'"],
+    [[file, '--jobs', '0'], "--jobs: '0'"],
+    [[file, '--color', 'hue'], "--color: 'hue'"],
+    [[file, '--x', 'ram'], "--x: 'ram' is not an axis of the grid (bandwidth)"],
+    [[file, '--x', 'bandwidth', '--y', 'bandwidth'], "--y: 'bandwidth' is the x axis too"],
+    [[file, '--point-timeout', 'soon'], "--point-timeout: 'soon'"],
+    [[file, '--frobnicate'], "Unknown option '--frobnicate'"],
+    [[file, '--out', file], `--out ${file}: not a directory`],
+    [[file, '--out', path.join(dir, 'no', 'such')], `--out ${path.join(dir, 'no', 'such')}: its parent directory does not exist`],
+    [['merge'], 'sweep merge: name the JSON Lines files'],
+    [['merge', path.join(dir, 'none.jsonl')], `${path.join(dir, 'none.jsonl')}: cannot read it (ENOENT)`],
+  ];
+  const got = await dmalogAll(cases.map(([argv]) => argv));
+  cases.forEach(([, start], i) => usageError(t, got[i]!, start));
 });
 
 test('--help shows every default and the exit codes', (t) => {

@@ -1,13 +1,16 @@
 // The sweep's outputs as pure functions: reading JSON Lines back (a cut-short last line dropped),
 // one record per point, CSV quoting, the convergence map's aggregation (median over seeds), the
 // report's cells and legend, and the progress line's ETA.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import test from 'ava';
 import type { MigrationResult } from '../../src/migration/result.js';
 import { chooseAxes, convergenceMap, median } from '../../src/sweep/cells.js';
 import { csvField, renderCsv } from '../../src/sweep/csv.js';
 import type { GridSummary } from '../../src/sweep/grid.js';
 import { eta, formatDuration, progressText } from '../../src/sweep/progress.js';
-import { latestByPoint, parseRecords, RecordFileError, recordLine, type Outcome, type SweepRecord } from '../../src/sweep/record.js';
+import { copyRecords, latestByPoint, parseRecords, readRecords, RecordFileError, recordLine, type Outcome, type SweepRecord } from '../../src/sweep/record.js';
 import { formatMs, renderSweepReport } from '../../src/sweep/report-html.js';
 
 // bandwidth × rate × link, 2 seeds: 3 × 2 × 2 × 2 = 24 points.
@@ -37,21 +40,48 @@ function rec(index: number, outcome: Outcome, downtimeMs = 10, totalTimeMs = 100
 
 test('records read back: whole lines kept, a cut-short last line dropped, any other broken line refused naming it', (t) => {
   const text = [rec(0, 'converged'), rec(1, 'converged')].map(recordLine).join('');
-  t.deepEqual(parseRecords(text, 'f').records.map((r) => r.index), [0, 1]);
+  t.deepEqual(parseRecords(text, 'f').records.map((r) => r.summary.index), [0, 1]);
   t.is(parseRecords(text, 'f').goodBytes, Buffer.byteLength(text));
   const cut = parseRecords(`${text}${recordLine(rec(2, 'converged')).slice(0, 50)}`, 'f');
   t.deepEqual([cut.records.length, cut.goodBytes, cut.truncated], [2, Buffer.byteLength(text), true]);
   // A whole last record without its newline is a record.
   const last = parseRecords(text.trimEnd(), 'f');
-  t.deepEqual([last.records.length, last.truncated], [2, false]);
+  t.deepEqual([last.records.length, last.truncated, last.openLine], [2, false, true]);
+  t.is(parseRecords(text, 'f').openLine, false);
   t.throws(() => parseRecords(`${text.split('\n')[0]}\n{"grid"\n${text.split('\n')[1]}\n`, 'out.jsonl'), { instanceOf: RecordFileError, message: 'out.jsonl:2: not JSON' });
   t.throws(() => parseRecords(`{"a":1}\n${text}`, 'out.jsonl'), { instanceOf: RecordFileError, message: 'out.jsonl:1: not a sweep record' });
   t.throws(() => parseRecords(`\n${text}`, 'out.jsonl'), { instanceOf: RecordFileError, message: 'out.jsonl:1: an empty line' });
 });
 
+test('records are read a line at a time (lines longer than a read chunk too), summarised, and copied back byte for byte', (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dmalog-records-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // 2000 records of ~1.3 KiB, and one of 3 MiB, so lines straddle the 1 MiB read chunks.
+  const all = Array.from({ length: 2001 }, (_, i) => ({ ...rec(i % 24, 'converged'), id: `p${i}`, options: { pad: 'x'.repeat(i === 700 ? 3 << 20 : 1000 + (i % 97)) } }));
+  const full = all.map((r) => ({ ...r, result: { ...r.result!, iterationStats: [], timeline: [{ atMs: 0, sentBytes: 0, dirtyBytes: 0 }] } as MigrationResult }));
+  const text = full.map(recordLine).join('');
+  const file = path.join(dir, 'in.jsonl');
+  writeFileSync(file, text);
+  const read = readRecords(file);
+  t.is(read.records.length, 2001);
+  t.deepEqual(read.records.map((r) => r.summary.id), all.map((r) => r.id));
+  t.is(read.goodBytes, Buffer.byteLength(text));
+  // Summaries leave the per-sync and per-window series out.
+  t.false('timeline' in read.records[0]!.summary.result! || 'iterationStats' in read.records[0]!.summary.result!);
+  t.is((read.records[700]!.summary.options['pad'] as string).length, 3 << 20);
+  // Copied in another order: each line whole.
+  const out = path.join(dir, 'out.jsonl');
+  copyRecords([...read.records].reverse(), out);
+  t.is(readFileSync(out, 'utf8'), text.trimEnd().split('\n').reverse().join('\n') + '\n');
+  // A file whose last record lacks its newline is copied with one.
+  writeFileSync(file, text.trimEnd());
+  copyRecords(readRecords(file).records, out);
+  t.is(readFileSync(out, 'utf8'), text);
+});
+
 test('one record per point, in point order: an error is replaced by a later record, a result is kept', (t) => {
   const later = { ...rec(3, 'converged'), wallMs: 99 };
-  const got = latestByPoint([rec(5, 'converged'), rec(3, 'error'), later, { ...rec(5, 'converged'), wallMs: 77 }, rec(1, 'failed')]);
+  const got = latestByPoint([rec(5, 'converged'), rec(3, 'error'), later, { ...rec(5, 'converged'), wallMs: 77 }, rec(1, 'failed')], (r) => r);
   t.deepEqual(got.map((r) => [r.index, r.outcome, r.wallMs]), [[1, 'failed', 5], [3, 'converged', 99], [5, 'converged', 5]]);
 });
 
