@@ -24,7 +24,7 @@ export function progressText(p: SweepProgress): string {
   const failed = c.failed + c.mismatch + c.error;
   const rate = e === null ? '' : ` · ${e.perSecond >= 1 ? e.perSecond.toFixed(1) : (e.perSecond * 60).toFixed(1)} points/${e.perSecond >= 1 ? 's' : 'min'} · ETA ${formatDuration(e.remainingMs)}`;
   const skipped = p.skipped > 0 ? ` (+${p.skipped} done before)` : '';
-  return `sweep: ${p.done}/${p.toRun} points${skipped}${rate} · converged ${c.converged}, not converged ${c['not-converged']}, failed ${failed}`;
+  return `sweep: ${p.done}/${p.toRun} points${skipped} · ${formatDuration(p.elapsedMs)}${rate} · converged ${c.converged}, not converged ${c['not-converged']}, failed ${failed}`;
 }
 
 export interface ProgressSink {
@@ -32,22 +32,42 @@ export interface ProgressSink {
   end(): void;
 }
 
-/** Live on a TTY; else a line every `every` points and one for the last point. */
+/** How often a terminal's line is redrawn between points (the elapsed time and ETA move on). */
+const REDRAW_MS = 1000;
+
+/**
+ * Live on a TTY (redrawn every second, so a long point does not freeze the line); else a line
+ * every `every` points and one for the last point.
+ */
 export function createSweepProgress(out: NodeJS.WriteStream, every: number): ProgressSink {
   const live = out.isTTY === true;
-  let wrote = false;
+  let last: SweepProgress | null = null;
+  let at = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const draw = () => {
+    if (last === null) return;
+    const text = progressText({ ...last, elapsedMs: last.elapsedMs + (performance.now() - at) });
+    out.write(`\r\x1b[K${text.slice(0, Math.max(20, (out.columns || 120) - 1))}`);
+  };
   return {
     update(p) {
-      const text = progressText(p);
+      last = p;
+      at = performance.now();
       if (live) {
-        out.write(`\r\x1b[K${text.slice(0, Math.max(20, (out.columns || 120) - 1))}`);
-        wrote = true;
-      } else if (p.done % every === 0 || p.done === p.toRun) {
-        out.write(`${text}\n`);
+        draw();
+        timer ??= setInterval(draw, REDRAW_MS).unref();
+      } else if (p.done > 0 && (p.done % every === 0 || p.done === p.toRun)) {
+        out.write(`${progressText(p)}\n`);
       }
     },
     end() {
-      if (live && wrote) out.write('\n');
+      if (timer !== null) clearInterval(timer);
+      if (live && last !== null) {
+        // The last state as it was, not redrawn later.
+        at = performance.now();
+        draw();
+        out.write('\n');
+      }
     },
   };
 }

@@ -172,6 +172,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
       // A record that cannot be written (ENOSPC) stops the sweep: the points still queued are dropped.
       const stop = new AbortController();
       let writeError: RecordFileError | null = null;
+      o.onProgress?.({ done: 0, toRun: pending.length, skipped: share.length - pending.length, share: share.length, counts: { ...counts }, elapsedMs: 0 });
       try {
         await Promise.all(pending.map(async (point) => {
           const run = await pool.run({ options: point.options, writerThreads }, stop.signal);

@@ -160,7 +160,8 @@ test('progress: rate and ETA from the points done so far', (t) => {
   t.is(eta({ done: 0, toRun: 8, elapsedMs: 1000 }), null);
   t.deepEqual(eta({ done: 2, toRun: 8, elapsedMs: 4000 }), { perSecond: 0.5, remainingMs: 12_000 });
   const counts = { 'converged': 1, 'not-converged': 0, 'failed': 1, 'mismatch': 0, 'error': 0 };
-  t.is(progressText({ done: 2, toRun: 8, skipped: 3, share: 11, counts, elapsedMs: 4000 }), 'sweep: 2/8 points (+3 done before) · 30.0 points/min · ETA 12 s · converged 1, not converged 0, failed 1');
-  t.is(progressText({ done: 4, toRun: 8, skipped: 0, share: 8, counts, elapsedMs: 2000 }), 'sweep: 4/8 points · 2.0 points/s · ETA 2 s · converged 1, not converged 0, failed 1');
+  t.is(progressText({ done: 2, toRun: 8, skipped: 3, share: 11, counts, elapsedMs: 4000 }), 'sweep: 2/8 points (+3 done before) · 4 s · 30.0 points/min · ETA 12 s · converged 1, not converged 0, failed 1');
+  t.is(progressText({ done: 4, toRun: 8, skipped: 0, share: 8, counts, elapsedMs: 2000 }), 'sweep: 4/8 points · 2 s · 2.0 points/s · ETA 2 s · converged 1, not converged 0, failed 1');
+  t.is(progressText({ done: 0, toRun: 8, skipped: 0, share: 8, counts, elapsedMs: 900 }), 'sweep: 0/8 points · 1 s · converged 1, not converged 0, failed 1');
   t.deepEqual([formatDuration(42_400), formatDuration(185_000), formatDuration(7_800_000)], ['42 s', '3 m 05 s', '2 h 10 m']);
 });

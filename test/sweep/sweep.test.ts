@@ -77,8 +77,8 @@ test('an unsharded sweep runs every point once: one record per point in point or
   }
   t.deepEqual(whole.counts, { 'converged': 4, 'not-converged': 4, 'failed': 0, 'mismatch': 0, 'error': 0 });
   t.is(whole.broken, 0);
-  // Progress: one update per point, ending at 8 of 8.
-  t.deepEqual(progress.map((p) => p.done), [1, 2, 3, 4, 5, 6, 7, 8]);
+  // Progress: one update before the first point, then one per point, ending at 8 of 8.
+  t.deepEqual(progress.map((p) => p.done), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   t.true(progress.every((p) => p.toRun === 8 && p.share === 8));
   t.deepEqual(progress.at(-1)!.counts, whole.counts);
   // CSV: a header and one row per point, the axes' labels as written.
