@@ -146,7 +146,7 @@ function rethrowUnder(prefix: string, error: unknown): never {
   throw new DmalogError('DMALOG_BAD_OPTION', `${prefix}${at ? `.${at}` : ''}: ${message}`);
 }
 
-/** The options of an axis value's error, re-rooted at the grid file's key (`axes.devices[1][0].profile`). */
+/** An axis value's error, re-rooted at the grid file's key (`axes.devices[1][0].profile`). */
 function rethrowAxis(axis: Axis, i: number, error: unknown): never {
   const { at, message } = splitIssue(error);
   const where = `axes.${axis.key}[${i}]`;
