@@ -32,9 +32,14 @@ export interface ChartSpec {
   plotHeight?: number;
 }
 
-/** Rough width of a label at the charts' 11px font: layout needs an upper bound, not a glyph metric. */
+/**
+ * Rough width in px of a label at the charts' 11px sans-serif font: capitals and digits are
+ * wider than lower case. Layout needs an upper bound, not a glyph metric.
+ */
 export function textWidth(text: string): number {
-  return text.length * 6.4;
+  let w = 0;
+  for (const ch of text) w += /[A-Z]/.test(ch) ? 7.8 : /[0-9a-z]/.test(ch) ? 6.4 : 4.5;
+  return w;
 }
 
 const LEGEND_ROW = 16;

@@ -88,7 +88,7 @@ test('fuzz --help exits 0', async (t) => {
 
 test('a failed run prints the command that replays it up to and including the failing call', (t) => {
   const report: FuzzReport = {
-    seed: '42', calls: 1234, lanes: 6, iommuLanes: 2, counts: { ok: 1, EINVAL: 1233 }, byProfile: {}, byIommu: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
+    seed: '42', calls: 1234, lanes: 6, iommuLanes: 2, counts: { ok: 1, EINVAL: 1233 }, byProfile: {}, byIommu: {}, byState: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
     rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 1,
     failure: { code: 'DMALOG_FUZZ_FAILURE', kind: 'canary', detail: 'x', callIndex: 1233, lane: 3, profile: 'mlx5', call: null },
   };

@@ -2,6 +2,7 @@ import test from 'ava';
 import { migrate } from '../../src/migration/migration.js';
 import { migrationBanner, renderReport } from '../../src/migration/report-html.js';
 import type { MigrationResult } from '../../src/migration/result.js';
+import { textWidth } from '../../src/report/chart.js';
 import { all, byClass, byId, emptyTables, parseXml, textOf, type Element } from '../helpers/xml.js';
 
 const scenario = {
@@ -81,7 +82,7 @@ test('tick labels are short round numbers, never float noise, and none sits on t
       for (const label of ticks) t.regex(label, /^(?:[\d,]+(?:\.\d{1,3})?|F)$/, label);
       // y tick labels end left of the plot, right of the rotated axis title (x = 12, ~14 px tall).
       for (const tick of byClass(chart, 'tick').filter((e) => e.attrs['text-anchor'] === 'end')) {
-        t.true(Number(tick.attrs['x']) - textOf(tick).length * 6.4 > 20, `${chart.attrs['id']}: ${textOf(tick)}`);
+        t.true(Number(tick.attrs['x']) - textWidth(textOf(tick)) > 20, `${chart.attrs['id']}: ${textOf(tick)}`);
       }
     }
   }
