@@ -1,5 +1,8 @@
 // `dmalog fuzz` as a user runs it: seed first, counts, exit codes, and the replay line.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { formatReport, replayCommand } from '../../src/cli/commands/fuzz.js';
@@ -96,4 +99,21 @@ test('a failed run prints the command that replays it up to and including the fa
   t.true(formatReport(report).includes(`replay: ${replayCommand(report)}\n`));
   // A run with other than the default iommufd lanes replays only with the same number.
   t.is(replayCommand({ ...report, iommuLanes: 0 }), 'dmalog fuzz --seed 42 --calls 1234 --iommu-lanes 0');
+});
+
+test('fuzz --report FILE writes the HTML heatmap report; a bad path exits 2 before any call', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dmalog-fuzz-report-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'fuzz.html');
+  const { code, stdout, stderr } = await dmalog('fuzz', '--calls', '400', '--seed', '5', '--report', file);
+  t.is(code, 0, stderr);
+  t.true(stdout.includes(`report: ${file}\n`));
+  const html = readFileSync(file, 'utf8');
+  t.regex(html, /<svg id="chart-outcomes"/);
+  t.regex(html, /id="banner" class="banner banner-ok"/);
+  const bad = await dmalog('fuzz', '--calls', '400', '--report', dir);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--report .*not a regular file/);
+  t.false(bad.stderr.includes('dmalog fuzz: seed'), 'refused before the run began');
+  t.regex((await dmalog('fuzz', '--help')).stdout, /--report FILE\n.*\n.*\(default: none/);
 });
