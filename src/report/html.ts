@@ -50,6 +50,7 @@ svg { font: 11px system-ui, sans-serif; display: block; margin: 8px 0 20px; max-
 table { border-collapse: collapse; margin: 8px 0 20px; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 pre { background: #f6f6f6; padding: 10px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .note { color: #555; margin: 0 0 4px; }
 .banner { padding: 10px 14px; border-radius: 4px; margin: 0 0 16px; border: 1px solid; }
