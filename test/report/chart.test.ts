@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Chart, layoutLegend, textWidth, type LegendEntry } from '../../src/report/chart.js';
 import { banner, keyValueTable, section, table } from '../../src/report/html.js';
+import { heatmap, shade, shadeColor, shortCount } from '../../src/report/heatmap.js';
 import { byClass, byId, parseXml, textOf } from '../helpers/xml.js';
 
 const entries = (n: number): LegendEntry[] => Array.from({ length: n }, (_, i) => ({ label: `series number ${i} with a long label`, color: '#000', mark: 'bar' }));
@@ -53,4 +54,23 @@ test('no empty table: a table or a section without rows is left out', (t) => {
   const root = parseXml(table('x', ['a', 'b'], [['1', '2']], [1]));
   t.is(byClass(root, 'num').length, 2);
   t.regex(section('Heading', '<p>x</p>'), /<h2>Heading<\/h2>/);
+});
+
+test('heatmap helpers: log shading from 1 to the maximum, compact counts, a cell only where there are calls', (t) => {
+  t.is(shade(0, 100), 0);
+  t.is(shade(1, 100), 0);
+  t.is(shade(10, 100), 0.5);
+  t.is(shade(100, 100), 1);
+  t.is(shade(1, 1), 1);
+  t.is(shadeColor(0), '#dbe7f3');
+  t.is(shadeColor(1), '#1f4e79');
+  t.deepEqual([5, 999, 1000, 1250, 34_567, 1_500_000, 25_000_000].map(shortCount), ['5', '999', '1k', '1.3k', '35k', '1.5M', '25M']);
+  const svg = parseXml(heatmap({
+    id: 'h', title: 't', rows: ['ok', 'EINVAL'], columns: [{ group: 'mlx5', label: 'idle' }, { group: 'mlx5', label: 'logging' }, { group: 'pds', label: 'idle' }],
+    value: (row, c) => (row === 'ok' ? [3, 0, 40][c]! : [0, 7, 0][c]!), tip: (row, col, v) => `${row} ${col.label} ${v}`,
+  }));
+  t.deepEqual(byClass(svg, 'cell').map((c) => `${c.attrs['data-row']}/${c.attrs['data-group']}/${c.attrs['data-column']}=${c.attrs['data-value']}`), ['ok/mlx5/idle=3', 'ok/pds/idle=40', 'EINVAL/mlx5/logging=7']);
+  t.deepEqual(byClass(svg, 'group').map(textOf), ['mlx5', 'pds']);
+  // Decades 1-9 and 10-99 (the maximum is 40), and the blank cell.
+  t.is(byClass(svg, 'legend-entry').length, 3);
 });
