@@ -252,7 +252,6 @@ export function sortedCounts(counts: Counts): Array<[Outcome, number]> {
   return (Object.entries(counts) as Array<[Outcome, number]>).sort(([a], [b]) => (a === 'ok' ? -1 : b === 'ok' ? 1 : a.localeCompare(b)));
 }
 
-
 /** The command line that replays a failed run up to and including its failing call; null when it did not fail. */
 export function replayLine(report: FuzzReport): string | null {
   if (!report.failure) return null;
