@@ -14,7 +14,7 @@ import { generateCall } from './generate.js';
 import { IommuFuzzLane, type IommuLaneKind } from './iommu-lane.js';
 import { generateIommufdCall } from './iommu-generate.js';
 import { FuzzLane, createMirrorHost, type FailureKind, type Outcome } from './lane.js';
-import { fillFuzzOptions, type FuzzOptions } from './options.js';
+import { FUZZ_DEFAULTS, fillFuzzOptions, type FuzzOptions } from './options.js';
 
 export { FUZZ_DEFAULTS, type FuzzOptions } from './options.js';
 
@@ -47,6 +47,11 @@ export interface FuzzReport {
   byProfile: Partial<Record<ProfileName, Counts>>;
   /** Outcomes of the iommufd lanes' calls, by kind of lane. */
   byIommu: Partial<Record<IommuLaneKind, Counts>>;
+  /**
+   * Outcomes by profile (or kind of iommufd lane) and the state the call was made in: a device's
+   * logging state (idle, logging, error), an iommufd lane's dirty tracking (tracking, not tracking).
+   */
+  byState: Partial<Record<ProfileName | IommuLaneKind, Partial<Record<string, Counts>>>>;
   /** DMA writes and reads made alongside (both devices of a lane). */
   dma: Counts;
   stateChanges: number;
@@ -88,7 +93,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const profiles = Array.from({ length: o.lanes }, (_, i) => PROFILE_NAMES[i % PROFILE_NAMES.length]!);
   const laneOptions = { memoryBytes: o.memoryBytes, callTimeoutMs: o.callTimeoutMs, hostCallTimeoutMs: o.hostCallTimeoutMs, maxLogBytes: o.maxLogBytes, ...(o.createHost && { createHost: o.createHost }) };
   const report: FuzzReport = {
-    seed: seed.toString(), calls: 0, lanes: o.lanes, iommuLanes: o.iommuLanes, counts: {}, byProfile: {}, byIommu: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
+    seed: seed.toString(), calls: 0, lanes: o.lanes, iommuLanes: o.iommuLanes, counts: {}, byProfile: {}, byIommu: {}, byState: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
     rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 0, failure: null,
   };
   let mirrorHost: Host | null = null;
@@ -136,11 +141,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
             for (const outcome of outcomes) bump(report.dma, outcome);
           }
           const call = generateCall(d, lane.context());
+          const state = lane.state;
           const outcome = await lane.call(call, chance(d, STATUS_CHECK_PERCENT));
           trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
           report.calls++;
           bump(report.counts, outcome);
           bump(report.byProfile[lane.profile] ??= {}, outcome);
+          bump((report.byState[lane.profile] ??= {})[state] ??= {}, outcome);
           // A failed call while logging must have left the log alone: compare it with the mirror's.
           if (outcome !== 'ok' && lane.state !== 'idle' && chance(d, VERIFY_PERCENT)) {
             await lane.verify();
@@ -178,11 +185,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
           if (chance(d, 30)) for (const outcome of lane.dma(d, trace)) bump(report.dma, outcome);
           const call = generateIommufdCall(d, lane.context());
+          const state = lane.state;
           const outcome = lane.call(call);
           trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
           report.calls++;
           bump(report.counts, outcome);
           bump(report.byIommu[lane.kind] ??= {}, outcome);
+          bump((report.byState[lane.kind] ??= {})[state] ??= {}, outcome);
           // A failed call must have left the dirty bits alone: a clearing GET of everything shows it.
           if (outcome !== 'ok' && chance(d, VERIFY_PERCENT)) {
             lane.verify();
@@ -243,3 +252,9 @@ export function sortedCounts(counts: Counts): Array<[Outcome, number]> {
   return (Object.entries(counts) as Array<[Outcome, number]>).sort(([a], [b]) => (a === 'ok' ? -1 : b === 'ok' ? 1 : a.localeCompare(b)));
 }
 
+/** The command line that replays a failed run up to and including its failing call; null when it did not fail. */
+export function replayLine(report: FuzzReport): string | null {
+  if (!report.failure) return null;
+  const lanes = report.iommuLanes === FUZZ_DEFAULTS.iommuLanes ? '' : ` --iommu-lanes ${report.iommuLanes}`;
+  return `dmalog fuzz --seed ${report.seed} --calls ${report.failure.callIndex + 1}${lanes}`;
+}

@@ -14,6 +14,8 @@ import type { Errno } from '../uapi/errno.js';
 import { createPrng, type Prng } from '../util/prng.js';
 import type { WorkloadSpec } from '../workload/workload.js';
 import { StressChecker, type CheckerTotals, type PageRange } from './checker.js';
+import { StressRecorder, type StressHistory } from './history.js';
+import type { LatencySummary } from '../util/percentile.js';
 import { MAX_GRANULE_PAGES, fillStressOptions, type FilledStressOptions, type StressFaultKind, type StressOptions, type StressProgress } from './options.js';
 import { ceilDiv } from '../util/bits.js';
 import { createRig, type Rig } from '../rig/rig.js';
@@ -45,6 +47,10 @@ export interface StressReport {
   writesPerSecond: number;
   setsPerSecond: number;
   checker: CheckerTotals;
+  /** Wall time of each completed report set as the runner waited for it (REPORTs issued to last mark); null when none completed. */
+  reportSetLatency: LatencySummary | null;
+  /** Latency histogram, per-device throughput over time, faults and recoveries (the HTML report's charts). */
+  history: StressHistory;
   /** Every invariant held. */
   ok: boolean;
 }
@@ -115,8 +121,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   const o = fillStressOptions(options);
   const plan = planStress(o);
   const rig = await buildRig(o, plan);
-  const dma = new DmaTraffic();
-  const tally = newTally();
+  const dma = new DmaTraffic(plan.devices.length);
+  const tally = newTally(plan.devices.length);
   const started = performance.now();
   let progress: Progress | null = null;
   try {
@@ -196,6 +202,8 @@ class DmaTraffic {
   granulesMarked = 0;
   staleBursts = 0;
   writesSinceSet = 0;
+  /** Writes logged per device. */
+  readonly writesByDevice: number[];
   /** Lanes with a burst in flight: pacing waits for writes only while some lane can write. */
   busyLanes = 0;
   /** Devices the coordinator retired: their DMA ends with them. */
@@ -205,6 +213,10 @@ class DmaTraffic {
   readonly burstDone = new Signal();
   readonly setDone = new Signal();
   readonly lanes: Array<Promise<void>> = [];
+
+  constructor(devices: number) {
+    this.writesByDevice = new Array<number>(devices).fill(0);
+  }
 
   /** Stop every lane and wait for their bursts; idempotent. */
   async stop(): Promise<void> {
@@ -222,10 +234,11 @@ interface SetsTally {
   zeroingViolations: number;
   stoppedBy: StressReport['stoppedBy'];
   injected: Record<StressFaultKind, number>;
+  recorder: StressRecorder;
 }
 
-function newTally(): SetsTally {
-  return { sets: 0, pagesReported: 0, zeroingViolations: 0, stoppedBy: null, injected: { 'report-error': 0, 'tracker-error': 0, 'slow-report': 0, 'die-in-report': 0 } };
+function newTally(devices: number): SetsTally {
+  return { sets: 0, pagesReported: 0, zeroingViolations: 0, stoppedBy: null, injected: { 'report-error': 0, 'tracker-error': 0, 'slow-report': 0, 'die-in-report': 0 }, recorder: new StressRecorder(devices) };
 }
 
 /** Everything the steps after probeAndStart share. */
@@ -271,6 +284,7 @@ async function lane(run: StressRun, t: number, q: number): Promise<void> {
     const result = await run.pool.run({ guest: plan.guest, guestIova: GUEST_IOVA, logs: target.logs, control: target.control, workload, seed: plan.workloadSeed, burstId: spec.burstId, count: spec.count })
       .finally(() => { dma.busyLanes--; });
     dma.writes += result.logged;
+    dma.writesByDevice[t]! += result.logged;
     dma.writesAttempted += result.attempted;
     for (const g of result.granules) dma.granulesMarked += g;
     if (result.stale) dma.staleBursts++;
@@ -321,11 +335,14 @@ async function runSets(run: StressRun): Promise<void> {
 async function runSet(run: StressRun): Promise<boolean> {
   const { o, plan, coordinator, tally, dma, tracking: { windows, bitmap, checker } } = run;
   const index = tally.sets;
-  for (const device of run.rig.devices) {
+  const { recorder } = tally;
+  const now = () => performance.now() - run.started;
+  for (const [t, device] of run.rig.devices.entries()) {
     const fault = drawFault(plan.faultPrng, o.faultRate, plan.faultKinds);
     if (fault === null || device.dead) continue;
     await device.injectFault(fault);
     tally.injected[fault.kind as StressFaultKind]++;
+    recorder.event({ atMs: now(), set: index, device: plan.devices[t]!.name, type: 'fault', kind: fault.kind as StressFaultKind, errno: null });
   }
   const window = windows[index % windows.length]!;
   const reportWindow: ReportWindow = { iova: GUEST_IOVA + BigInt(window.from) * PAGE, length: BigInt(window.to - window.from) * PAGE, pageSize: PAGE };
@@ -334,20 +351,24 @@ async function runSet(run: StressRun): Promise<boolean> {
   const cells = run.rig.cells;
   Atomics.store(cells, CONTROL_SETS_BEGUN, index + 1);
   let outcome;
+  const issued = performance.now();
   try {
     outcome = await coordinator.reportSet(reportWindow, bitmap);
   } catch (error) {
     if (error instanceof DmalogError && error.code === 'DMALOG_ZEROING_RULE') {
       tally.zeroingViolations++;
       tally.stoppedBy = { set: index, errno: 'DMALOG_ZEROING_RULE', tracker: null };
+      recorder.event({ atMs: now(), set: index, device: 'all', type: 'stop', kind: 'stopped', errno: 'DMALOG_ZEROING_RULE' });
       return false;
     }
     if (error instanceof ReportSetError) {
       tally.stoppedBy = { set: index, errno: error.errno, tracker: error.tracker };
+      recorder.event({ atMs: now(), set: index, device: error.tracker, type: 'stop', kind: 'stopped', errno: error.errno });
       return false;
     }
     throw error;
   }
+  recorder.latency(performance.now() - issued);
   Atomics.store(cells, CONTROL_SETS_COMPLETED, index + 1);
   const pages: number[] = [];
   tally.pagesReported += bitmap.consume((bit) => pages.push(window.from + bit));
@@ -357,7 +378,14 @@ async function runSet(run: StressRun): Promise<boolean> {
     to: Number(ceilDiv(r.iova + r.length - GUEST_IOVA, PAGE)),
   })));
   checker.setDone(index, { pages: Int32Array.from(pages), marked });
-  outcome.outcomes.forEach((x, t) => { if (x.recovery === 'retired') dma.retired.add(t); });
+  outcome.outcomes.forEach((x, t) => {
+    // A retired tracker stays 'retired' in every later set: its event is the set that retired it.
+    if (x.errno !== null || (x.recovery === 'retired' && !dma.retired.has(t))) {
+      recorder.event({ atMs: now(), set: index, device: plan.devices[t]!.name, type: 'recovery', kind: x.recovery, errno: x.errno });
+    }
+    if (x.recovery === 'retired') dma.retired.add(t);
+  });
+  recorder.sample(now(), dma.writesByDevice);
   return true;
 }
 
@@ -410,6 +438,8 @@ function summarise(run: StressRun, { totals, elapsedMs }: Checked): StressReport
     writesPerSecond: dma.writes / (elapsedMs / 1000),
     setsPerSecond: tally.sets / (elapsedMs / 1000),
     checker: totals,
+    reportSetLatency: tally.recorder.summary(),
+    history: tally.recorder.history(elapsedMs, dma.writesByDevice),
     ok: totals.lost === 0 && totals.imprecise === 0 && tally.zeroingViolations === 0,
   };
 }

@@ -4,9 +4,10 @@
 // runs (d3-scale, green = short to red = long); a hatched cell did not converge in some run, a grey
 // cell with a cross has no completed run, a small cross in a corner means some run failed, a dashed
 // outline means the cell has not run yet (a shard's or a partial merge's report). Hovering a cell
-// shows its numbers (an SVG <title>). Well-formed XML, as the run report is.
+// shows its numbers (an SVG <title>). The page around it is every report's (src/report/html.ts).
 import { scaleLinear } from 'd3-scale';
-import { esc } from '../migration/report-html.js';
+import { textWidth } from '../report/chart.js';
+import { banner, esc, keyValueTable, page, section, table, type BannerLevel } from '../report/html.js';
 import { cellValue, chooseAxes, convergenceMap, type Cell, type ConvergenceMap, type Facet, type Metric } from './cells.js';
 import type { GridSummary } from './grid.js';
 import type { RecordSummary } from './record.js';
@@ -15,7 +16,6 @@ const METRIC_LABEL: Record<Metric, string> = { downtime: 'downtime', total: 'tot
 /** Short to long: green, yellow, red. */
 const RAMP = ['#1a9850', '#fee08b', '#d73027'];
 const FAILED_FILL = '#9e9e9e';
-const CHAR_PX = 6.6;
 
 export interface SweepReportOptions {
   x: string | null;
@@ -62,12 +62,14 @@ function facetSvg(map: ConvergenceMap, facet: Facet, f: number, scale: ReturnTyp
   const cw = Math.max(28, Math.min(72, Math.floor(640 / cols)));
   const ch = Math.max(20, Math.min(40, Math.floor(480 / rowsN)));
   // The y axis's name sits above its labels, horizontally (a rotated one is cut on short maps).
-  const left = 16 + Math.max(...map.y.labels.map((l) => l.length), map.y.key ? map.y.key.length + 2 : 0) * CHAR_PX;
-  const longX = Math.max(...map.x.labels.map((l) => l.length)) * CHAR_PX;
+  const left = Math.ceil(16 + Math.max(...map.y.labels.map(textWidth)));
+  // Bold text runs wider than textWidth's estimate.
+  const yKeyWidth = map.y.key ? Math.ceil(textWidth(`${map.y.key} ^`) * 1.15) : 0;
+  const longX = Math.max(...map.x.labels.map(textWidth));
   const rotate = longX > cw - 4;
   const bottom = 22 + (rotate ? Math.min(160, longX * 0.72) : 14);
   const top = map.y.key ? 24 : 12;
-  const width = Math.ceil(left + cols * cw + 16);
+  const width = Math.ceil(Math.max(left + cols * cw + 16, 4 + yKeyWidth + 8));
   const height = Math.ceil(top + rowsN * ch + bottom);
   const id = `map-${f}`;
   const parts: string[] = [];
@@ -88,7 +90,7 @@ function facetSvg(map: ConvergenceMap, facet: Facet, f: number, scale: ReturnTyp
       } else {
         body.push(`<rect x="${x}" y="${y}" width="${cw}" height="${ch}" fill="${scale.color(v!)}" stroke="#fff" />`);
         if (state === 'not-converged') body.push(`<rect class="nc" x="${x}" y="${y}" width="${cw}" height="${ch}" fill="url(#${id}-nc)" />`);
-        if (cw >= 44 && ch >= 18) body.push(`<text x="${x + cw / 2}" y="${y + ch / 2 + 4}" text-anchor="middle" class="v">${esc(formatMs(v!).replace(' ', '\u00a0'))}</text>`);
+        if (cw >= 44 && ch >= 18) body.push(`<text x="${x + cw / 2}" y="${y + ch / 2 + 4}" text-anchor="middle" font-size="10">${esc(formatMs(v!).replace(' ', '\u00a0'))}</text>`);
       }
       if (cell.failed > 0 && state !== 'failed') body.push(`<path class="some-failed" d="M${x + cw - 9} ${y + 3}l6 6m0 -6l-6 6" stroke="#000" stroke-width="1.6" />`);
       parts.push(`<g class="cell" data-state="${state}" data-x="${cell.x}" data-y="${cell.y}"${v === null ? '' : ` data-value="${v}"`}>${body.join('')}</g>`);
@@ -104,9 +106,9 @@ function facetSvg(map: ConvergenceMap, facet: Facet, f: number, scale: ReturnTyp
       ? `<text x="${cx}" y="${ly}" text-anchor="end" transform="rotate(-40 ${cx} ${ly})">${esc(l)}</text>`
       : `<text x="${cx}" y="${ly}" text-anchor="middle">${esc(l)}</text>`);
   });
-  if (map.x.key) parts.push(`<text x="${left + (cols * cw) / 2}" y="${height - 6}" text-anchor="middle" class="axis">${esc(map.x.key)}</text>`);
+  if (map.x.key) parts.push(`<text x="${left + (cols * cw) / 2}" y="${height - 6}" text-anchor="middle" font-weight="600">${esc(map.x.key)}</text>`);
   if (map.y.key) {
-    parts.push(`<text x="${left - 6}" y="${top - 8}" text-anchor="end" class="axis">${esc(`${map.y.key} \u2191`)}</text>`);
+    parts.push(`<text x="4" y="${top - 8}" font-weight="600">${esc(`${map.y.key} \u2191`)}</text>`);
   }
   const caption = facet.fixed.map((x) => `${x.key} = ${x.label}`).join(', ');
   const label = `Convergence map${caption ? ` for ${caption}` : ''}: ${METRIC_LABEL[map.metric]} by ${map.x.key ?? '(no axis)'} and ${map.y.key ?? '(no axis)'}`;
@@ -132,7 +134,7 @@ function legendSvg(map: ConvergenceMap, scale: ReturnType<typeof colorScale>): s
   } else {
     parts.push(`<text x="${barX}" y="30">no completed run: no colour scale</text>`);
   }
-  const mx = barX + Math.max(barW, caption.length * CHAR_PX) + 36;
+  const mx = Math.ceil(barX + Math.max(barW, textWidth(caption)) + 36);
   const mark = (y: number, swatch: string, text: string) => parts.push(`${swatch}<text x="${mx + 26}" y="${y + 11}">${esc(text)}</text>`);
   mark(4, `<rect x="${mx}" y="4" width="20" height="14" fill="${RAMP[1]}" /><rect x="${mx}" y="4" width="20" height="14" fill="url(#legend-nc)" />`, 'hatched: some run did not converge (forced switchover)');
   mark(22, `<rect x="${mx}" y="22" width="20" height="14" fill="${FAILED_FILL}" /><path d="M${mx + 4} 25L${mx + 16} 33M${mx + 16} 25L${mx + 4} 33" stroke="#fff" stroke-width="2" />`, 'grey with a cross: no run completed');
@@ -146,21 +148,21 @@ function cellTable(map: ConvergenceMap): string {
   const keys = [map.x.key, map.y.key].filter((k): k is string => k !== null);
   const fixedKeys = map.facets[0]?.fixed.map((f) => f.key) ?? [];
   const head = [...fixedKeys, ...keys, 'runs', 'converged', 'failed', 'downtime (median)', 'total time (median)', 'syncs (median)'];
-  const rows: string[] = [];
+  const rows: string[][] = [];
   for (const facet of map.facets) {
     for (const row of facet.rows) {
       for (const c of row) {
-        const cells = [
+        rows.push([
           ...facet.fixed.map((f) => f.label),
           ...(map.x.key ? [map.x.labels[c.x]!] : []), ...(map.y.key ? [map.y.labels[c.y]!] : []),
           `${c.runs}/${c.expected}`, `${c.converged}/${c.runs}`, c.failures.length ? `${c.failed} (${c.failures.join(', ')})` : String(c.failed),
           c.downtimeMs ? formatMs(c.downtimeMs.median) : '', c.totalTimeMs ? formatMs(c.totalTimeMs.median) : '', c.iterations ? String(c.iterations.median) : '',
-        ];
-        rows.push(`<tr>${cells.map((v) => `<td>${esc(v)}</td>`).join('')}</tr>`);
+        ]);
       }
     }
   }
-  return `<table id="cells"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const first = fixedKeys.length + keys.length;
+  return table('cells', head, rows, head.map((_, i) => i).filter((i) => i >= first));
 }
 
 const MAX_LISTED_FAILURES = 200;
@@ -177,6 +179,20 @@ function failureList(records: readonly RecordSummary[]): string {
   return `<ul id="failures">${items.join('')}</ul>${more}`;
 }
 
+/** How the sweep went, in one line: a point without a result is a failure, points not run yet a warning. */
+export function sweepBanner(grid: GridSummary, records: readonly RecordSummary[]): { level: BannerLevel; headline: string; detail: string } {
+  const n = (o: string) => records.filter((r) => r.outcome === o).length;
+  const broken = n('error') + n('mismatch');
+  const counts = `${n('converged')} converged, ${n('not-converged')} did not converge, ${n('failed')} failed or blocked`;
+  const missing = grid.points - records.length;
+  if (broken > 0) {
+    const why = [n('error') ? `${n('error')} without a result` : '', n('mismatch') ? `${n('mismatch')} with destination memory differing` : ''].filter(Boolean).join(', ');
+    return { level: 'failure', headline: `${broken} of ${records.length} points broken: ${why}`, detail: `${counts}; see Failed runs` };
+  }
+  if (missing > 0) return { level: 'warning', headline: `${records.length} of ${grid.points} points run (a shard, or a sweep not finished)`, detail: counts };
+  return { level: 'ok', headline: `${grid.points} points run: ${counts}`, detail: '' };
+}
+
 export function renderSweepReport(grid: GridSummary, records: readonly RecordSummary[], o: SweepReportOptions): string {
   const axes = chooseAxes(grid, o.x, o.y);
   const map = convergenceMap(grid, records, axes.x, axes.y, o.metric);
@@ -190,36 +206,17 @@ export function renderSweepReport(grid: GridSummary, records: readonly RecordSum
     const caption = facet.fixed.map((x) => `${x.key} = ${x.label}`).join(', ');
     return `${caption ? `<h3>${esc(caption)}</h3>` : ''}${facetSvg(map, facet, f, scale)}`;
   }).join('\n');
-  return `<!DOCTYPE html>
-<html lang="en" xmlns="http://www.w3.org/1999/xhtml">
-<head>
-<meta charset="utf-8" />
-<title>${esc(title)} (grid ${esc(grid.hash)})</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1100px; }
-svg { font: 11px system-ui, sans-serif; display: block; margin: 8px 0 16px; }
-svg .v { font-size: 10px; fill: #111; }
-svg .axis { font-weight: 600; }
-table { border-collapse: collapse; margin: 8px 0 20px; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
-#cells td { text-align: right; }
-</style>
-</head>
-<body>
-<h1>${esc(title)}</h1>
-<table id="summary"><tbody>
-<tr><th>grid</th><td>${esc(grid.hash)}: ${grid.points} points = ${esc(axesText)} × ${grid.seeds.length} seed(s) (${esc(grid.seeds.join(', '))})</td></tr>
-<tr><th>runs recorded</th><td>${records.length} of ${grid.points}: ${esc(outcomeText)}</td></tr>
-<tr><th>map</th><td>${esc(METRIC_LABEL[o.metric])} by ${esc(map.x.key ?? '(no axis)')} (across) and ${esc(map.y.key ?? '(no axis)')} (up)${map.facets.length > 1 ? `, one map per value of ${esc(map.facets[0]!.fixed.map((f) => f.key).join(' × '))}` : ''}; each cell is the median over its seeds' completed runs</td></tr>
-</tbody></table>
-<h2>Convergence map</h2>
-${legendSvg(map, scale)}
-${maps}
-<h2>Cells</h2>
-${cellTable(map)}
-<h2>Failed runs</h2>
-${failureList(records)}
-</body>
-</html>
-`;
+  const b = sweepBanner(grid, records);
+  const summary = keyValueTable('summary', [
+    ['grid', `${grid.hash}: ${grid.points} points = ${axesText} × ${grid.seeds.length} seed(s) (${grid.seeds.join(', ')})`],
+    ['runs recorded', `${records.length} of ${grid.points}: ${outcomeText}`],
+    ['map', `${METRIC_LABEL[o.metric]} by ${map.x.key ?? '(no axis)'} (across) and ${map.y.key ?? '(no axis)'} (up)${map.facets.length > 1 ? `, one map per value of ${map.facets[0]!.fixed.map((f) => f.key).join(' × ')}` : ''}; each cell is the median over its seeds' completed runs`],
+  ]);
+  const body = [
+    section('Summary', summary),
+    section('Convergence map', `${legendSvg(map, scale)}\n${maps}`),
+    section('Cells', cellTable(map)),
+    section('Failed runs', failureList(records)),
+  ].join('');
+  return page(`${title} (grid ${grid.hash})`, banner(b.level, b.headline, b.detail), body);
 }

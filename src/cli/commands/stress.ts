@@ -5,6 +5,8 @@ import { STRESS_DEFAULTS, STRESS_PROFILES, type StressOptions, type StressProfil
 import { WORKLOAD_KINDS } from '../../workload/workload.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSeed, parseSize } from '../args.js';
 import { createProgress } from '../progress.js';
+import { checkOutputFile, writeOutputFile } from '../files.js';
+import { renderStressReport } from '../../stress/report-html.js';
 import { randomSeed } from '../../util/prng.js';
 
 export const summary = 'race DMA writes against report sets and check that no dirty page is lost';
@@ -38,6 +40,8 @@ options:
   --windows K           report windows the span is split into, reported in turn (default ${STRESS_DEFAULTS.windows})
   --threads N           DMA pool threads (default: cores)
   --json                print the summary as JSON on stdout
+  --report FILE         also write a self-contained HTML report (latency histogram, throughput,
+                        faults and recoveries) to FILE (default: none; checked before the run)
   --help
 
 exit codes: 0 every invariant held over the whole run, 1 one was broken, 2 bad usage,
@@ -67,6 +71,7 @@ const FLAGS = {
   windows: { type: 'string' },
   threads: { type: 'string' },
   json: { type: 'boolean' },
+  report: { type: 'string' },
 } as const;
 
 const PAGE = 4096n;
@@ -76,7 +81,7 @@ function parseSeconds(text: string): number {
 }
 
 /** argv → options; every bad value is a UsageError. */
-export function parseStressArgs(argv: string[]): { options: StressOptions; json: boolean } {
+export function parseStressArgs(argv: string[]): { options: StressOptions; json: boolean; report: string | null } {
   const { values: v } = parseFlags(argv, FLAGS);
   if (v['report-sets'] !== undefined && v.seconds !== undefined) throw new UsageError('--report-sets and --seconds exclude each other');
   const options: StressOptions = { seed: v.seed !== undefined ? parseSeed(v.seed) : randomSeed() };
@@ -103,7 +108,8 @@ export function parseStressArgs(argv: string[]): { options: StressOptions; json:
   if (options.workload === 'shared-words' && (options.guestPages ?? STRESS_DEFAULTS.guestPages) < (options.trackers ?? STRESS_DEFAULTS.trackers)) {
     throw new UsageError('--workload shared-words needs at least one guest page per tracker');
   }
-  return { options, json: v.json ?? false };
+  if (v.report !== undefined) checkOutputFile(v.report, '--report');
+  return { options, json: v.json ?? false, report: v.report ?? null };
 }
 
 const n = (v: number) => Math.round(v).toLocaleString('en-US');
@@ -131,6 +137,14 @@ function stopLine(r: StressReport): string {
     : `stopped at report set ${s.set}${of}: REPORT failed with ${s.errno} on ${s.tracker ?? '?'} (policy ${r.options.policy}: logging stopped everywhere)`;
 }
 
+/** p50/p99/max of the report sets' wall latency. */
+export function latencyLine(r: StressReport): string {
+  const l = r.reportSetLatency;
+  if (l === null) return 'no report set completed';
+  const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
+  return `p50 ${ms(l.p50Ms)}, p99 ${ms(l.p99Ms)}, max ${ms(l.maxMs)}  (${n(l.count)} sets)`;
+}
+
 export function formatSummary(r: StressReport): string {
   const inj = r.faults.injected;
   const kinds = (Object.keys(inj) as Array<keyof typeof inj>).filter((k) => inj[k] > 0).map((k) => `${k} ${inj[k]}`).join(', ');
@@ -146,6 +160,7 @@ export function formatSummary(r: StressReport): string {
     ['REPORT errors', n(r.faults.reportErrors)],
     ['recovered', `${n(r.faults.restarts)} restarted, ${n(r.faults.retired)} retired`],
     ['throughput', `${millions(r.writesPerSecond)} writes/s, ${Math.round(r.setsPerSecond)} report sets/s`],
+    ['report-set latency', latencyLine(r)],
     ['elapsed', `${(r.elapsedMs / 1000).toFixed(2)} s`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -166,7 +181,7 @@ export function toJson(r: StressReport): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { options, json } = parseStressArgs(argv);
+  const { options, json, report: reportFile } = parseStressArgs(argv);
   (json ? process.stderr : process.stdout).write(`SEED=${options.seed}\n`);
   const progress = createProgress(process.stderr);
   const budget = options.reportSets !== undefined ? `/${options.reportSets}` : '';
@@ -175,6 +190,10 @@ export async function run(argv: string[]): Promise<number> {
   const report = await runStress(options);
   progress.end();
   process.stdout.write(json ? `${toJson(report)}\n` : formatSummary(report));
+  if (reportFile !== null) {
+    writeOutputFile(reportFile, '--report', renderStressReport(report));
+    if (!json) process.stdout.write(`report: ${reportFile}\n`);
+  }
   if (!report.ok) return EXIT.failed;
   if (report.stoppedBy === null) return EXIT.ok;
   if (json) process.stderr.write(`${stopLine(report)}\n`); // the text summary carries it already
