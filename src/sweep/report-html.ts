@@ -90,33 +90,34 @@ function facetSvg(map: ConvergenceMap, facet: Facet, f: number, scale: ReturnTyp
       } else {
         body.push(`<rect x="${x}" y="${y}" width="${cw}" height="${ch}" fill="${scale.color(v!)}" stroke="#fff" />`);
         if (state === 'not-converged') body.push(`<rect class="nc" x="${x}" y="${y}" width="${cw}" height="${ch}" fill="url(#${id}-nc)" />`);
-        if (cw >= 44 && ch >= 18) body.push(`<text x="${x + cw / 2}" y="${y + ch / 2 + 4}" text-anchor="middle" font-size="10">${esc(formatMs(v!).replace(' ', '\u00a0'))}</text>`);
+        if (cw >= 44 && ch >= 18) body.push(`<text x="${x + cw / 2}" y="${y + ch / 2 + 4}" text-anchor="middle" font-size="10" class="value">${esc(formatMs(v!).replace(' ', '\u00a0'))}</text>`);
       }
       if (cell.failed > 0 && state !== 'failed') body.push(`<path class="some-failed" d="M${x + cw - 9} ${y + 3}l6 6m0 -6l-6 6" stroke="#000" stroke-width="1.6" />`);
       parts.push(`<g class="cell" data-state="${state}" data-x="${cell.x}" data-y="${cell.y}"${v === null ? '' : ` data-value="${v}"`}>${body.join('')}</g>`);
     }
   }
   map.y.labels.forEach((l, i) => {
-    parts.push(`<text x="${left - 6}" y="${top + (rowsN - 1 - i) * ch + ch / 2 + 4}" text-anchor="end">${esc(l)}</text>`);
+    parts.push(`<text class="row" x="${left - 6}" y="${top + (rowsN - 1 - i) * ch + ch / 2 + 4}" text-anchor="end">${esc(l)}</text>`);
   });
   const ly = top + rowsN * ch + 14;
   map.x.labels.forEach((l, i) => {
     const cx = left + i * cw + cw / 2;
     parts.push(rotate
-      ? `<text x="${cx}" y="${ly}" text-anchor="end" transform="rotate(-40 ${cx} ${ly})">${esc(l)}</text>`
-      : `<text x="${cx}" y="${ly}" text-anchor="middle">${esc(l)}</text>`);
+      ? `<text class="col" x="${cx}" y="${ly}" text-anchor="end" transform="rotate(-40 ${cx} ${ly})">${esc(l)}</text>`
+      : `<text class="col" x="${cx}" y="${ly}" text-anchor="middle">${esc(l)}</text>`);
   });
-  if (map.x.key) parts.push(`<text x="${left + (cols * cw) / 2}" y="${height - 6}" text-anchor="middle" font-weight="600">${esc(map.x.key)}</text>`);
+  if (map.x.key) parts.push(`<text class="axis-title" x="${left + (cols * cw) / 2}" y="${height - 6}" text-anchor="middle" font-weight="600">${esc(map.x.key)}</text>`);
   if (map.y.key) {
-    parts.push(`<text x="4" y="${top - 8}" font-weight="600">${esc(`${map.y.key} \u2191`)}</text>`);
+    parts.push(`<text class="axis-title" x="4" y="${top - 8}" font-weight="600">${esc(`${map.y.key} \u2191`)}</text>`);
   }
   const caption = facet.fixed.map((x) => `${x.key} = ${x.label}`).join(', ');
   const label = `Convergence map${caption ? ` for ${caption}` : ''}: ${METRIC_LABEL[map.metric]} by ${map.x.key ?? '(no axis)'} and ${map.y.key ?? '(no axis)'}`;
   return `<svg id="${id}" class="map" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(label)}"><title>${esc(label)}</title>${parts.join('')}</svg>`;
 }
 
+const MARK_TEXTS = ['hatched: some run did not converge (forced switchover)', 'grey with a cross: no run completed', 'corner cross: some run failed', 'dashed: not run (yet)'] as const;
+
 function legendSvg(map: ConvergenceMap, scale: ReturnType<typeof colorScale>): string {
-  const W = 640;
   const barX = 20;
   const barW = 300;
   const parts: string[] = [];
@@ -135,13 +136,14 @@ function legendSvg(map: ConvergenceMap, scale: ReturnType<typeof colorScale>): s
     parts.push(`<text x="${barX}" y="30">no completed run: no colour scale</text>`);
   }
   const mx = Math.ceil(barX + Math.max(barW, textWidth(caption)) + 36);
-  const mark = (y: number, swatch: string, text: string) => parts.push(`${swatch}<text x="${mx + 26}" y="${y + 11}">${esc(text)}</text>`);
-  mark(4, `<rect x="${mx}" y="4" width="20" height="14" fill="${RAMP[1]}" /><rect x="${mx}" y="4" width="20" height="14" fill="url(#legend-nc)" />`, 'hatched: some run did not converge (forced switchover)');
-  mark(22, `<rect x="${mx}" y="22" width="20" height="14" fill="${FAILED_FILL}" /><path d="M${mx + 4} 25L${mx + 16} 33M${mx + 16} 25L${mx + 4} 33" stroke="#fff" stroke-width="2" />`, 'grey with a cross: no run completed');
-  mark(40, `<rect x="${mx}" y="40" width="20" height="14" fill="${RAMP[0]}" /><path d="M${mx + 11} 43l6 6m0 -6l-6 6" stroke="#000" stroke-width="1.6" />`, 'corner cross: some run failed');
-  mark(58, `<rect x="${mx + 1}" y="59" width="18" height="12" fill="#fff" stroke="#999" stroke-dasharray="3 2" />`, 'dashed: not run (yet)');
+  const mark = (y: number, swatch: string, text: string) => parts.push(`<g class="legend-entry">${swatch}<text x="${mx + 26}" y="${y + 11}">${esc(text)}</text></g>`);
+  mark(4, `<rect x="${mx}" y="4" width="20" height="14" fill="${RAMP[1]}" /><rect x="${mx}" y="4" width="20" height="14" fill="url(#legend-nc)" />`, MARK_TEXTS[0]);
+  mark(22, `<rect x="${mx}" y="22" width="20" height="14" fill="${FAILED_FILL}" /><path d="M${mx + 4} 25L${mx + 16} 33M${mx + 16} 25L${mx + 4} 33" stroke="#fff" stroke-width="2" />`, MARK_TEXTS[1]);
+  mark(40, `<rect x="${mx}" y="40" width="20" height="14" fill="${RAMP[0]}" /><path d="M${mx + 11} 43l6 6m0 -6l-6 6" stroke="#000" stroke-width="1.6" />`, MARK_TEXTS[2]);
+  mark(58, `<rect x="${mx + 1}" y="59" width="18" height="12" fill="#fff" stroke="#999" stroke-dasharray="3 2" />`, MARK_TEXTS[3]);
   const defs = '<defs><pattern id="legend-nc" patternUnits="userSpaceOnUse" width="7" height="7" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="7" stroke="#000" stroke-opacity="0.5" stroke-width="2" /></pattern></defs>';
-  return `<svg id="legend" xmlns="http://www.w3.org/2000/svg" width="${W + 260}" height="78" viewBox="0 0 ${W + 260} 78" role="img" aria-label="Legend: colour scale and marks"><title>Legend: colour scale and marks</title>${defs}${parts.join('')}</svg>`;
+  const width = Math.ceil(mx + 26 + Math.max(...MARK_TEXTS.map(textWidth)) + 12);
+  return `<svg id="legend" xmlns="http://www.w3.org/2000/svg" width="${width}" height="78" viewBox="0 0 ${width} 78" role="img" aria-label="Legend: colour scale and marks"><title>Legend: colour scale and marks</title>${defs}${parts.join('')}</svg>`;
 }
 
 function cellTable(map: ConvergenceMap): string {
