@@ -111,10 +111,14 @@ test('--list prints the share\'s points with their ids, in order', (t) => {
     `2\t${grid.ids[2]}\tbandwidth=32M\tseed=1`, `3\t${grid.ids[3]}\tbandwidth=32M\tseed=2`,
   ]);
   t.deepEqual(dmalog(file, '--list', '--shard', '2/3').stdout.trimEnd().split('\n').map((l) => l.split('\t')[0]), ['1']);
-  // The committed example grid parses.
-  const example = dmalog(path.join(ROOT, 'examples', 'sweep-grid.json'), '--list');
+  // The committed example grid parses, and the README shows it as it is.
+  const exampleFile = path.join(ROOT, 'examples', 'sweep-grid.json');
+  const example = dmalog(exampleFile, '--list');
   t.is(example.code, 0, example.stderr);
-  t.true(example.stdout.trimEnd().split('\n').length >= 8);
+  t.is(example.stdout.trimEnd().split('\n').length, 48);
+  const shown = /This is `examples\/sweep-grid\.json`[^`]*```json\n([\s\S]*?)```/.exec(readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+  t.truthy(shown, 'README shows the example grid');
+  t.deepEqual(JSON.parse(shown![1]!), JSON.parse(readFileSync(exampleFile, 'utf8')));
 });
 
 test('shards through the CLI, merged; merge refuses outputs of another grid', (t) => {
