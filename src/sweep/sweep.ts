@@ -128,14 +128,18 @@ export function writeOutputs(files: SweepFiles, grid: GridSummary, stored: reado
   write(files.html, renderSweepReport(grid, records, { x: o.x ?? null, y: o.y ?? null, metric: o.metric ?? 'downtime' }));
 }
 
-/** At most as many jobs as fit in memory, each point estimated as a migration run would be. */
-function jobsThatFit(pending: readonly SweepPoint[], writerThreads: number): { fit: number; largest: number } {
+/**
+ * How many points fit in memory at once, each estimated as a migration run estimates itself
+ * (footprint.ts), and the largest estimate. A point too large for the memory alone still runs
+ * (alone), and its own check refuses it: an error record.
+ */
+export function jobsThatFit(pending: readonly Pick<SweepPoint, 'options'>[], writerThreads: number, availableBytes = availableMemory()): { fit: number; largest: number } {
   let largest = 0;
   for (const p of pending) {
     const o = fillMigrationOptions(p.options);
     largest = Math.max(largest, estimateFootprint(o, o.writerThreads ?? writerThreads).bytes);
   }
-  return { fit: Math.floor(availableMemory() / Math.max(1, largest)), largest };
+  return { fit: Math.floor(availableBytes / Math.max(1, largest)), largest };
 }
 
 export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
@@ -153,9 +157,10 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   let jobs = Math.max(1, Math.min(o.jobs ?? cores, pending.length || 1));
   const writerThreads = o.writerThreads ?? Math.max(1, Math.floor(cores / jobs));
   if (pending.length > 0) {
-    const { fit, largest } = jobsThatFit(pending, writerThreads);
+    const available = availableMemory();
+    const { fit, largest } = jobsThatFit(pending, writerThreads, available);
     if (fit < jobs) {
-      o.onNote?.(`--jobs ${jobs} lowered to ${Math.max(1, fit)}: the largest point needs about ${Math.ceil(largest / 2 ** 20)} MiB and ${Math.floor(availableMemory() / 2 ** 20)} MiB are available`);
+      o.onNote?.(`--jobs ${jobs} lowered to ${Math.max(1, fit)}: the largest point needs about ${Math.ceil(largest / 2 ** 20)} MiB and ${Math.floor(available / 2 ** 20)} MiB are available`);
       jobs = Math.max(1, fit);
     }
   }

@@ -5,7 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import { estimateFootprint } from '../../src/migration/footprint.js';
+import { fillMigrationOptions } from '../../src/migration/options.js';
 import type { MigrationResult } from '../../src/migration/result.js';
+import { jobsThatFit } from '../../src/sweep/sweep.js';
 import { chooseAxes, convergenceMap, median } from '../../src/sweep/cells.js';
 import { csvField, renderCsv } from '../../src/sweep/csv.js';
 import type { GridSummary } from '../../src/sweep/grid.js';
@@ -164,4 +167,13 @@ test('progress: rate and ETA from the points done so far', (t) => {
   t.is(progressText({ done: 4, toRun: 8, skipped: 0, share: 8, counts, elapsedMs: 2000 }), 'sweep: 4/8 points · 2 s · 2.0 points/s · ETA 2 s · converged 1, not converged 0, failed 1');
   t.is(progressText({ done: 0, toRun: 8, skipped: 0, share: 8, counts, elapsedMs: 900 }), 'sweep: 0/8 points · 1 s · converged 1, not converged 0, failed 1');
   t.deepEqual([formatDuration(42_400), formatDuration(185_000), formatDuration(7_800_000)], ['42 s', '3 m 05 s', '2 h 10 m']);
+});
+
+test('jobs that fit: the available memory over the largest point\'s estimate (as a migration run estimates itself)', (t) => {
+  const points = [{ options: { ram: '64M' } }, { options: { ram: '1G', writerThreads: 4 } }];
+  const one = estimateFootprint(fillMigrationOptions({ ram: '1G', writerThreads: 4 })).bytes;
+  t.deepEqual(jobsThatFit(points, 1, 3 * one + 1), { fit: 3, largest: one });
+  t.deepEqual(jobsThatFit(points, 1, one - 1), { fit: 0, largest: one });
+  // Writer threads the point does not set are the sweep's.
+  t.is(jobsThatFit([{ options: { ram: '64M' } }], 8, 1).largest, estimateFootprint(fillMigrationOptions({ ram: '64M' }), 8).bytes);
 });
