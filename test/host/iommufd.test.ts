@@ -128,17 +128,22 @@ both('a mapping added after attach is marked too; unmap takes its bits; detach s
   t.deepEqual(await iommufd.mappings(ioas), [{ iova: 0n, length: 16n * PAGE, huge: false }]);
 });
 
-both('host.dmaWrite by a device attached to a HWPT, to IOVA not all mapped in its IOAS: an IOMMU fault, EFAULT, logged nowhere', async (t, transport) => {
+/** Device `name` attached to a dirty-tracking HWPT (tracking on) over an IOAS mapping each [first page, pages) at 4 KiB. */
+async function trackedThrough(t: ExecutionContext, transport: TransportKind, name: string, maps: Array<[bigint, bigint]>) {
   const host = await hostOn(t, transport);
   const iommufd = await host.openIommufd();
-  const fd = host.open('mlx');
+  const fd = host.open(name);
   const ioas = await iommufd.allocIoas();
-  await iommufd.map(ioas, 0n, 16n * PAGE);
-  await iommufd.map(ioas, 32n * PAGE, 16n * PAGE);
+  for (const [first, pages] of maps) await iommufd.map(ioas, first * PAGE, pages * PAGE);
   const dev = await iommufd.bind(fd);
   const hwpt = await iommufd.allocHwpt(dev, ioas, { dirtyTracking: true });
   await iommufd.attach(dev, hwpt);
   await iommufd.setDirtyTracking(hwpt, true);
+  return { host, iommufd, fd, ioas, hwpt };
+}
+
+both('host.dmaWrite by a device attached to a HWPT, to IOVA not all mapped in its IOAS: an IOMMU fault, EFAULT, logged nowhere', async (t, transport) => {
+  const { host, iommufd, fd, hwpt } = await trackedThrough(t, transport, 'mlx', [[0n, 16n], [32n, 16n]]);
   const device = host.device('mlx');
   // The device's own log covers the hole too: a faulting write must not reach it either.
   await device.startLogging({ pageSize: PAGE, ranges: [{ iova: 0n, length: 64n * PAGE }] });
@@ -160,16 +165,7 @@ both('host.dmaWrite by a device attached to a HWPT, to IOVA not all mapped in it
 });
 
 both('host.dmaWrite racing an unmap: a write issued after the unmap faults (EFAULT); one issued before it is in the HWPT log until the unmap takes it', async (t, transport) => {
-  const host = await hostOn(t, transport);
-  const iommufd = await host.openIommufd();
-  const fd = host.open('none');
-  const ioas = await iommufd.allocIoas();
-  await iommufd.map(ioas, 0n, 16n * PAGE);
-  await iommufd.map(ioas, 16n * PAGE, 16n * PAGE);
-  const dev = await iommufd.bind(fd);
-  const hwpt = await iommufd.allocHwpt(dev, ioas, { dirtyTracking: true });
-  await iommufd.attach(dev, hwpt);
-  await iommufd.setDirtyTracking(hwpt, true);
+  const { host, iommufd, fd, ioas, hwpt } = await trackedThrough(t, transport, 'none', [[0n, 16n], [16n, 16n]]);
   // Issued together: the iommufd takes them in call order, so the first write lands before the
   // unmap, the second after it, whatever the thread hop.
   const [before, unmapped, after, other] = await Promise.allSettled([
