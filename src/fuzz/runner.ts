@@ -136,7 +136,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           const stepped = step(callDraw(seed, k), k, j, trace);
           if (stepped) await stepped;
           sampleRss();
-          await close.pause?.();
+          if (close.pause) await close.pause();
         }
         if (stopAt === o.calls) {
           await close.verify();

@@ -59,7 +59,11 @@ export class ThreadLife {
   race<T>(what: string, answer: Promise<T>, thrown: (error: unknown) => { error: VfioError; fail: boolean }): Promise<T> {
     const { name, timeoutMs } = this.#options;
     return new Promise<T>((resolve, reject) => {
-      if (this.#death) { reject(new VfioError(this.#death, `${name} thread died during ${what}`)); return; }
+      if (this.#death) {
+        answer.catch(() => {}); // nobody waits for it any more
+        reject(new VfioError(this.#death, `${name} thread died during ${what}`));
+        return;
+      }
       let settled = false;
       const finish = () => { settled = true; clearTimeout(timer); forget(); };
       const timer = setTimeout(() => {

@@ -115,8 +115,8 @@ function drawFault(prng: Prng, rate: number, kinds: StressFaultKind[]): Fault | 
 /**
  * A stress run, step by step:
  *
- *   planStress (what the seed fixes) → buildRig (host, pool, coordinator) → probeAndStart (every
- *   device PROBEd and STARTed over the guest) → startLanes (DMA lanes, o.queues per device) →
+ *   planStress (what the seed fixes) → buildRig (host, pool, IOMMU trackers, coordinator) →
+ *   probeAndStart (every tracker PROBEd and STARTed over the guest) → startLanes (DMA lanes, o.queues per device) →
  *   runSets (runSet after runSet until the budget is spent or a set stops the run) →
  *   stopAndCheck (lanes drained, the checker's verdict, STOP) → summarise (the report).
  *
