@@ -123,46 +123,29 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       else if (report.calls % RSS_SAMPLE_EVERY === 0 && report.rssBaselineBytes > 0) checkRss(report, o.rssBudgetBytes);
     };
 
-    const runLane = async (lane: FuzzLane): Promise<void> => {
-      const trace = o.trace && (o.traceLane === undefined || o.traceLane === lane.index) ? o.trace : null;
-      let k = lane.index;
+    /**
+     * Lane `index`'s schedule, whatever its kind: calls k = index, index + allLanes, ... below
+     * stopAt, each one `step`, then (when nothing failed) the closing verify and round. A failure
+     * is recorded at its call, and lowers stopAt for every lane.
+     */
+    const runScheduled = async (
+      index: number, profile: ProfileName | IommuLaneKind,
+      step: (d: Draw, k: number, j: number, trace: Trace) => Promise<void> | void,
+      close: { verify: () => Promise<void> | void; round: () => Promise<void> | void; pause?: () => Promise<void> },
+    ): Promise<void> => {
+      const trace = o.trace && (o.traceLane === undefined || o.traceLane === index) ? o.trace : null;
+      let k = index;
       try {
         for (let j = 0; k < stopAt; j++, k += allLanes) {
-          const d = callDraw(seed, k);
-          if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
-          if (chance(d, STATE_CHANGE_PERCENT)) {
-            const target = pick(d, lane.profile === 'mlx5' ? ['idle', 'logging', 'error'] as const : ['idle', 'logging'] as const);
-            await lane.setState(d, target);
-            trace?.(`#${k} lane ${lane.index}: state → ${target}: ${lane.describeStatus()}`);
-            report.stateChanges++;
-          }
-          if (chance(d, 20)) {
-            const outcomes = await lane.dma(d, trace);
-            for (const outcome of outcomes) bump(report.dma, outcome);
-          }
-          const call = generateCall(d, lane.context());
-          const state = lane.state;
-          const outcome = await lane.call(call, chance(d, STATUS_CHECK_PERCENT));
-          trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
-          report.calls++;
-          bump(report.counts, outcome);
-          bump(report.byProfile[lane.profile] ??= {}, outcome);
-          bump((report.byState[lane.profile] ??= {})[state] ??= {}, outcome);
-          // A failed call while logging must have left the log alone: compare it with the mirror's.
-          if (outcome !== 'ok' && lane.state !== 'idle' && chance(d, VERIFY_PERCENT)) {
-            await lane.verify();
-            trace?.(`#${k} lane ${lane.index}: verified`);
-            report.verifies++;
-          }
-          if (j % ROUND_EVERY === ROUND_EVERY - 1) {
-            await lane.round();
-            report.rounds++;
-          }
+          // Awaited only when it is a promise: a synchronous lane keeps running without a hop.
+          const stepped = step(callDraw(seed, k), k, j, trace);
+          if (stepped) await stepped;
           sampleRss();
+          if (close.pause) await close.pause();
         }
         if (stopAt === o.calls) {
-          await lane.verify();
-          await lane.round();
+          await close.verify();
+          await close.round();
           report.verifies++;
           report.rounds++;
         }
@@ -171,53 +154,67 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         k = Math.min(k, o.calls - 1);
         stopAt = Math.min(stopAt, k);
         const f = error instanceof FuzzFailure ? error : new FuzzFailure('exception', `the fuzz harness threw: ${(error as Error)?.stack ?? String(error)}`);
-        failures.push({ code: f.code, kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.profile, call: f.call });
+        failures.push({ code: f.code, kind: f.kind, detail: f.detail, callIndex: k, lane: index, profile, call: f.call });
       }
     };
 
-    // The same schedule for an iommufd lane, whose calls are synchronous and checked in full each time.
-    const runIommuLane = async (lane: IommuFuzzLane): Promise<void> => {
-      const trace = o.trace && (o.traceLane === undefined || o.traceLane === lane.index) ? o.trace : null;
-      let k = lane.index;
-      try {
-        for (let j = 0; k < stopAt; j++, k += allLanes) {
-          const d = callDraw(seed, k);
-          if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
-          if (chance(d, 30)) for (const outcome of lane.dma(d, trace)) bump(report.dma, outcome);
-          const call = generateIommufdCall(d, lane.context());
-          const state = lane.state;
-          const outcome = lane.call(call);
-          trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
-          report.calls++;
-          bump(report.counts, outcome);
-          bump(report.byIommu[lane.kind] ??= {}, outcome);
-          bump((report.byState[lane.kind] ??= {})[state] ??= {}, outcome);
-          // A failed call must have left the dirty bits alone: a clearing GET of everything shows it.
-          if (outcome !== 'ok' && chance(d, VERIFY_PERCENT)) {
-            lane.verify();
-            trace?.(`#${k} lane ${lane.index}: verified`);
-            report.verifies++;
-          }
-          if (j % ROUND_EVERY === ROUND_EVERY - 1) {
-            lane.round();
-            report.rounds++;
-          }
-          sampleRss();
-          await lane.yieldNow();
-        }
-        if (stopAt === o.calls) {
-          lane.verify();
-          lane.round();
-          report.verifies++;
-          report.rounds++;
-        }
-      } catch (error) {
-        k = Math.min(k, o.calls - 1);
-        stopAt = Math.min(stopAt, k);
-        const f = error instanceof FuzzFailure ? error : new FuzzFailure('exception', `the fuzz harness threw: ${(error as Error)?.stack ?? String(error)}`);
-        failures.push({ code: f.code, kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.kind, call: f.call });
-      }
+    /** One call made: traced, counted overall and in the lane's own table. */
+    const counted = (k: number, lane: { index: number; describeStatus(): string }, outcome: Outcome, call: Parameters<typeof describeCall>[0], own: Counts, trace: Trace, byState: { of: ProfileName | IommuLaneKind; state: string }): void => {
+      trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
+      report.calls++;
+      bump(report.counts, outcome);
+      bump(own, outcome);
+      // Counted by the state the call was made in, not the one it left.
+      bump((report.byState[byState.of] ??= {})[byState.state] ??= {}, outcome);
     };
+
+    const runLane = (lane: FuzzLane): Promise<void> => runScheduled(lane.index, lane.profile, async (d, k, j, trace) => {
+      if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
+      if (chance(d, STATE_CHANGE_PERCENT)) {
+        const target = pick(d, lane.profile === 'mlx5' ? ['idle', 'logging', 'error'] as const : ['idle', 'logging'] as const);
+        await lane.setState(d, target);
+        trace?.(`#${k} lane ${lane.index}: state → ${target}: ${lane.describeStatus()}`);
+        report.stateChanges++;
+      }
+      if (chance(d, 20)) {
+        const outcomes = await lane.dma(d, trace);
+        for (const outcome of outcomes) bump(report.dma, outcome);
+      }
+      const call = generateCall(d, lane.context());
+      const state = lane.state;
+      const outcome = await lane.call(call, chance(d, STATUS_CHECK_PERCENT));
+      counted(k, lane, outcome, call, report.byProfile[lane.profile] ??= {}, trace, { of: lane.profile, state });
+      // A failed call while logging must have left the log alone: compare it with the mirror's.
+      if (outcome !== 'ok' && lane.state !== 'idle' && chance(d, VERIFY_PERCENT)) {
+        await lane.verify();
+        trace?.(`#${k} lane ${lane.index}: verified`);
+        report.verifies++;
+      }
+      if (j % ROUND_EVERY === ROUND_EVERY - 1) {
+        await lane.round();
+        report.rounds++;
+      }
+    }, { verify: () => lane.verify(), round: () => lane.round() });
+
+    // The same schedule for an iommufd lane, whose calls are synchronous and checked in full each time.
+    const runIommuLane = (lane: IommuFuzzLane): Promise<void> => runScheduled(lane.index, lane.kind, (d, k, j, trace) => {
+      if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
+      if (chance(d, 30)) for (const outcome of lane.dma(d, trace)) bump(report.dma, outcome);
+      const call = generateIommufdCall(d, lane.context());
+      const state = lane.state;
+      const outcome = lane.call(call);
+      counted(k, lane, outcome, call, report.byIommu[lane.kind] ??= {}, trace, { of: lane.kind, state });
+      // A failed call must have left the dirty bits alone: a clearing GET of everything shows it.
+      if (outcome !== 'ok' && chance(d, VERIFY_PERCENT)) {
+        lane.verify();
+        trace?.(`#${k} lane ${lane.index}: verified`);
+        report.verifies++;
+      }
+      if (j % ROUND_EVERY === ROUND_EVERY - 1) {
+        lane.round();
+        report.rounds++;
+      }
+    }, { verify: () => lane.verify(), round: () => lane.round(), pause: () => lane.yieldNow() });
     await Promise.all([...lanes.map(runLane), ...iommuLanes.map(runIommuLane)]);
     if (failures.length === 0 && report.rssBaselineBytes > 0) {
       try {
@@ -236,6 +233,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   report.elapsedMs = Math.round(performance.now() - started);
   return report;
 }
+
+/** A lane's trace line sink, or null when that lane is not traced. */
+type Trace = ((line: string) => void) | null;
 
 function bump(counts: Counts, outcome: Outcome): void {
   counts[outcome] = (counts[outcome] ?? 0) + 1;

@@ -23,6 +23,10 @@ Prints SEED first; the same seed gives the same writes and faults.
 options:
   --trackers N          devices (default ${STRESS_DEFAULTS.trackers})
   --profiles LIST       profiles the devices cycle through: mlx5,pds (default mlx5,pds)
+  --iommu-trackers N    IOMMU trackers, at most --trackers (default ${STRESS_DEFAULTS.iommuTrackers}): iommufd HWPTs with
+                        dirty tracking over the guest (2 MiB IOPTEs over its first half, 4 KiB
+                        elsewhere), device t attached to HWPT t mod N; every write is then
+                        logged by the device and by its HWPT, and every report set reads both
   --queues N            DMA queues per device (default ${STRESS_DEFAULTS.queues})
   --report-sets N       stop after N report sets
   --seconds S           stop after S seconds (default ${STRESS_DEFAULTS.seconds}; also 500ms, 2m)
@@ -56,6 +60,7 @@ export const EXIT_STOPPED_EARLY = 3;
 const FLAGS = {
   trackers: { type: 'string' },
   profiles: { type: 'string' },
+  'iommu-trackers': { type: 'string' },
   queues: { type: 'string' },
   'report-sets': { type: 'string' },
   seconds: { type: 'string' },
@@ -87,6 +92,7 @@ export function parseStressArgs(argv: string[]): { options: StressOptions; json:
   const options: StressOptions = { seed: v.seed !== undefined ? parseSeed(v.seed) : randomSeed() };
   if (v.trackers !== undefined) options.trackers = parseIntArg(v.trackers, '--trackers', 1, 64);
   if (v.profiles !== undefined) options.profiles = v.profiles.split(',').map((p) => parseChoice(p.trim(), '--profiles', STRESS_PROFILES)) as StressProfile[];
+  if (v['iommu-trackers'] !== undefined) options.iommuTrackers = parseIntArg(v['iommu-trackers'], '--iommu-trackers', 0, 64);
   if (v.queues !== undefined) options.queues = parseIntArg(v.queues, '--queues', 1, 64);
   if (v['report-sets'] !== undefined) options.reportSets = parseIntArg(v['report-sets'], '--report-sets', 1);
   if (v.seconds !== undefined) options.seconds = parseSeconds(v.seconds);
@@ -122,7 +128,8 @@ function millions(v: number): string {
 export function reproduceLine(r: StressReport): string {
   const o = r.options;
   const budget = o.reportSets !== null ? `--report-sets ${o.reportSets}` : `--seconds ${o.seconds}`;
-  const parts = [`dmalog stress --seed ${r.seed}`, `--trackers ${o.trackers}`, `--profiles ${o.profiles.join(',')}`, `--queues ${o.queues}`, budget,
+  const parts = [`dmalog stress --seed ${r.seed}`, `--trackers ${o.trackers}`, `--profiles ${o.profiles.join(',')}`,
+    ...(o.iommuTrackers > 0 ? [`--iommu-trackers ${o.iommuTrackers}`] : []), `--queues ${o.queues}`, budget,
     `--workload ${o.workload}`, `--contract ${o.contract}`, `--faults ${o.faultRate}`, ...(o.kill ? ['--kill'] : []), `--policy ${o.policy}`,
     `--guest ${o.guestPages % 256 === 0 ? `${o.guestPages / 256}M` : `${o.guestPages * 4}K`}`, `--burst ${o.burstWrites}`, `--writes-per-set ${o.writesPerSet}`, `--windows ${o.windows}`];
   return parts.join(' ');
@@ -145,11 +152,22 @@ export function latencyLine(r: StressReport): string {
   return `p50 ${ms(l.p50Ms)}, p99 ${ms(l.p99Ms)}, max ${ms(l.maxMs)}  (${n(l.count)} sets)`;
 }
 
+/** The IOMMU trackers' rows, when the run had any. */
+function iommuRows(r: StressReport): Array<[string, string]> {
+  const { iommu } = r;
+  if (iommu.trackers.length === 0) return [];
+  return [
+    ['iommu trackers', iommu.trackers.map((x) => `${x.name} (HWPT ${x.hwptId}: ${x.devices.join(', ')})`).join('; ')],
+    ['iommu mappings', `${n(iommu.hugePages / 512)} x 2M + ${n(iommu.smallPages)} x 4K; ${n(iommu.granulesMarked)} HWPT log bits marked`],
+  ];
+}
+
 export function formatSummary(r: StressReport): string {
   const inj = r.faults.injected;
   const kinds = (Object.keys(inj) as Array<keyof typeof inj>).filter((k) => inj[k] > 0).map((k) => `${k} ${inj[k]}`).join(', ');
   const rows: Array<[string, string]> = [
     ['devices', r.devices.map((d) => `${d.name} (${d.pageSize / 1024}K)`).join(', ')],
+    ...iommuRows(r),
     ['writes logged', `${n(r.writes)}  (${n(r.bursts)} bursts; ${n(r.writesAttempted - r.writes)} writes after a log stopped, in ${n(r.staleBursts)} bursts)`],
     ['report sets', n(r.reportSets)],
     ['pages reported', n(r.pagesReported)],
