@@ -22,13 +22,25 @@ function dmalog(...args: string[]): Ran {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Several commands at once (each a process): refusals cost a process start each, not a run. */
-function dmalogAll(argvs: string[][]): Promise<Ran[]> {
-  return Promise.all(argvs.map((args) => new Promise<Ran>((resolve) => {
-    execFile(process.execPath, [MAIN, 'sweep', ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } }, (error, stdout, stderr) => {
+function dmalogAsync(args: string[]): Promise<Ran> {
+  return new Promise<Ran>((resolve) => {
+    execFile(process.execPath, [MAIN, 'sweep', ...args], { cwd: dir, encoding: 'utf8', timeout: 90_000, env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
     });
-  })));
+  });
+}
+
+/** Commands three at a time (each a process start, nothing run): faster than one by one, gentle on 2 cores. */
+async function dmalogAll(argvs: string[][]): Promise<Ran[]> {
+  const out: Ran[] = new Array(argvs.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: 3 }, async () => {
+    while (next < argvs.length) {
+      const i = next++;
+      out[i] = await dmalogAsync(argvs[i]!);
+    }
+  }));
+  return out;
 }
 
 function gridFile(name: string, grid: unknown): string {
