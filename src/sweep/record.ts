@@ -4,7 +4,7 @@
 // its point run again; anything else that is not a record is refused naming the line.
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import type { MigrationResult } from '../migration/result.js';
-import type { GridSummary, SweepPoint } from './grid.js';
+import { canonicalJson, type GridSummary, type SweepPoint } from './grid.js';
 
 /**
  * converged / not-converged: completed with memory identical (switched over within the limit, or
@@ -120,6 +120,7 @@ function isRecord(v: unknown): v is SweepRecord {
  */
 function scanRecords(read: (buffer: Buffer, position: number) => number, file: string): RecordFile {
   const records: StoredRecord[] = [];
+  const grids = new Map<string, GridSummary>();
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let lineStart = 0;
@@ -139,6 +140,10 @@ function scanRecords(read: (buffer: Buffer, position: number) => number, file: s
       if (body.toString('utf8').trim() === '') throw new RecordFileError(`${file}:${line}: an empty line`);
       throw new RecordFileError(`${file}:${line}: ${ok ? 'not a sweep record' : 'not JSON'}`);
     }
+    // Every record repeats its grid: one object per grid in memory, not one per record.
+    const grid = grids.get(value.grid.hash);
+    if (grid !== undefined && canonicalJson(grid) === canonicalJson(value.grid)) value.grid = grid;
+    else if (grid === undefined) grids.set(value.grid.hash, value.grid);
     records.push({ summary: summarize(value), file, offset: lineStart, length: body.length + (hasNewline ? 1 : 0) });
     return true;
   };
