@@ -138,7 +138,7 @@ test('shards through the CLI, merged; merge refuses outputs of another grid', (t
   const out = path.join(dir, 'out-run');
   const one = dmalog(file, '--shard', '1/2', '--out', out, '--jobs', '1');
   t.is(one.code, 0, one.stderr);
-  t.regex(one.stdout, /^sweep: 1 points of shard 1\/2 of grid [0-9a-f]{16} \(2 points\): ran 1 in /);
+  t.regex(one.stdout, /^sweep: 1 point of shard 1\/2 of grid [0-9a-f]{16} \(2 points\): ran 1 in /);
   // Without a terminal: a progress line for the last point.
   t.regex(one.stderr, /^sweep: 1\/1 points · \d+ s · .* · converged 1, not converged 0, failed 0\n$/);
   t.is(dmalog(file, '--shard', '2/2', '--out', out, '--jobs', '1').code, 0);

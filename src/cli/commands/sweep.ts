@@ -157,6 +157,10 @@ function mapOptions(v: { x?: string; y?: string; color?: string }, axisKeys: rea
   return { x: v.x ?? null, y: v.y ?? null, metric: v.color === undefined ? 'downtime' : parseChoice(v.color, '--color', METRICS) };
 }
 
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
 function outcomeText(counts: Record<Outcome, number>): string {
   return `converged ${counts.converged}, not converged ${counts['not-converged']}, failed ${counts.failed}, memory differs ${counts.mismatch}, error ${counts.error}`;
 }
@@ -226,7 +230,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const o = outcome;
   const where = shard.n === 1 ? `grid ${grid.hash}` : `shard ${shard.k}/${shard.n} of grid ${grid.hash} (${grid.ids.length} points)`;
-  process.stdout.write(`sweep: ${o.share} points of ${where}: ran ${o.ran}${o.skipped > 0 ? `, skipped ${o.skipped} done before` : ''}${o.truncated ? ' (a cut-short last line was redone)' : ''} in ${formatDuration(performance.now() - began)} (${o.jobs} jobs × ${o.writerThreads} writer threads); ${outcomeText(o.counts)}\n`);
+  process.stdout.write(`sweep: ${plural(o.share, 'point')} of ${where}: ran ${o.ran}${o.skipped > 0 ? `, skipped ${o.skipped} done before` : ''}${o.truncated ? ' (a cut-short last line was redone)' : ''} in ${formatDuration(performance.now() - began)} (${plural(o.jobs, 'job')} × ${plural(o.writerThreads, 'writer thread')}); ${outcomeText(o.counts)}\n`);
   process.stdout.write(`wrote ${o.files.jsonl}, ${o.files.csv}, ${o.files.html}\n`);
   return o.broken > 0 ? EXIT.failed : EXIT.ok;
 }
