@@ -81,8 +81,11 @@ export class VfioUserClient {
   /** Fds received on replies, closed with the client. */
   readonly received: number[] = [];
 
-  private constructor(socket: MessageSocket) {
+  readonly #serveDmaCommands: boolean;
+
+  private constructor(socket: MessageSocket, serveDma: boolean) {
     this.socket = socket;
+    this.#serveDmaCommands = serveDma;
     socket.listen({
       message: (bytes, fds) => this.#onMessage(bytes, fds),
       framing: () => {},
@@ -90,8 +93,9 @@ export class VfioUserClient {
     });
   }
 
-  static async connect(path: string): Promise<VfioUserClient> {
-    return new VfioUserClient(await connectUnix(path));
+  /** `serveDma: false` leaves the server's DMA commands unanswered (the replay answers them itself). */
+  static async connect(path: string, options: { serveDma?: boolean } = {}): Promise<VfioUserClient> {
+    return new VfioUserClient(await connectUnix(path), options.serveDma ?? true);
   }
 
   #onMessage(bytes: Uint8Array, fds: number[]): void {
@@ -100,7 +104,7 @@ export class VfioUserClient {
     this.#rawWake?.();
     const m = decodeMessage(bytes, fds, { from: 'server', maxMessageBytes: 1 << 26 });
     if (isDecodeFailure(m)) return;
-    if (m.header.type === 'command') { void this.#serveDma(m); return; }
+    if (m.header.type === 'command') { if (this.#serveDmaCommands) void this.#serveDma(m); return; }
     this.#waiting.get(m.header.msgId)?.(m);
     this.#waiting.delete(m.header.msgId);
   }
