@@ -78,6 +78,8 @@ export class Session {
   readonly #pendingDma = new Map<number, PendingDma>();
   readonly #background = new Set<Promise<void>>();
   #closing: Promise<void> | null = null;
+  /** Set by a command whose reply ends the session (a refused handshake). */
+  #closeAfterReply: string | null = null;
   readonly closed: Promise<void>;
   #resolveClosed!: () => void;
 
@@ -168,6 +170,7 @@ export class Session {
         reply = errorReply(header, errno);
       }
       if (reply && !header.noReply) await this.#send(reply);
+      if (this.#closeAfterReply !== null) void this.close(this.#closeAfterReply);
     });
   }
 
@@ -202,7 +205,7 @@ export class Session {
     const fail = (errno: Errno): OutgoingMessage => { closeFds(m.fds); return errorReply(header, errno); };
     if (this.#peer === null) {
       if (header.cmd !== VFIO_USER.VERSION || body.kind !== 'version') {
-        void this.close('first command is not VERSION');
+        this.#closeAfterReply = 'first command is not VERSION';
         return fail('EINVAL');
       }
       return this.#version(m, body);
@@ -270,7 +273,7 @@ export class Session {
   #version(m: Message, body: Extract<Body, { kind: 'version' }>): OutgoingMessage {
     const caps = body.capabilities!;
     if (body.major !== VFIO_USER_MAJOR || (caps.migration?.pgsize !== undefined && caps.migration.pgsize !== MIGRATION_PGSIZE)) {
-      void this.close('VERSION refused');
+      this.#closeAfterReply = 'VERSION refused';
       return errorReply(m.header, 'EINVAL');
     }
     this.#peer = caps;

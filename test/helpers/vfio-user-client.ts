@@ -69,7 +69,7 @@ export interface MapEntry { iova: bigint; size: bigint; offset: bigint }
 export class VfioUserClient {
   readonly socket: MessageSocket;
   #nextId = 0x100;
-  readonly #waiting = new Map<number, (m: Message) => void>();
+  readonly #waiting = new Map<number, (m: Message | Error) => void>();
   readonly #raw: Array<{ bytes: Uint8Array; fds: number[] }> = [];
   #rawWake: (() => void) | null = null;
   /** Maps the server may DMA into (by messages), against `memory`. */
@@ -89,7 +89,13 @@ export class VfioUserClient {
     socket.listen({
       message: (bytes, fds) => this.#onMessage(bytes, fds),
       framing: () => {},
-      close: (reason) => { this.closedBy = reason; this.#closedWake?.(); this.#rawWake?.(); },
+      close: (reason) => {
+        this.closedBy = reason;
+        for (const w of this.#waiting.values()) w(new Error(`connection closed (${reason})`));
+        this.#waiting.clear();
+        this.#closedWake?.();
+        this.#rawWake?.();
+      },
     });
   }
 
@@ -156,7 +162,7 @@ export class VfioUserClient {
     const msgId = this.#nextId = (this.#nextId + 1) & 0xffff;
     const reply = new Promise<Message>((resolve, reject) => {
       const timer = setTimeout(() => { this.#waiting.delete(msgId); reject(new Error(`no reply to command ${cmd} (#${msgId})`)); }, timeoutMs);
-      this.#waiting.set(msgId, (m) => { clearTimeout(timer); resolve(m); });
+      this.#waiting.set(msgId, (m) => { clearTimeout(timer); if (m instanceof Error) reject(m); else resolve(m); });
     });
     await this.socket.send(encodeMessage({ header: { msgId, cmd, type: 'command' }, body }), fds);
     return reply;
