@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VFIO_DEVICE_FEATURE_DMA_LOGGING_START, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET } from '../../src/uapi/abi.js';
 import { ERRNO } from '../../src/uapi/errno.js';
+import { encodeMessage } from '../../src/vfio-user/codec.js';
 import { decodeSparseMmapCap } from '../../src/vfio-user/replies.js';
 import { DMA_BAR1_BYTES, DMA_STATUS, DOORBELL, REG, REGISTER_FILE_BYTES } from '../../src/vfio-user/devices/dma-device.js';
 import { startVfioUserServer, type VfioUserServer, type VfioUserServerOptions } from '../../src/vfio-user/server.js';
@@ -217,4 +218,36 @@ test('SET_IRQS INTx with an eventfd: the device signals it when a DMA is done', 
   t.false((await client.regionWrite(0, 0n, regs)).header.error);
   await irq.waitFor(1);
   t.is(irq.count, 1);
+});
+
+test('libvfio-user quirks: commands refused in STOP and STOP_COPY; RESET refused in STOP', async (t) => {
+  const { client, memory } = await serve(t, { quirks: 'libvfio-user' });
+  const info = () => client.request(4, { kind: 'device-info', argsz: 16, flags: 0, numRegions: 0, numIrqs: 0, tail: new Uint8Array(0) });
+  t.false((await client.setState(3)).header.error); // STOP_COPY
+  t.is(errnoOf(await info()), ERRNO.EINVAL);
+  t.is(errnoOf(await client.regionRead(7, 0n, 4)), ERRNO.EINVAL);
+  t.false((await client.setState(1)).header.error); // STOP
+  t.is(errnoOf(await client.dmaMap(memory, 0n, 0x1000n)), ERRNO.EINVAL);
+  t.is(errnoOf(await client.request(13, { kind: 'reset', tail: new Uint8Array(0) })), ERRNO.EINVAL);
+  t.false((await client.regionRead(7, 0n, 4)).header.error);
+  t.false((await client.setState(2)).header.error); // RUNNING
+  t.false((await info()).header.error);
+  t.false((await client.request(13, { kind: 'reset', tail: new Uint8Array(0) })).header.error);
+});
+
+test('kernel rules: the same commands are served in STOP; RESET brings the device back to RUNNING', async (t) => {
+  const { client, memory } = await serve(t);
+  t.false((await client.setState(1)).header.error);
+  t.false((await client.dmaMap(memory, 0n, 0x1000n)).header.error);
+  t.false((await client.request(13, { kind: 'reset', tail: new Uint8Array(0) })).header.error);
+  t.is(await client.getState(), 2);
+});
+
+test('NO_REPLY: a command so flagged is carried out and not answered', async (t) => {
+  const { client } = await serve(t);
+  await client.sendRaw(encodeMessage({ header: { msgId: 0x55, cmd: 10, type: 'command', noReply: true }, body: { kind: 'region-access', offset: BigInt(REG.SCRATCH), region: 0, count: 4, data: Uint8Array.of(1, 2, 3, 4) } }));
+  const read = await client.regionRead(0, BigInt(REG.SCRATCH), 4);
+  if (read.body.kind !== 'region-access') return t.fail();
+  t.deepEqual([...read.body.data], [1, 2, 3, 4]);
+  t.is(client.rawMessages.length, 2); // the VERSION reply and this read's
 });
