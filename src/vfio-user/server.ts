@@ -60,6 +60,16 @@ export function fillServerOptions(options: VfioUserServerOptions): FilledServerO
   return { ...o, quirks: o.quirks ?? (o.device === 'sample' ? 'libvfio-user' : 'kernel'), logLevel };
 }
 
+/**
+ * The session hosts' own level: their core logs every feature call at info, which the session's
+ * DEVICE_FEATURE line already says (with the wire's view of it), so below `trace` they log only
+ * errors (a tracker failing), and nothing when the server is silent.
+ */
+function hostLogLevel(level: LogLevel): LogLevel {
+  if (level === 'trace' || level === 'silent' || level === 'fatal') return level;
+  return 'error';
+}
+
 export async function startVfioUserServer(options: VfioUserServerOptions): Promise<VfioUserServer> {
   const filled = fillServerOptions(options);
   const { logger, flush } = createLogger(filled.logLevel);
@@ -121,7 +131,7 @@ export class VfioUserServer {
         logger: this.#logger,
         dropper: this.#dropper,
         transport: this.options.transport,
-        hostLogLevel: this.options.logLevel,
+        hostLogLevel: hostLogLevel(this.options.logLevel),
         userMemoryBytes: this.options.userMemoryBytes,
       });
       this.#sessions.add(session);

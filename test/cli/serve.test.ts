@@ -2,7 +2,7 @@
 // errors (exit 2, one line), a stale socket file replaced, pino lines per message (debug) and per
 // DEVICE_FEATURE (info), SIGTERM ending the sessions and unlinking the socket (exit 0), and the
 // launcher exiting 0 when its one session ends.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,15 @@ import { VfioUserClient } from '../helpers/vfio-user-client.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const LAUNCHER = fileURLToPath(new URL('../../src/cli/sample-server.js', import.meta.url));
+
+/** Run to the end without blocking the other tests (spawnSync would). */
+function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { encoding: 'utf8', env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' }, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+    });
+  });
+}
 
 function tmp(t: import('ava').ExecutionContext): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dmalog-serve-'));
@@ -35,8 +44,8 @@ async function waitForSocket(p: string, ms = 10_000): Promise<void> {
   }
 }
 
-test('--help shows every option and its default', (t) => {
-  const r = spawnSync(process.execPath, [MAIN, 'serve', '--help'], { encoding: 'utf8' });
+test('--help shows every option and its default', async (t) => {
+  const r = await run([MAIN, 'serve', '--help']);
   t.is(r.status, 0);
   for (const text of ['--socket PATH', '--device KIND', 'mlx5 (default)', '--quirks MODE', 'kernel (default)', '--drop-dirty-bit N', '(default: off)', '--memory SIZE', '(default 16M)', '--once', 'exit codes']) {
     t.true(r.stdout.includes(text), text);
@@ -51,8 +60,8 @@ for (const [what, args, text] of [
   ['memory too small', ['--socket', '/tmp/x', '--memory', '4K'], "--memory: '4K'"],
   ['socket path too long', ['--socket', `/tmp/${'x'.repeat(120)}`], 'socket'],
 ] as Array<[string, string[], string]>) {
-  test(`usage error, ${what}: one line, exit 2`, (t) => {
-    const r = spawnSync(process.execPath, [MAIN, 'serve', ...args], { encoding: 'utf8', env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
+  test(`usage error, ${what}: one line, exit 2`, async (t) => {
+    const r = await run([MAIN, 'serve', ...args]);
     t.is(r.status, 2);
     t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
     t.true(r.stderr.includes(text), r.stderr);
@@ -60,9 +69,9 @@ for (const [what, args, text] of [
   });
 }
 
-test('a path that is not a socket is refused: exit 2', (t) => {
+test('a path that is not a socket is refused: exit 2', async (t) => {
   const dir = tmp(t);
-  const r = spawnSync(process.execPath, [MAIN, 'serve', '--socket', dir], { encoding: 'utf8', env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
+  const r = await run([MAIN, 'serve', '--socket', dir]);
   t.is(r.status, 2);
   t.true(r.stderr.includes('EEXIST'), r.stderr);
 });
@@ -110,6 +119,6 @@ test('the launcher `server -v SOCKET` serves the sample device for one session a
   client.close();
   t.is(await s.exit, 0);
   t.true(s.stderr().includes('"cmd":"VERSION"'));
-  const bad = spawnSync(process.execPath, [LAUNCHER], { encoding: 'utf8' });
+  const bad = await run([LAUNCHER]);
   t.is(bad.status, 2);
 });
