@@ -538,7 +538,10 @@ export class Session {
     this.#released = true;
     this.#device?.close();
     try {
-      await this.#bridge?.stopIfLogging();
+      if (this.#bridge?.logging) {
+        await this.#bridge.stopIfLogging();
+        this.#log.info('session ended while logging: STOP');
+      }
     } catch { /* the tracker is gone: nothing left to stop */ }
     await this.#host.close();
     closeFds(this.#dma.clear());

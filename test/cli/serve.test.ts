@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { VfioUserClient } from '../helpers/vfio-user-client.js';
+import { GuestMemory, VfioUserClient } from '../helpers/vfio-user-client.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const LAUNCHER = fileURLToPath(new URL('../../src/cli/sample-server.js', import.meta.url));
@@ -95,6 +95,10 @@ test('serve: a stale socket is replaced; log lines per message and per feature; 
   t.teardown(() => client.close());
   t.false((await client.version()).header.error);
   t.false((await client.stop()).header.error);
+  const memory = new GuestMemory(1 << 16);
+  t.teardown(() => memory.close());
+  t.false((await client.dmaMap(memory, 0n, 0x10000n)).header.error);
+  t.false((await client.start(4096n)).header.error);
   s.child.kill('SIGTERM');
   t.is(await s.exit, 0);
   t.false(existsSync(sock));
@@ -102,6 +106,7 @@ test('serve: a stale socket is replaced; log lines per message and per feature; 
   const lines = s.stderr().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   t.true(lines.some((l) => l['msg'] === 'message' && l['cmd'] === 'VERSION' && l['level'] === 20));
   t.true(lines.some((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('DEVICE_FEATURE 7') && l['level'] === 30));
+  t.true(lines.some((l) => l['msg'] === 'session ended while logging: STOP'));
   t.true(lines.some((l) => l['msg'] === 'server closed'));
 });
 
