@@ -4,6 +4,7 @@ import * as demo from './demo.js';
 import * as stress from './stress.js';
 import * as fuzz from './fuzz.js';
 import * as migrate from './migrate.js';
+import * as serve from './serve.js';
 
 export interface Command {
   summary: string;
@@ -16,6 +17,7 @@ export const COMMANDS: Record<string, Command> = {
   stress,
   fuzz,
   migrate,
+  serve,
 };
 
 export function usage(): string {
