@@ -32,8 +32,21 @@ export function closeFds(fds: Iterable<number>): void {
 
 interface PendingFds { lastByte: number; fds: number[] }
 
+/**
+ * What a MessageSocket needs of its stream: usocket's socket has it. Spelled out here because
+ * usocket ships no types and this project's declaration of it is not part of the package's.
+ */
+export interface FdStream {
+  on(event: 'fds', listener: (fds: number[]) => void): unknown;
+  on(event: 'data', listener: (data: Buffer) => void): unknown;
+  on(event: 'end' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  write(chunk: { data: Buffer; fds?: number[] }, cb: (error?: Error | null) => void): boolean;
+  destroy(): unknown;
+}
+
 export class MessageSocket {
-  readonly #sock: USocket;
+  readonly #sock: FdStream;
   readonly #maxMessageBytes: number;
   #events: MessageSocketEvents | null = null;
   #chunks: Buffer[] = [];
@@ -46,7 +59,7 @@ export class MessageSocket {
   #stopped = false;
   #closed = false;
 
-  constructor(sock: USocket, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
+  constructor(sock: FdStream, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
     this.#sock = sock;
     this.#maxMessageBytes = maxMessageBytes;
     sock.on('fds', (fds: number[]) => {
