@@ -29,6 +29,7 @@ export interface DmaPoolOptions {
   idleTimeoutMs?: number;
 }
 
+/** DMA engines on a piscina pool of threads: each burst writes real data, then marks the device logs. */
 export class DmaPool {
   readonly #pool: Piscina<BurstTask, BurstResult>;
   #closed: Promise<void> | null = null;

@@ -45,6 +45,12 @@ export interface DeviceSnapshot {
   readonly ranges: readonly LoggingRange[];
 }
 
+/**
+ * Starts a simulated host: user memory, and each device of `options.devices` with its driver in a
+ * worker thread of its own (or in this thread with `transport: 'in-thread'`). Resolves once every
+ * driver is up; if one fails to start, those already started are ended and the promise rejects.
+ * End it with `host.close()`.
+ */
 export async function createHost(options: HostOptions): Promise<Host> {
   const filled = fillHostOptions(options);
   const memory = new SharedArrayBuffer(filled.userMemoryBytes);
@@ -67,6 +73,11 @@ async function spawnTransport(options: FilledHostOptions, init: DriverInit): Pro
   return WorkerTransport.spawn(init, options.callTimeoutMs);
 }
 
+/**
+ * The simulated host made by {@link createHost}: the raw ABI (`open`, `ioctl`, `featureCall`), DMA on
+ * a device's behalf (`dmaWrite`, `dmaRead`), user memory (`memory`, `alloc`, `free`), the typed
+ * layer per device (`device(name)`), iommufd (`openIommufd`) and fault drills.
+ */
 export class Host {
   /** The simulated user address space: ioctl pointers are byte offsets into it. */
   readonly memory: SharedArrayBuffer;

@@ -46,6 +46,10 @@ export interface MigrationHooks {
   beforeClose?: (host: Host) => Promise<void> | void;
 }
 
+/**
+ * Runs one simulated pre-copy live migration (docs/migration-loop.md) and checks the destination
+ * RAM against the source; a failed or blocked migration resolves with `status` saying so.
+ */
 export async function migrate(options: MigrationOptions = {}, hooks: MigrationHooks = {}): Promise<MigrationResult> {
   const o = fillMigrationOptions(options);
   // Before anything is allocated: a guest that cannot fit is refused, not crashed on.
