@@ -16,7 +16,7 @@ export function progressLine(s: IterationStats): string {
   const dirty = Object.entries(s.reported).map(([name, pages]) => `${name} ${pages}`).join(', ');
   const recov = s.recoveries.length ? `  recovered: ${s.recoveries.map((x) => `${x.tracker} ${x.errno}→${x.recovery}`).join(', ')}` : '';
   return `sync ${String(s.iteration).padStart(2)} ${s.phase === 'final' ? 'final ' : 'pre   '} t=${seconds(s.atMs).padStart(9)}  sent ${mib(s.sentBytes).padStart(10)}  ` +
-    `pending ${mib(s.pendingBytes)} / ${mib(s.thresholdBytes)}  throttle ${s.throttlePct}%  dirty pages: ${dirty}${recov}`;
+    `pending ${mib(s.pendingBytes)} (switchover at ≤ ${mib(s.thresholdBytes)})  throttle ${s.throttlePct}%  dirty pages: ${dirty}${recov}`;
 }
 
 /** One warning line per requested fault whose sync never came. */

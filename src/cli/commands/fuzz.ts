@@ -50,13 +50,14 @@ export async function run(argv: string[]): Promise<number> {
   const seed = values.seed === undefined ? randomSeed() : parseSeed(values.seed);
   const iommuLanes = values['iommu-lanes'] === undefined ? FUZZ_DEFAULTS.iommuLanes : parseIntArg(values['iommu-lanes'], '--iommu-lanes', 0, MAX_IOMMU_LANES);
   process.stderr.write(`dmalog fuzz: seed ${seed}, ${calls} calls\n`);
-  const progress = createProgress(process.stderr);
+  // The runner paces its progress events itself (every second on a terminal, else every 10 s).
+  const progress = createProgress(process.stderr, { everyMs: 0 });
   const report = await runFuzz({
     seed,
     calls,
     iommuLanes,
     progressEveryMs: progress.live ? 1000 : 10_000,
-    onProgress: (done, total) => progress.update(`fuzz: ${done}/${total} calls`),
+    onProgress: (done, total) => progress.phase({ phase: 'fuzz', done, total, unit: 'calls' }),
   });
   progress.end();
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));

@@ -2,15 +2,15 @@
 // JSON config file and/or flags (flags win), print progress and a summary, write the HTML report.
 import { PROFILE_NAMES } from '../../device/profiles.js';
 import { checkFootprint } from '../../migration/footprint.js';
-import { migrate } from '../../migration/migration.js';
+import { migrate, type MigrationHooks } from '../../migration/migration.js';
 import { MAX_TIME_MS, MIN_RATE_BYTES, checkMigrationFields, fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from '../../migration/options.js';
 import { renderReport } from '../../migration/report-html.js';
 import type { IterationStats, MigrationResult } from '../../migration/result.js';
-import { faultWarnings, progressLine, summaryText } from '../../migration/summary.js';
+import { faultWarnings, progressLine, seconds, summaryText } from '../../migration/summary.js';
 import { DmalogError } from '../../errors.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseSeed, parseSize } from '../args.js';
 import { DEFAULT_OUTPUT_DIR, MAX_INPUT_BYTES, checkOutputFile, readInputFile, writeOutputFile } from '../files.js';
-import { createProgress } from '../progress.js';
+import { createProgress, type PhaseEvent, type Progress } from '../progress.js';
 
 /** Completed with identical memory, but only by a forced switchover (iteration or time cap). */
 export const EXIT_NOT_CONVERGED = 3;
@@ -221,11 +221,23 @@ export function exitCodeOf(result: MigrationResult): number {
   return result.converged ? EXIT.ok : EXIT_NOT_CONVERGED;
 }
 
+/**
+ * The hooks that draw a run's progress: one history line per sync (with the wall time so far),
+ * and a status line with rate and ETA for each long phase the migration reports (the first pass,
+ * the final memory check), whatever its name.
+ */
+export function progressHooks(progress: Progress, now: () => number = () => performance.now()): MigrationHooks & { onProgress: (event: PhaseEvent) => void } {
+  const started = now();
+  return {
+    onIteration: (s: IterationStats) => progress.line(`${progressLine(s)}  (wall ${seconds(now() - started)})`),
+    onProgress: (event: PhaseEvent) => progress.phase(event),
+  };
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { options, json, report } = optionsFromArgs(argv);
-  const progress = createProgress(json ? process.stderr : process.stdout);
-  const onIteration = (s: IterationStats) => progress.update(progressLine(s));
-  const result = await migrate(options, { onIteration });
+  const progress = createProgress(process.stderr);
+  const result = await migrate(options, progressHooks(progress));
   progress.end();
   if (json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -1,10 +1,10 @@
 // dmalog stress: DMA engines race report sets into one bitmap; the checker proves no dirty page
 // was lost (or, under --contract plain, counts the ones that were).
 import { GUEST_IOVA, runStress, type StressReport } from '../../stress/runner.js';
-import { STRESS_DEFAULTS, STRESS_PROFILES, type StressOptions, type StressProfile } from '../../stress/options.js';
+import { STRESS_DEFAULTS, STRESS_PROFILES, type StressOptions, type StressProfile, type StressProgress } from '../../stress/options.js';
 import { WORKLOAD_KINDS } from '../../workload/workload.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSeed, parseSize } from '../args.js';
-import { createProgress } from '../progress.js';
+import { createProgress, formatEta } from '../progress.js';
 import { randomSeed } from '../../util/prng.js';
 
 export const summary = 'race DMA writes against report sets and check that no dirty page is lost';
@@ -161,6 +161,18 @@ export function formatSummary(r: StressReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * One progress line: where the run stands against its budget (report sets or seconds), at what
+ * rate, when it should end, and the checker's counts so far.
+ */
+export function progressText(p: StressProgress, reportSets: number | null, seconds: number | null): string {
+  const rate = p.elapsedMs > 0 ? p.reportSets * 1000 / p.elapsedMs : 0;
+  const left = reportSets !== null ? (rate > 0 ? (reportSets - p.reportSets) / rate * 1000 : NaN) : seconds! * 1000 - p.elapsedMs;
+  const eta = (reportSets !== null ? p.reportSets >= reportSets : left <= 0) ? '' : `  ETA ${formatEta(left)}`;
+  return `[${(p.elapsedMs / 1000).toFixed(1).padStart(6)} s] sets ${p.reportSets}${reportSets !== null ? `/${reportSets}` : ''} (${Math.round(rate)}/s)${eta}` +
+    `  writes ${millions(p.writes)}  lost ${p.lost}  imprecise ${p.imprecise}  faults ${p.faults}`;
+}
+
 export function toJson(r: StressReport): string {
   return JSON.stringify(r, (_k, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2);
 }
@@ -168,10 +180,10 @@ export function toJson(r: StressReport): string {
 export async function run(argv: string[]): Promise<number> {
   const { options, json } = parseStressArgs(argv);
   (json ? process.stderr : process.stdout).write(`SEED=${options.seed}\n`);
-  const progress = createProgress(process.stderr);
-  const budget = options.reportSets !== undefined ? `/${options.reportSets}` : '';
-  options.onProgress = (p) => progress.update(
-    `[${(p.elapsedMs / 1000).toFixed(1).padStart(6)} s] sets ${p.reportSets}${budget}  writes ${millions(p.writes)}  lost ${p.lost}  imprecise ${p.imprecise}  faults ${p.faults}`);
+  // The runner paces its progress events itself: every one is shown.
+  const progress = createProgress(process.stderr, { everyMs: 0 });
+  const seconds = options.reportSets === undefined ? options.seconds ?? STRESS_DEFAULTS.seconds : null;
+  options.onProgress = (p) => progress.status(progressText(p, options.reportSets ?? null, seconds));
   const report = await runStress(options);
   progress.end();
   process.stdout.write(json ? `${toJson(report)}\n` : formatSummary(report));
