@@ -1,4 +1,5 @@
 // Human-readable text for a migration result: one progress line per sync and the final summary.
+import { formatLinkSpeed } from '../cli/args.js';
 import type { IterationStats, MigrationResult } from './result.js';
 
 const MiB = 1 << 20;
@@ -31,7 +32,7 @@ export function summaryText(r: MigrationResult): string {
   const devices = sc.devices.map((d) => `${d.name} (${d.profile}, ${d.workload})`).join(', ') || 'none';
   lines.push(`seed: ${r.seed}`);
   lines.push(`guest: ${mib(sc.ramBytes)} RAM, ${sc.vcpus} vCPU writer(s); devices: ${devices}`);
-  lines.push(`link: bandwidth ${mib(sc.bandwidth)}/s, downtime limit ${sc.downtimeLimitMs} ms, auto-converge ${sc.autoConverge ? 'on' : 'off'}, enable-migration=${sc.enableMigration}, iommu=${sc.iommu}, policy ${sc.policy}`);
+  lines.push(`link: bandwidth ${mib(sc.bandwidth)}/s, link speed ${formatLinkSpeed(sc.linkSpeed)}, downtime limit ${sc.downtimeLimitMs} ms, auto-converge ${sc.autoConverge ? 'on' : 'off'}, enable-migration=${sc.enableMigration}, iommu=${sc.iommu}, policy ${sc.policy}`);
   if (r.tracking !== 'none') {
     const how = r.tracking === 'device-logging' ? 'device DMA logging' : r.tracking === 'iommu' ? 'IOMMU dirty tracking (iommufd HWPT)' : 'none for devices: every RAM section dirty on every sync';
     lines.push(`tracking: ${how}; trackers ${r.trackers.join(', ')}; ranges ${r.ranges.map((x) => `[${x.iova} +${x.length}]`).join(' ')}`);

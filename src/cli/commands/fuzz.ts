@@ -33,7 +33,7 @@ its window, keeping pre-set bits, and clear them unless NO_CLEAR.
   --iommu-lanes N
               iommufd lanes besides the device lanes, 0..64 (default 2); a replay needs
               the same N
-  --json      print the report as JSON on stdout instead of text
+  --json      print the report as JSON on stdout instead of text (default off)
 
 Progress goes to stderr every few seconds. Exit codes: 0 every check held, 1 the first failure
 (with the command that replays it), 2 bad usage, 70 internal error (a bug in dmalog).

@@ -22,22 +22,23 @@ options:
   --trackers N          devices (default ${STRESS_DEFAULTS.trackers})
   --profiles LIST       profiles the devices cycle through: mlx5,pds (default mlx5,pds)
   --queues N            DMA queues per device (default ${STRESS_DEFAULTS.queues})
-  --report-sets N       stop after N report sets
+  --report-sets N       stop after N report sets (default: none, the run lasts --seconds)
   --seconds S           stop after S seconds (default ${STRESS_DEFAULTS.seconds}; also 500ms, 2m)
   --workload KIND       ${WORKLOAD_KINDS.join(' | ')} (default uniform); shared-words puts
                         different devices' pages in the same bitmap words
   --contract C          atomic (seed uAPI, Atomics.or) | plain (merged kernel, read-modify-write)
+                        (default atomic)
   --faults RATE         chance per REPORT of an injected fault: report-error, tracker-error,
                         slow-report (default 0)
-  --kill                faults may also kill a tracker thread mid-REPORT
+  --kill                faults may also kill a tracker thread mid-REPORT (default off)
   --policy P            restart (default) | fail (stop logging at the first REPORT error)
   --seed N              64-bit seed (decimal or 0x hex; default random)
-  --guest SIZE          guest memory, all of it tracked (default 64M)
+  --guest SIZE          guest memory, all of it tracked, bytes in binary units (default 64M)
   --burst N             writes per DMA burst (default ${STRESS_DEFAULTS.burstWrites})
   --writes-per-set N    least writes between two report sets (default ${STRESS_DEFAULTS.writesPerSet}; 0 = back to back)
   --windows K           report windows the span is split into, reported in turn (default ${STRESS_DEFAULTS.windows})
   --threads N           DMA pool threads (default: cores)
-  --json                print the summary as JSON on stdout
+  --json                print the summary as JSON on stdout (default off: a text table)
   --help
 
 exit codes: 0 every invariant held over the whole run, 1 one was broken, 2 bad usage,
@@ -48,6 +49,11 @@ exit codes: 0 every invariant held over the whole run, 1 one was broken, 2 bad u
 
 /** Nothing broke, but --policy fail ended the run before its budget: it tested less than asked. */
 export const EXIT_STOPPED_EARLY = 3;
+
+/** The exit codes stress adds to the common ones (listed in the top-level help too). */
+export const exitCodes = {
+  [EXIT_STOPPED_EARLY]: 'nothing broken, but --policy fail stopped the run early at a failed REPORT',
+};
 
 const FLAGS = {
   trackers: { type: 'string' },
