@@ -35,6 +35,7 @@ import { buildMemoryMap, hugeSplit, iovaToRamOffset, trackingRanges } from './me
 import { fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from './options.js';
 import { afterSync, RateWindows, syncDue, thresholdIn, WINDOW_MS, type AfterSync, type Segment } from './precopy-rule.js';
 import { RamDirtyBitmap } from './ram-bitmap.js';
+import { RunLog } from './run-log.js';
 import type { Failure, IterationStats, MigrationResult, NotConvergedCode, TimelinePoint } from './result.js';
 
 export { WINDOW_MS } from './precopy-rule.js';
@@ -112,6 +113,7 @@ class Run {
   readonly stateBytes: number;
   readonly pool: DmaPool;
   coordinator: Coordinator | null = null;
+  readonly log: RunLog;
   /** Windows of writes not settled yet: close() waits for them before ending the pool. */
   readonly #inflight = new Set<Promise<WindowWrites>>();
   /** The requested faults injected so far (a run may end before a fault's sync). */
@@ -133,6 +135,7 @@ class Run {
     this.pool = rig.pool!;
     this.map = map;
     this.hooks = hooks;
+    this.log = new RunLog(rig.host);
     const writers: WriterSpec[] = [
       ...Array.from({ length: o.vcpus }, (_, i): WriterSpec => ({ name: `vcpu${i}`, kind: 'vcpu', workload: o.vcpuWorkload })),
       ...o.devices.map((d): WriterSpec => ({ name: d.name, kind: 'device', workload: d.workload })),
@@ -275,10 +278,12 @@ class Run {
     this.timeMs += r.downtimeMs;
     r.totalTimeMs = round(this.timeMs);
     r.timeline.push(this.#point(this.stateBytes));
+    this.log.switchedOver(r);
     await this.coordinator.stopAll();
     if (!r.converged) r.notConverged = this.#whyNotConverged(capped ?? 'cap');
     this.#recoveryStats();
     r.check = compareMemory(this.guest.ram, this.destination, this.pageSize);
+    this.log.checked(r);
     return r;
   }
 
@@ -350,6 +355,7 @@ class Run {
   async #sync(sync: DirtySync, phase: IterationStats['phase'], writes: Promise<unknown>): Promise<SyncOutcome | null> {
     const r = this.result;
     const iteration = r.iterations + 1;
+    this.log.beginSync(iteration, round(this.timeMs));
     for (const f of this.o.faults) {
       if (f.iteration !== iteration) continue;
       await this.devices.find((d) => d.name === f.device)!.injectFault({ kind: f.kind });
@@ -383,6 +389,7 @@ class Run {
     r.throttlePct = this.throttle.throttlePct;
     this.sentSinceSync = 0;
     r.iterationStats.push(stats);
+    this.log.synced(stats);
     this.hooks.onIteration?.(stats);
     return outcome;
   }
@@ -441,6 +448,7 @@ class Run {
     r.status = failure.code === 'DMALOG_MIGRATION_BLOCKED' ? 'blocked' : 'failed';
     r.failure = failure;
     r.totalTimeMs = round(this.timeMs);
+    this.log.failed(failure);
     r.bytesSent = { ram: this.sentRam, deviceState: 0, total: this.sentRam };
     return r;
   }
