@@ -10,6 +10,7 @@ import { IOMMUFD_READY, IommufdService, type IommufdInit, type IommufdMethod } f
 import type { Errno } from '../uapi/errno.js';
 import { workerExecArgv } from '../util/worker-exec-argv.js';
 import type { TransportKind } from './transport.js';
+import { recordThreadRole } from '../profile/threads.js';
 
 const IOMMUFD_ENTRY = new URL('../../workers/iommufd.js', import.meta.url);
 
@@ -71,6 +72,7 @@ class WorkerIommufd implements IommufdTransport {
 
   static async spawn(init: IommufdInit, timeoutMs: number): Promise<WorkerIommufd> {
     const worker = new Worker(IOMMUFD_ENTRY, { workerData: init, name: 'iommufd', execArgv: workerExecArgv() });
+    recordThreadRole(worker.threadId, 'iommufd');
     const transport = new WorkerIommufd(worker, timeoutMs);
     try {
       await transport.#race('start', new Promise<void>((resolve) => {

@@ -13,6 +13,7 @@ import type { ReportRequest } from '../uapi/validate.js';
 import { TRACKER_REPORT, isReadyMessage, isReportMessage, type ReportCall, type TrackerWorkerData } from '../device/protocol.js';
 import type { DeviceDriver, Fault } from '../device/driver.js';
 import { faultKills, type DriverAnswer, type DriverCall, type TrackerTransport } from './transport.js';
+import { recordThreadRole } from '../profile/threads.js';
 
 const TRACKER_ENTRY = new URL('../../workers/tracker.js', import.meta.url);
 
@@ -68,6 +69,7 @@ export class WorkerTransport implements TrackerTransport {
 
   static async spawn(data: TrackerWorkerData, timeoutMs: number): Promise<WorkerTransport> {
     const worker = new Worker(TRACKER_ENTRY, { workerData: data, name: `tracker:${data.device.name}`, execArgv: workerExecArgv() });
+    recordThreadRole(worker.threadId, `tracker-${data.device.name}`);
     const remote = new WorkerTransport(worker, timeoutMs);
     await new Promise<void>((resolve, reject) => {
       let settled = false;

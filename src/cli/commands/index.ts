@@ -4,6 +4,7 @@ import * as demo from './demo.js';
 import * as stress from './stress.js';
 import * as fuzz from './fuzz.js';
 import * as migrate from './migrate.js';
+import * as profile from './profile.js';
 
 export interface Command {
   summary: string;
@@ -18,6 +19,7 @@ export const COMMANDS: Record<string, Command> = {
   stress,
   fuzz,
   migrate,
+  profile,
 };
 
 /** What 0, 1, 2 and 70 mean for every command. */
