@@ -3,7 +3,7 @@
 // any phase event (first pass, memory check, ...) gets its rate and ETA.
 import test from 'ava';
 import { createProgress, formatEta, meter, type ProgressSink } from '../../src/cli/progress.js';
-import { progressHooks } from '../../src/cli/commands/migrate.js';
+import { phaseEventOf, progressHooks } from '../../src/cli/commands/migrate.js';
 import { progressText } from '../../src/cli/commands/stress.js';
 import type { IterationStats } from '../../src/migration/result.js';
 
@@ -120,6 +120,23 @@ test('migrate: a sync is a history line with the wall time; any phase event a st
     'final memory check: 1.0 MiB/4.0 MiB (25 %)',
     'final memory check: 4.0 MiB/4.0 MiB (100 %)  3.0 MiB/s  took 1 s',
   ]);
+});
+
+test('migrate: phase events of either shape, { phase, done, total } or { kind, donePages, totalPages }; a sync event is no phase', (t) => {
+  t.deepEqual(phaseEventOf({ phase: 'copy', done: 1, total: 2, unit: 'bytes' }), { phase: 'copy', done: 1, total: 2, unit: 'bytes' });
+  t.deepEqual(phaseEventOf({ kind: 'first-pass', atMs: 100, donePages: 10, totalPages: 40 }), { phase: 'first pass', done: 10, total: 40, unit: 'pages' });
+  t.deepEqual(phaseEventOf({ kind: 'check', donePages: 40, totalPages: 40 }), { phase: 'final memory check', done: 40, total: 40, unit: 'pages' });
+  t.deepEqual(phaseEventOf({ kind: 'scan', donePages: 1, totalPages: 9 }), { phase: 'scan', done: 1, total: 9, unit: 'pages' });
+  t.is(phaseEventOf({ kind: 'sync', stats: {} }), null);
+  t.is(phaseEventOf({ phase: 'x', done: '1', total: 2 }), null);
+  let now = 0;
+  const out = sink(false);
+  const hooks = progressHooks(createProgress(out, { now: () => now, everyMs: 0 }), () => now);
+  hooks.onProgress({ kind: 'first-pass', atMs: 0, donePages: 0, totalPages: 100 });
+  now = 1000;
+  hooks.onProgress({ kind: 'first-pass', atMs: 100, donePages: 50, totalPages: 100 });
+  hooks.onProgress({ kind: 'sync', stats: {} });
+  t.deepEqual(out.text.split('\n').slice(0, -1), ['first pass: 0/100 pages (0 %)', 'first pass: 50/100 pages (50 %)  50 pages/s  ETA 1 s']);
 });
 
 test('stress: sets against the budget with rate and ETA, by report sets or by seconds', (t) => {

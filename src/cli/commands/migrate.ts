@@ -240,16 +240,38 @@ export function exitCodeOf(result: MigrationResult): number {
   return result.converged ? EXIT.ok : EXIT_NOT_CONVERGED;
 }
 
+/** What the long phases are called on screen, by the migration's event kind. */
+const PHASE_NAMES: Record<string, string> = { 'first-pass': 'first pass', check: 'final memory check' };
+
+/**
+ * A migration progress event as a phase event, whatever its shape: `{ phase, done, total, unit? }`
+ * as it is, `{ kind, donePages, totalPages }` as pages of the phase `kind` names; null for an
+ * event that is not a phase's progress (a sync: onIteration draws it).
+ */
+export function phaseEventOf(event: object): PhaseEvent | null {
+  const e = event as Record<string, unknown>;
+  if (typeof e['phase'] === 'string' && typeof e['done'] === 'number' && typeof e['total'] === 'number') {
+    return { phase: e['phase'], done: e['done'], total: e['total'], ...(typeof e['unit'] === 'string' && { unit: e['unit'] }) };
+  }
+  if (typeof e['kind'] === 'string' && typeof e['donePages'] === 'number' && typeof e['totalPages'] === 'number') {
+    return { phase: PHASE_NAMES[e['kind']] ?? e['kind'], done: e['donePages'], total: e['totalPages'], unit: 'pages' };
+  }
+  return null;
+}
+
 /**
  * The hooks that draw a run's progress: one history line per sync (with the wall time so far),
  * and a status line with rate and ETA for each long phase the migration reports (the first pass,
  * the final memory check), whatever its name.
  */
-export function progressHooks(progress: Progress, now: () => number = () => performance.now()): MigrationHooks & { onProgress: (event: PhaseEvent) => void } {
+export function progressHooks(progress: Progress, now: () => number = () => performance.now()): MigrationHooks & { onProgress: (event: object) => void } {
   const started = now();
   return {
     onIteration: (s: IterationStats) => progress.line(`${progressLine(s)}  (wall ${seconds(now() - started)})`),
-    onProgress: (event: PhaseEvent) => progress.phase(event),
+    onProgress: (event: object) => {
+      const phase = phaseEventOf(event);
+      if (phase !== null) progress.phase(phase);
+    },
   };
 }
 
