@@ -107,3 +107,13 @@ test('dmalog profile migrate: one file per thread named by role and device, src/
   t.false(pool.split('\n').slice(1).some((l) => l.includes('atomicsWaitLoop') || l.includes('(idle)')), pool);
   t.false(existsSync(path.join(out, 'CPU')), 'no file keeps its CPU.* name');
 });
+
+test('dmalog profile --help is profile\'s; no command is a usage error pointing at it', (t) => {
+  const help = spawnSync(process.execPath, [MAIN, 'profile', '--help'], { encoding: 'utf8' });
+  t.is(help.status, 0);
+  t.true(help.stdout.startsWith('usage: dmalog profile [--top N] [--dir DIR] <command> [args...]'));
+  const bare = spawnSync(process.execPath, [MAIN, 'profile'], { encoding: 'utf8', env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
+  t.is(bare.status, 2);
+  t.is(bare.stdout, '');
+  t.regex(bare.stderr, /^dmalog: profile: which command\? .*\(see dmalog profile --help\)\n$/);
+});
