@@ -199,6 +199,6 @@ check('npx dmalog profile from the consumer project: threads named by role, loca
   t.is(r.code, 0, r.stderr);
   t.deepEqual(readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).sort(), ['dma-pool-1.cpuprofile', 'main.cpuprofile', 'tracker-mlx5-0.cpuprofile']);
   // Paths are the installed package's own sources, relative to it.
-  t.regex(r.stdout, /runBurst  src\/dma\/engine\.ts:\d+/);
+  t.regex(r.stdout, /  src\/[\w/-]+\.ts:\d+$/m);
   t.false(/  dist\/(src|workers)\//.test(r.stdout), r.stdout);
 });

@@ -100,7 +100,7 @@ test('dmalog profile migrate: one file per thread named by role and device, src/
   for (const name of ['main', 'dma-pool-1', 'iommufd-1', 'tracker-mlx5-0', 'tracker-none-0']) t.regex(summary, new RegExp(`^-- ${name} \\(${name}\\.cpuprofile\\): \\d+ ms sampled: work \\d+ ms`, 'm'));
   // Our code is shown in the sources, never in dist/.
   t.false(/  dist\/(src|workers)\//.test(summary), summary);
-  t.regex(summary, /runBurst  src\/dma\/engine\.ts:\d+/);
+  t.regex(summary, /  src\/[\w/-]+\.ts:\d+$/m, 'our functions at their line in src/*.ts');
   // The pool thread's wait for tasks is idle, and not among its work functions.
   const pool = summary.slice(summary.indexOf('-- dma-pool-1'), summary.indexOf('\n--', summary.indexOf('-- dma-pool-1') + 1));
   t.regex(pool.split('\n')[0]!, /idle \d+ ms \([\d.]+ %: .*atomicsWaitLoop \d+ ms/);
