@@ -38,3 +38,12 @@ export { Iommufd, HwPageTable, type IommufdOptions, type Mapping } from './iommu
 export { HwptLog, type HwptLogDescriptor, type MappingLogDescriptor } from './iommufd/hwpt-log.js';
 export { iommufdIoctl, IommufdCalls, type GetDirtyBitmapRequest } from './iommufd/ioctl.js';
 export { IommuTracker, type IommuTrackerOptions, type IommuDirtyCalls } from './trackers/iommu-tracker.js';
+// vfio-user: the protocol codec and a server real VMM clients attach to
+export { startVfioUserServer, fillServerOptions, VfioUserServer, SERVE_DEVICES, type VfioUserServerOptions, type FilledServerOptions, type ServeDevice } from './vfio-user/server.js';
+export { QUIRKS, QUIRKS_NAMES, type Quirks, type QuirksName } from './vfio-user/quirks.js';
+export { connectUnix, listenUnix, MessageSocket, type UnixListener, type CloseReason } from './vfio-user/unix-socket.js';
+export { decodeMessage, encodeMessage, decodeHeader, nextFrame, isDecodeFailure, type Message, type OutgoingMessage, type Body, type Header, type DecodeFailure } from './vfio-user/codec.js';
+export { VFIO_USER, HEADER_BYTES as VFIO_USER_HEADER_BYTES, commandName as vfioUserCommandName } from './vfio-user/protocol.js';
+export { migrationWalk, type MigrationState } from './vfio-user/migration-state.js';
+export type { DeviceModel, DeviceContext, DeviceFactory } from './vfio-user/device-model.js';
+export * from './uapi/migration.js';

@@ -4,6 +4,10 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { optionsFromArgs } from '../src/cli/commands/migrate.js';
+import { parseStressArgs } from '../src/cli/commands/stress.js';
+import { parseProfileArgs } from '../src/cli/commands/profile.js';
+import { COMMANDS } from '../src/cli/commands/index.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const examples = [...readFileSync(`${root}README.md`, 'utf8').matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
@@ -55,4 +59,21 @@ test('every file the architecture table names is in its row\'s folder', (t) => {
   const missing = architectureRows().flatMap(({ folders, files }) => files.filter((file) =>
     file.includes('/') ? !existsSync(`${root}${file}`) : !folders.some((f) => existsSync(`${root}${f}/${file}`))));
   t.deepEqual(missing, []);
+});
+
+test('README: every command under "What to try next" names a command and options it takes', (t) => {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const block = /### What to try next\n\n```sh\n([\s\S]*?)```/.exec(readme)![1]!;
+  const commands = block.split('\n').filter((l) => l.startsWith('npx dmalog ')).map((l) => l.replace(/\s+#.*$/, '').split(/\s+/).slice(2));
+  t.true(commands.length >= 6);
+  const parse = (name: string, argv: string[]): void => {
+    if (argv.includes('--help')) return;
+    if (name === 'migrate') optionsFromArgs(argv);
+    else if (name === 'stress') parseStressArgs(argv);
+    else if (name === 'profile') { const p = parseProfileArgs(argv); parse(p.command, p.args); }
+  };
+  for (const [name, ...argv] of commands) {
+    t.truthy(COMMANDS[name!], name);
+    t.notThrows(() => parse(name!, argv), `${name} ${argv.join(' ')}`);
+  }
 });

@@ -11,6 +11,7 @@ import type { Errno } from '../uapi/errno.js';
 import { workerExecArgv } from '../util/worker-exec-argv.js';
 import { ThreadLife } from './thread-life.js';
 import type { TransportKind } from './transport.js';
+import { recordThreadRole } from '../profile/threads.js';
 
 const IOMMUFD_ENTRY = new URL('../../workers/iommufd.js', import.meta.url);
 
@@ -70,6 +71,7 @@ class WorkerIommufd implements IommufdTransport {
 
   static async spawn(init: IommufdInit, timeoutMs: number): Promise<WorkerIommufd> {
     const worker = new Worker(IOMMUFD_ENTRY, { workerData: init, name: 'iommufd', execArgv: workerExecArgv() });
+    recordThreadRole(worker.threadId, 'iommufd');
     const transport = new WorkerIommufd(worker, timeoutMs);
     try {
       await transport.#race('start', new Promise<void>((resolve) => {

@@ -14,6 +14,7 @@ import { TRACKER_REPORT, isReadyMessage, isReportMessage, type ReportCall, type 
 import type { DeviceDriver, Fault } from '../device/driver.js';
 import { ThreadLife } from './thread-life.js';
 import { faultKills, type DriverAnswer, type DriverCall, type TrackerTransport } from './transport.js';
+import { recordThreadRole } from '../profile/threads.js';
 
 const TRACKER_ENTRY = new URL('../../workers/tracker.js', import.meta.url);
 
@@ -58,6 +59,7 @@ export class WorkerTransport implements TrackerTransport {
 
   static async spawn(data: TrackerWorkerData, timeoutMs: number): Promise<WorkerTransport> {
     const worker = new Worker(TRACKER_ENTRY, { workerData: data, name: `tracker:${data.device.name}`, execArgv: workerExecArgv() });
+    recordThreadRole(worker.threadId, `tracker-${data.device.name}`);
     const remote = new WorkerTransport(worker, timeoutMs);
     await new Promise<void>((resolve, reject) => {
       let settled = false;

@@ -35,6 +35,7 @@ import { buildMemoryMap, hugeSplit, iovaToRamOffset, trackingRanges } from './me
 import { fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from './options.js';
 import { afterSync, RateWindows, syncDue, thresholdIn, WINDOW_MS, type AfterSync, type Segment } from './precopy-rule.js';
 import { RamDirtyBitmap } from './ram-bitmap.js';
+import { RunLog } from './run-log.js';
 import type { Failure, IterationStats, MigrationResult, NotConvergedCode, TimelinePoint } from './result.js';
 
 export { WINDOW_MS } from './precopy-rule.js';
@@ -46,6 +47,10 @@ export interface MigrationHooks {
   beforeClose?: (host: Host) => Promise<void> | void;
 }
 
+/**
+ * Runs one simulated pre-copy live migration (docs/migration-loop.md) and checks the destination
+ * RAM against the source; a failed or blocked migration resolves with `status` saying so.
+ */
 export async function migrate(options: MigrationOptions = {}, hooks: MigrationHooks = {}): Promise<MigrationResult> {
   const o = fillMigrationOptions(options);
   // Before anything is allocated: a guest that cannot fit is refused, not crashed on.
@@ -108,6 +113,7 @@ class Run {
   readonly stateBytes: number;
   readonly pool: DmaPool;
   coordinator: Coordinator | null = null;
+  readonly log: RunLog;
   /** Windows of writes not settled yet: close() waits for them before ending the pool. */
   readonly #inflight = new Set<Promise<WindowWrites>>();
   /** The requested faults injected so far (a run may end before a fault's sync). */
@@ -129,6 +135,7 @@ class Run {
     this.pool = rig.pool!;
     this.map = map;
     this.hooks = hooks;
+    this.log = new RunLog(rig.host);
     const writers: WriterSpec[] = [
       ...Array.from({ length: o.vcpus }, (_, i): WriterSpec => ({ name: `vcpu${i}`, kind: 'vcpu', workload: o.vcpuWorkload })),
       ...o.devices.map((d): WriterSpec => ({ name: d.name, kind: 'device', workload: d.workload })),
@@ -271,10 +278,12 @@ class Run {
     this.timeMs += r.downtimeMs;
     r.totalTimeMs = round(this.timeMs);
     r.timeline.push(this.#point(this.stateBytes));
+    this.log.switchedOver(r);
     await this.coordinator.stopAll();
     if (!r.converged) r.notConverged = this.#whyNotConverged(capped ?? 'cap');
     this.#recoveryStats();
     r.check = compareMemory(this.guest.ram, this.destination, this.pageSize);
+    this.log.checked(r);
     return r;
   }
 
@@ -348,6 +357,7 @@ class Run {
   async #sync(sync: DirtySync, phase: IterationStats['phase'], writes: Promise<unknown>): Promise<SyncOutcome | null> {
     const r = this.result;
     const iteration = r.iterations + 1;
+    this.log.beginSync(iteration, round(this.timeMs));
     for (const f of this.o.faults) {
       if (f.iteration !== iteration) continue;
       await this.devices.find((d) => d.name === f.device)!.injectFault({ kind: f.kind });
@@ -381,6 +391,7 @@ class Run {
     r.throttlePct = this.throttle.throttlePct;
     this.sentSinceSync = 0;
     r.iterationStats.push(stats);
+    this.log.synced(stats);
     this.hooks.onIteration?.(stats);
     return outcome;
   }
@@ -440,6 +451,7 @@ class Run {
     r.status = failure.code === 'DMALOG_MIGRATION_BLOCKED' ? 'blocked' : 'failed';
     r.failure = failure;
     r.totalTimeMs = round(this.timeMs);
+    this.log.failed(failure);
     r.bytesSent = { ram: this.sentRam, deviceState: 0, total: this.sentRam };
     return r;
   }

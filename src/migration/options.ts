@@ -3,7 +3,7 @@
 // numbers (bytes, ms) or the CLI's unit strings ('512M', '300ms'). A bad field is one
 // DMALOG_BAD_OPTION error whose message starts with the field's path.
 import { z } from 'zod';
-import { parseDuration, parseSeed, parseSize } from '../cli/args.js';
+import { parseDuration, parseLinkSpeed, parseSeed, parseSize } from '../cli/args.js';
 import { SEED_MAX } from '../util/prng.js';
 import { LOW_RAM_LIMIT } from './memory-map.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';
@@ -55,6 +55,8 @@ function units(parse: (text: string, what: string) => number, min: number, unit 
 }
 const bytes = units((t, w) => Number(parseSize(t, w)), 1);
 const rate = units((t, w) => Number(parseSize(t, w)), MIN_RATE_BYTES, ` bytes/s (${MIN_RATE_BYTES >> 20}M)`);
+// A link speed given as text is in bits per second, as on the command line (`10G` = 10 Gbit/s).
+const linkRate = units(parseLinkSpeed, MIN_RATE_BYTES, ` bytes/s (about ${(MIN_RATE_BYTES * 8 / 1e6).toFixed(1)}M in bits)`);
 const ms = units(parseDuration, 1);
 
 /** Which guest pages a writer dirties, at how many pages per simulated second. */
@@ -99,8 +101,11 @@ export const migrationSchema = z.object({
   /** max-bandwidth in bytes per second (at least MIN_RATE_BYTES). */
   bandwidth: rate.default(128 * MiB),
   downtimeLimit: ms.default(300),
-  /** Link speed for the stop-and-copy phase, bytes per second (default 10 Gbit/s; at least the bandwidth). */
-  linkSpeed: rate.default(1_250_000_000),
+  /**
+   * Link speed for the stop-and-copy phase: a number is bytes per second, text is bits per second
+   * as on the command line (`"10G"` = 10 Gbit/s); default 10 Gbit/s, at least the bandwidth.
+   */
+  linkSpeed: linkRate.default(1_250_000_000),
   autoConverge: z.boolean().default(false),
   enableMigration: z.enum(['auto', 'on']).default('auto'),
   /**

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { help as sweepHelp } from '../../src/cli/commands/sweep.js';
 import { parseGrid } from '../../src/sweep/grid.js';
 import type { SweepRecord } from '../../src/sweep/record.js';
 
@@ -103,6 +104,12 @@ test('bad flags: one line naming the flag, exit 2', async (t) => {
   ];
   const got = await dmalogAll(cases.map(([argv]) => argv));
   cases.forEach(([, start], i) => usageError(t, got[i]!, start));
+});
+
+test('the grid file example in sweep --help is a valid grid', (t) => {
+  const example = sweepHelp.slice(sweepHelp.indexOf('  {"title"'), sweepHelp.indexOf('\n  base '));
+  const grid = parseGrid(JSON.parse(example));
+  t.is(grid.ids.length, 3 * 3 * 2 * 3);
 });
 
 test('--help shows every default and the exit codes', (t) => {

@@ -116,8 +116,8 @@ test('seeds: repeats count up from base.seed (default 1); neither gives one run 
 });
 
 test('axis labels: values as written; device lists by their profiles, as JSON when those repeat', (t) => {
-  const g = parseGrid({ axes: { devices: [[{ profile: 'mlx5' }, { profile: 'pds' }], [{ profile: 'pds' }]], linkSpeed: ['1G', 10737418240] } });
-  t.deepEqual(g.axes.map((a) => a.labels), [['mlx5+pds', 'pds'], ['1G', '10737418240']]);
+  const g = parseGrid({ axes: { devices: [[{ profile: 'mlx5' }, { profile: 'pds' }], [{ profile: 'pds' }]], linkSpeed: ['2.5G', 10737418240] } });
+  t.deepEqual(g.axes.map((a) => a.labels), [['mlx5+pds', 'pds'], ['2.5G', '10737418240']]);
   const same = parseGrid({ axes: { devices: [[{ profile: 'pds' }], [{ profile: 'pds', stateBytes: '8M' }]] } });
   t.deepEqual(same.axes[0]!.labels, ['[{"profile":"pds"}]', '[{"profile":"pds","stateBytes":"8M"}]']);
 });

@@ -35,7 +35,7 @@ its window, keeping pre-set bits, and clear them unless NO_CLEAR.
   --iommu-lanes N
               iommufd lanes besides the device lanes, 0..64 (default 2); a replay needs
               the same N
-  --json      print the report as JSON on stdout instead of text
+  --json      print the report as JSON on stdout instead of text (default off)
   --report FILE
               also write a self-contained HTML report (outcomes by profile and state)
               to FILE (default: none; checked before the run)
@@ -58,13 +58,14 @@ export async function run(argv: string[]): Promise<number> {
   const reportFile = values.report ?? null;
   if (reportFile !== null) checkOutputFile(reportFile, '--report');
   process.stderr.write(`dmalog fuzz: seed ${seed}, ${calls} calls\n`);
-  const progress = createProgress(process.stderr);
+  // The runner paces its progress events itself (every second on a terminal, else every 10 s).
+  const progress = createProgress(process.stderr, { everyMs: 0 });
   const report = await runFuzz({
     seed,
     calls,
     iommuLanes,
     progressEveryMs: progress.live ? 1000 : 10_000,
-    onProgress: (done, total) => progress.update(`fuzz: ${done}/${total} calls`),
+    onProgress: (done, total) => progress.phase({ phase: 'fuzz', done, total, unit: 'calls' }),
   });
   progress.end();
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));

@@ -1,10 +1,10 @@
 // dmalog stress: DMA engines race report sets into one bitmap; the checker proves no dirty page
 // was lost (or, under --contract plain, counts the ones that were).
 import { GUEST_IOVA, runStress, type StressReport } from '../../stress/runner.js';
-import { STRESS_DEFAULTS, STRESS_PROFILES, type StressOptions, type StressProfile } from '../../stress/options.js';
+import { STRESS_DEFAULTS, STRESS_PROFILES, type StressOptions, type StressProfile, type StressProgress } from '../../stress/options.js';
 import { WORKLOAD_KINDS } from '../../workload/workload.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSeed, parseSize } from '../args.js';
-import { createProgress } from '../progress.js';
+import { createProgress, formatEta } from '../progress.js';
 import { checkOutputFile, writeOutputFile } from '../files.js';
 import { renderStressReport } from '../../stress/report-html.js';
 import { randomSeed } from '../../util/prng.js';
@@ -28,22 +28,23 @@ options:
                         elsewhere), device t attached to HWPT t mod N; every write is then
                         logged by the device and by its HWPT, and every report set reads both
   --queues N            DMA queues per device (default ${STRESS_DEFAULTS.queues})
-  --report-sets N       stop after N report sets
+  --report-sets N       stop after N report sets (default: none, the run lasts --seconds)
   --seconds S           stop after S seconds (default ${STRESS_DEFAULTS.seconds}; also 500ms, 2m)
   --workload KIND       ${WORKLOAD_KINDS.join(' | ')} (default uniform); shared-words puts
                         different devices' pages in the same bitmap words
   --contract C          atomic (seed uAPI, Atomics.or) | plain (merged kernel, read-modify-write)
+                        (default atomic)
   --faults RATE         chance per REPORT of an injected fault: report-error, tracker-error,
                         slow-report (default 0)
-  --kill                faults may also kill a tracker thread mid-REPORT
+  --kill                faults may also kill a tracker thread mid-REPORT (default off)
   --policy P            restart (default) | fail (stop logging at the first REPORT error)
   --seed N              64-bit seed (decimal or 0x hex; default random)
-  --guest SIZE          guest memory, all of it tracked (default 64M)
+  --guest SIZE          guest memory, all of it tracked, bytes in binary units (default 64M)
   --burst N             writes per DMA burst (default ${STRESS_DEFAULTS.burstWrites})
   --writes-per-set N    least writes between two report sets (default ${STRESS_DEFAULTS.writesPerSet}; 0 = back to back)
   --windows K           report windows the span is split into, reported in turn (default ${STRESS_DEFAULTS.windows})
   --threads N           DMA pool threads (default: cores)
-  --json                print the summary as JSON on stdout
+  --json                print the summary as JSON on stdout (default off: a text table)
   --report FILE         also write a self-contained HTML report (latency histogram, throughput,
                         faults and recoveries) to FILE (default: none; checked before the run)
   --help
@@ -56,6 +57,11 @@ exit codes: 0 every invariant held over the whole run, 1 one was broken, 2 bad u
 
 /** Nothing broke, but --policy fail ended the run before its budget: it tested less than asked. */
 export const EXIT_STOPPED_EARLY = 3;
+
+/** The exit codes stress adds to the common ones (listed in the top-level help too). */
+export const exitCodes = {
+  [EXIT_STOPPED_EARLY]: 'nothing broken, but --policy fail stopped the run early at a failed REPORT',
+};
 
 const FLAGS = {
   trackers: { type: 'string' },
@@ -194,6 +200,18 @@ export function formatSummary(r: StressReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * One progress line: where the run stands against its budget (report sets or seconds), at what
+ * rate, when it should end, and the checker's counts so far.
+ */
+export function progressText(p: StressProgress, reportSets: number | null, seconds: number | null): string {
+  const rate = p.elapsedMs > 0 ? p.reportSets * 1000 / p.elapsedMs : 0;
+  const left = reportSets !== null ? (rate > 0 ? (reportSets - p.reportSets) / rate * 1000 : NaN) : seconds! * 1000 - p.elapsedMs;
+  const eta = (reportSets !== null ? p.reportSets >= reportSets : left <= 0) ? '' : `  ETA ${formatEta(left)}`;
+  return `[${(p.elapsedMs / 1000).toFixed(1).padStart(6)} s] sets ${p.reportSets}${reportSets !== null ? `/${reportSets}` : ''} (${Math.round(rate)}/s)${eta}` +
+    `  writes ${millions(p.writes)}  lost ${p.lost}  imprecise ${p.imprecise}  faults ${p.faults}`;
+}
+
 export function toJson(r: StressReport): string {
   return JSON.stringify(r, (_k, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2);
 }
@@ -201,10 +219,10 @@ export function toJson(r: StressReport): string {
 export async function run(argv: string[]): Promise<number> {
   const { options, json, report: reportFile } = parseStressArgs(argv);
   (json ? process.stderr : process.stdout).write(`SEED=${options.seed}\n`);
-  const progress = createProgress(process.stderr);
-  const budget = options.reportSets !== undefined ? `/${options.reportSets}` : '';
-  options.onProgress = (p) => progress.update(
-    `[${(p.elapsedMs / 1000).toFixed(1).padStart(6)} s] sets ${p.reportSets}${budget}  writes ${millions(p.writes)}  lost ${p.lost}  imprecise ${p.imprecise}  faults ${p.faults}`);
+  // The runner paces its progress events itself: every one is shown.
+  const progress = createProgress(process.stderr, { everyMs: 0 });
+  const seconds = options.reportSets === undefined ? options.seconds ?? STRESS_DEFAULTS.seconds : null;
+  options.onProgress = (p) => progress.status(progressText(p, options.reportSets ?? null, seconds));
   const report = await runStress(options);
   progress.end();
   process.stdout.write(json ? `${toJson(report)}\n` : formatSummary(report));

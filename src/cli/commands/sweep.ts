@@ -58,12 +58,13 @@ grid file (JSON, a regular file of at most ${MAX_INPUT_BYTES / 2 ** 20} MiB):
   {"title": "bandwidth vs dirty rate",
    "base": {"ram": "64M", "devices": [{"profile": "mlx5"}, {"profile": "pds"}]},
    "axes": {"bandwidth": ["32M", "64M", "128M"], "vcpuWorkload.rate": [1000, 4000, 16000],
-            "linkSpeed": ["1G", "10G"]},
+            "linkSpeed": ["2.5G", "10G"]},
    "seeds": [1, 2, 3]}
   base     migrate's --config options every point starts from (default: migrate's defaults)
   axes     KEY: [values...]; KEY is any scenario option (ram, bandwidth, downtimeLimit,
            linkSpeed, devices, vcpuWorkload, policy, ...) or a path into one (vcpuWorkload.rate,
-           devices[0].workload); values as in --config (sizes 16G, 10G; durations 300ms)
+           devices[0].workload); values as in --config (sizes 16G; link speeds in bits per
+           second, 10G; durations 300ms)
   seeds    the seeds each point runs with (each cell aggregates them: median); or
   repeats  N: N seeds counting up from base.seed (default 1). Neither: one run per point.
   At most ${MAX_POINTS} points. A bad key is refused (exit 2) with its path (axes.bandwidth[1]: ...).
