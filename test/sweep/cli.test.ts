@@ -115,7 +115,7 @@ test('the grid file example in sweep --help is a valid grid', (t) => {
 test('--help shows every default and the exit codes', (t) => {
   const r = dmalog('--help');
   t.is(r.code, 0);
-  for (const text of ['default out', "default: the machine's cores", 'default: cores / jobs', 'default 1/1', 'default: no limit', "default: the grid's first two axes", 'default downtime', 'default: a tenth', 'exit codes: 0', '1 some point has no result', '2 bad usage', '70 internal error', 'merge']) {
+  for (const text of ['default out', "default: the machine's cores", 'default: cores / jobs', 'default 1/1', 'default: no limit', "default: the grid's first two axes", 'default downtime', 'at most every 10 s', 'exit codes: 0', '1 some point has no result', '2 bad usage', '70 internal error', 'merge']) {
     t.true(r.stdout.includes(text), `help mentions ${text}`);
   }
 });
@@ -146,8 +146,8 @@ test('shards through the CLI, merged; merge refuses outputs of another grid', (t
   const one = dmalog(file, '--shard', '1/2', '--out', out, '--jobs', '1');
   t.is(one.code, 0, one.stderr);
   t.regex(one.stdout, /^sweep: 1 point of shard 1\/2 of grid [0-9a-f]{16} \(2 points\): ran 1 in /);
-  // Without a terminal: a progress line for the last point.
-  t.regex(one.stderr, /^sweep: 1\/1 points · \d+ s · .* · converged 1, not converged 0, failed 0\n$/);
+  // Without a terminal: the first progress line and the last.
+  t.regex(one.stderr, /^sweep: 0\/1 points · \d+ s · converged 0, not converged 0, failed 0\nsweep: 1\/1 points · \d+ s · .* · converged 1, not converged 0, failed 0\n$/);
   t.is(dmalog(file, '--shard', '2/2', '--out', out, '--jobs', '1').code, 0);
   const merged = path.join(dir, 'out-merged');
   const m = dmalog('merge', path.join(out, 'sweep-shard-1-of-2.jsonl'), path.join(out, 'sweep-shard-2-of-2.jsonl'), '--out', merged, '--color', 'total');

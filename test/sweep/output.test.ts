@@ -12,7 +12,7 @@ import { jobsThatFit } from '../../src/sweep/sweep.js';
 import { chooseAxes, convergenceMap, median } from '../../src/sweep/cells.js';
 import { csvField, renderCsv } from '../../src/sweep/csv.js';
 import type { GridSummary } from '../../src/sweep/grid.js';
-import { eta, formatDuration, progressText } from '../../src/sweep/progress.js';
+import { createSweepProgress, eta, progressText } from '../../src/sweep/progress.js';
 import { copyRecords, latestByPoint, parseRecords, readRecords, RecordFileError, recordLine, type Outcome, type SweepRecord } from '../../src/sweep/record.js';
 import { formatMs, renderSweepReport } from '../../src/sweep/report-html.js';
 
@@ -166,7 +166,29 @@ test('progress: rate and ETA from the points done so far', (t) => {
   t.is(progressText({ done: 2, toRun: 8, skipped: 3, share: 11, counts, elapsedMs: 4000 }), 'sweep: 2/8 points (+3 done before) · 4 s · 30.0 points/min · ETA 12 s · converged 1, not converged 0, failed 1');
   t.is(progressText({ done: 4, toRun: 8, skipped: 0, share: 8, counts, elapsedMs: 2000 }), 'sweep: 4/8 points · 2 s · 2.0 points/s · ETA 2 s · converged 1, not converged 0, failed 1');
   t.is(progressText({ done: 0, toRun: 8, skipped: 0, share: 8, counts, elapsedMs: 900 }), 'sweep: 0/8 points · 1 s · converged 1, not converged 0, failed 1');
-  t.deepEqual([formatDuration(42_400), formatDuration(185_000), formatDuration(7_800_000)], ['42 s', '3 m 05 s', '2 h 10 m']);
+  // Slower than a point a second: per minute (a whole-unit rate would read 0).
+  t.is(progressText({ done: 1, toRun: 8, skipped: 0, share: 8, counts, elapsedMs: 150_000 }), 'sweep: 1/8 points · 2 min 30 s · 0.4 points/min · ETA 17 min 30 s · converged 1, not converged 0, failed 1');
+});
+
+test('progress sink: off a terminal the first line, one at most every 10 s, the last; on a terminal rewritten in place', (t) => {
+  const counts = { 'converged': 0, 'not-converged': 0, 'failed': 0, 'mismatch': 0, 'error': 0 };
+  let clock = 0;
+  const written: string[] = [];
+  const plain = createSweepProgress({ write: (s: string) => written.push(s) }, { now: () => clock });
+  for (let done = 0; done <= 5; done++) {
+    clock = done * 4000;
+    plain.update({ done, toRun: 5, skipped: 0, share: 5, counts: { ...counts, converged: done }, elapsedMs: clock });
+  }
+  plain.end();
+  // At 0 s, 12 s (the first 10 s after), and the last at 20 s.
+  t.deepEqual(written.map((l) => l.split(' · ')[0]), ['sweep: 0/5 points', 'sweep: 3/5 points', 'sweep: 5/5 points']);
+  t.true(written.every((l) => l.endsWith('\n')));
+  const tty: string[] = [];
+  const live = createSweepProgress({ write: (s: string) => tty.push(s), isTTY: true, columns: 200 }, { now: () => clock });
+  live.update({ done: 1, toRun: 2, skipped: 0, share: 2, counts, elapsedMs: 1000 });
+  live.update({ done: 2, toRun: 2, skipped: 0, share: 2, counts, elapsedMs: 2000 });
+  live.end();
+  t.deepEqual(tty.map((s) => s.slice(0, 21)), ['\r\x1b[Ksweep: 1/2 points', '\r\x1b[Ksweep: 2/2 points', '\n']);
 });
 
 test('jobs that fit: the available memory over the largest point\'s estimate (as a migration run estimates itself)', (t) => {

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { DmalogError } from '../../errors.js';
 import { METRICS, type Metric } from '../../sweep/cells.js';
 import { MAX_POINTS, inShard, parseGrid, parseShardText, points, type Grid } from '../../sweep/grid.js';
-import { createSweepProgress, formatDuration } from '../../sweep/progress.js';
+import { createSweepProgress } from '../../sweep/progress.js';
+import { formatEta } from '../progress.js';
 import { RecordFileError, type Outcome } from '../../sweep/record.js';
 import { collectSweeps, runSweep, writeMerged, sweepFiles, type Shard, type SweepFiles } from '../../sweep/sweep.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg } from '../args.js';
@@ -29,7 +30,8 @@ seed), each point one whole \`dmalog migrate\` run in a thread of a pool, and wr
 With --shard K/N the files are sweep-shard-K-of-N.*. Each point is appended to the JSON Lines as
 soon as it ends: run the same command again to resume (points already there are skipped, except
 those recorded as errors; a last line cut short is run again). At the end the JSON Lines are
-rewritten in point order.
+rewritten in point order. Progress (points done, rate, ETA, outcomes) goes to stderr: on a
+terminal one line kept up to date; otherwise the first line, one at most every 10 s and the last.
 
 options
   --out DIR               output directory (default ${DEFAULT_OUTPUT_DIR}; created if missing when its parent
@@ -45,8 +47,6 @@ options
                           ETIMEDOUT error (default: no limit)
   --x AXIS, --y AXIS      the map's axes, grid axis keys (default: the grid's first two axes)
   --color M               colour cells by: downtime | total (migration time) (default downtime)
-  --progress-every N      without a terminal, a progress line every N points (default: a tenth of
-                          the points to run); on a terminal one line is kept up to date
   --list                  print the share's points (index, id, axes, seed) and exit
 
 merge
@@ -84,7 +84,6 @@ const FLAGS = {
   x: { type: 'string' },
   y: { type: 'string' },
   color: { type: 'string' },
-  'progress-every': { type: 'string' },
   list: { type: 'boolean' },
 } as const;
 
@@ -200,7 +199,6 @@ export async function run(argv: string[]): Promise<number> {
   const jobs = v.jobs === undefined ? undefined : parseIntArg(v.jobs, '--jobs', 1, 256);
   const writerThreads = v.threads === undefined ? undefined : parseIntArg(v.threads, '--threads', 1, 256);
   const pointTimeoutMs = v['point-timeout'] === undefined ? null : parseDuration(v['point-timeout'], '--point-timeout');
-  const every = v['progress-every'] === undefined ? null : parseIntArg(v['progress-every'], '--progress-every', 1);
   const map = mapOptions(v, grid.axes.map((a) => a.key));
   if (v.list) {
     for (const p of points(grid)) {
@@ -220,7 +218,7 @@ export async function run(argv: string[]): Promise<number> {
       grid, outDir, shard, jobs, writerThreads, pointTimeoutMs, ...map,
       onNote: (text) => process.stderr.write(`sweep: ${text}\n`),
       onProgress: (p) => {
-        progress ??= createSweepProgress(process.stderr, every ?? Math.max(1, Math.ceil(p.toRun / 10)));
+        progress ??= createSweepProgress(process.stderr);
         progress.update(p);
       },
     });
@@ -231,7 +229,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const o = outcome;
   const where = shard.n === 1 ? `grid ${grid.hash}` : `shard ${shard.k}/${shard.n} of grid ${grid.hash} (${grid.ids.length} points)`;
-  process.stdout.write(`sweep: ${plural(o.share, 'point')} of ${where}: ran ${o.ran}${o.skipped > 0 ? `, skipped ${o.skipped} done before` : ''}${o.truncated ? ' (a cut-short last line was redone)' : ''} in ${formatDuration(performance.now() - began)} (${plural(o.jobs, 'job')} × ${plural(o.writerThreads, 'writer thread')}); ${outcomeText(o.counts)}\n`);
+  process.stdout.write(`sweep: ${plural(o.share, 'point')} of ${where}: ran ${o.ran}${o.skipped > 0 ? `, skipped ${o.skipped} done before` : ''}${o.truncated ? ' (a cut-short last line was redone)' : ''} in ${formatEta(performance.now() - began)} (${plural(o.jobs, 'job')} × ${plural(o.writerThreads, 'writer thread')}); ${outcomeText(o.counts)}\n`);
   process.stdout.write(`wrote ${o.files.jsonl}, ${o.files.csv}, ${o.files.html}\n`);
   return o.broken > 0 ? EXIT.failed : EXIT.ok;
 }
