@@ -1,11 +1,18 @@
-// The guest being migrated: its RAM (a SharedArrayBuffer laid out by the memory map) and the
-// writers that dirty it, vCPUs and devices, each with a seeded workload. Writes run on the DMA
-// engine threads (src/dma) in one burst per writer and RAM section per 100 ms window; each write
-// stores data first and then marks the log its writer is tracked by (vCPUs: the CPU log,
-// devices: their own device log, or nothing when the device is not logging).
+// The guest being migrated: its RAM (guest-memory.ts: bytes or page versions, laid out by the
+// memory map) and the writers that dirty it, vCPUs and devices, each with a seeded workload.
+// Writes run on the DMA engine threads (src/dma) in one burst per writer and RAM section per
+// stretch of simulated time; each write stores data (or bumps the page's version) first and then
+// marks the log its writer is tracked by (vCPUs: the CPU log, devices: their own device log, or
+// nothing when the device is not logging).
+//
+// What a stretch writes is a pure function of the seed, the burst index and the stretch's length:
+// the pages come from the workload's generator, the counts from rate × length with the fraction
+// carried over. Which thread runs which burst, and in which order, changes nothing a sync can see
+// (log bits are ORed, versions added).
 import type { DmaPool } from '../dma/pool.js';
 import type { BurstControl, BurstTask, LogTarget } from '../dma/types.js';
 import { generatePages, type WorkloadSpec } from '../workload/workload.js';
+import type { GuestMemory } from './guest-memory.js';
 import type { MemoryMap, MemorySection } from './memory-map.js';
 import type { WorkloadOptions } from './options.js';
 
@@ -43,14 +50,14 @@ export interface WindowWrites {
 
 export class Guest {
   readonly map: MemoryMap;
-  readonly ram: SharedArrayBuffer;
+  readonly memory: GuestMemory;
   readonly writers: readonly WriterSpec[];
   readonly #lanes: Lane[] = [];
   readonly #seed: bigint;
 
-  constructor(map: MemoryMap, writers: WriterSpec[], seed: bigint) {
+  constructor(map: MemoryMap, memory: GuestMemory, writers: WriterSpec[], seed: bigint) {
     this.map = map;
-    this.ram = new SharedArrayBuffer(map.ramBytes);
+    this.memory = memory;
     this.writers = writers;
     this.#seed = seed;
     // A writer's traffic is spread over the RAM sections in proportion to their size; each
@@ -78,16 +85,6 @@ export class Guest {
     });
   }
 
-  /** Give every RAM page seeded content (one value per page, distinct across pages). */
-  fill(seed: bigint): void {
-    const words = new Uint32Array(this.ram);
-    const perPage = this.map.pageSize >>> 2;
-    const s = Number(BigInt.asUintN(32, seed ^ (seed >> 32n)));
-    for (let page = 0; page * perPage < words.length; page++) {
-      words.fill(Math.imul(page + 1, 0x9e3779b1) ^ s, page * perPage, (page + 1) * perPage);
-    }
-  }
-
   /**
    * Start `seconds` of simulated writes on the pool, as burst `burst` of every writer's streams.
    * `targetOf(writer)` is what the writer marks now (null: nothing, its writes go unlogged);
@@ -103,7 +100,8 @@ export class Guest {
       if (count === 0) continue;
       const target = targetOf(lane.writer);
       const task: BurstTask = {
-        guest: this.ram,
+        guest: this.memory.source,
+        layout: this.memory.mode,
         // Page p of RAM (offset p·P) sits at IOVA section.iova + (p·P − section.offset).
         guestIova: lane.section.iova - BigInt(lane.section.offset),
         pageBytes: this.map.pageSize,
@@ -117,7 +115,7 @@ export class Guest {
       runs.push(pool.run(task).then((r) => {
         out.pages[lane.writer]! += r.attempted;
         // The burst's pages are a pure function of its task: recompute the one left in doubt.
-        if (r.stale) out.unlogged.push(generatePages(lane.workload, this.#seed, burst, r.attempted)[r.attempted - 1]!);
+        if (r.stale) out.unlogged.push(generatePages(lane.workload, this.#seed, burst, count)[r.attempted - 1]!);
       }));
     }
     await Promise.all(runs);

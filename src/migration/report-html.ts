@@ -124,7 +124,7 @@ function summaryTable(r: MigrationResult): string {
   const rows: Array<[string, string]> = [
     ['status', r.status],
     ['seed', r.seed],
-    ['guest RAM', mib(r.scenario.ramBytes)],
+    ['guest RAM', `${mib(r.scenario.ramBytes)} (${r.scenario.memory === 'versions' ? 'page versions' : 'bytes'})`],
     ['vCPU writers', String(r.scenario.vcpus)],
     ['devices', r.scenario.devices.map((d) => `${d.name} (${d.profile}${d.logging ? '' : ', no logging'}; ${d.workload})`).join(', ') || 'none'],
     ['tracking', r.tracking],
@@ -138,7 +138,6 @@ function summaryTable(r: MigrationResult): string {
     ['REPORT errors / restarts / retired', `${r.recovery.reportErrors} / ${r.recovery.restarts} / ${r.recovery.retired}`],
     ['failure', r.failure ? `${r.failure.code} ${r.failure.errno}: ${r.failure.message}` : 'none'],
     ['memory', r.check ? (r.check.identical ? `identical (${r.check.pagesCompared} pages)` : `MISMATCH in ${r.check.differingPages} pages, first ${r.check.firstDiffering.join(', ')}`) : 'not checked'],
-    ['wall time', seconds(r.wallMs)],
   ];
   return `<table id="summary"><tbody>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</tbody></table>`;
 }

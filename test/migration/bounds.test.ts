@@ -4,7 +4,7 @@ import test from 'ava';
 import { estimateFootprint } from '../../src/migration/footprint.js';
 import { compareMemory } from '../../src/migration/memory-check.js';
 import { migrate } from '../../src/migration/migration.js';
-import { MAX_RAM_BYTES, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../../src/migration/options.js';
+import { AUTO_BYTES_MAX_RAM, MAX_BYTE_RAM_BYTES, MAX_RAM_BYTES, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../../src/migration/options.js';
 import { DmalogError } from '../../src/errors.js';
 
 const MiB = 2 ** 20;
@@ -34,6 +34,12 @@ test('guest RAM is refused past the typed-array limit and bandwidth or link spee
   };
   t.is(fillMigrationOptions({ ram: MAX_RAM_BYTES }).ram, MAX_RAM_BYTES);
   bad({ ram: MAX_RAM_BYTES + 4096 }, 'ram');
+  t.is(fillMigrationOptions({ ram: MAX_BYTE_RAM_BYTES, memory: 'bytes' }).memory, 'bytes');
+  bad({ ram: MAX_BYTE_RAM_BYTES + 4096, memory: 'bytes' }, 'ram');
+  // auto: bytes up to AUTO_BYTES_MAX_RAM, versions above.
+  t.is(fillMigrationOptions({ ram: AUTO_BYTES_MAX_RAM }).memory, 'bytes');
+  t.is(fillMigrationOptions({ ram: AUTO_BYTES_MAX_RAM + 4096 }).memory, 'versions');
+  t.is(fillMigrationOptions({ ram: '16M', memory: 'versions' }).memory, 'versions');
   bad({ ram: '1P' }, 'ram');
   bad({ bandwidth: MIN_RATE_BYTES - 1 }, 'bandwidth');
   bad({ linkSpeed: 1 }, 'linkSpeed');
@@ -44,6 +50,16 @@ test('guest RAM is refused past the typed-array limit and bandwidth or link spee
   bad({ faults: [{ device: 'mlx5-0', iteration: 32, kind: 'report-error' }] }, 'faults[0].iteration');
   t.is(fillMigrationOptions({ seed: '0xffffffffffffffff' }).seed, (1n << 64n) - 1n);
   t.is(fillMigrationOptions({ faults: [{ device: 'mlx5-0', iteration: 31, kind: 'report-error' }] }).faults.length, 1);
+});
+
+test('page versions cost 8 bytes per page in the estimate, not twice the RAM', (t) => {
+  const bytes = estimateFootprint(fillMigrationOptions({ ...small, ram: '1G', memory: 'bytes' }), 2).bytes;
+  const versions = estimateFootprint(fillMigrationOptions({ ...small, ram: '1G', memory: 'versions' }), 2).bytes;
+  t.true(bytes > 2 * GiB);
+  t.true(versions < 200 * MiB, String(versions));
+  // 1 TiB in versions mode: 2 GiB of versions plus the bitmaps, within 4 GiB.
+  const tib = estimateFootprint(fillMigrationOptions({ ram: '1T', devices: [{ profile: 'mlx5' }, { profile: 'pds' }] }), 2).bytes;
+  t.true(tib > 2 * GiB && tib < 4 * GiB, String(tib));
 });
 
 test('migrate refuses a guest whose estimate exceeds maxMemory before starting anything', async (t) => {

@@ -2,10 +2,10 @@
 // JSON config file and/or flags (flags win), print progress and a summary, write the HTML report.
 import { PROFILE_NAMES } from '../../device/profiles.js';
 import { checkFootprint } from '../../migration/footprint.js';
-import { migrate } from '../../migration/migration.js';
-import { MAX_TIME_MS, MIN_RATE_BYTES, checkMigrationFields, fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from '../../migration/options.js';
+import { migrate, type MigrationProgress } from '../../migration/migration.js';
+import { AUTO_BYTES_MAX_RAM, MAX_TIME_MS, MIN_RATE_BYTES, checkMigrationFields, fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from '../../migration/options.js';
 import { renderReport } from '../../migration/report-html.js';
-import type { IterationStats, MigrationResult } from '../../migration/result.js';
+import type { MigrationResult } from '../../migration/result.js';
 import { faultWarnings, progressLine, summaryText } from '../../migration/summary.js';
 import { DmalogError } from '../../errors.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseSeed, parseSize } from '../args.js';
@@ -58,10 +58,15 @@ migration
                           a warning, listed in faultsNotInjected, and exit code ${EXIT_FAULT_NOT_INJECTED}
   --drop-dirty-bit        test only: the vCPU log loses one dirty page in the final sync
 resources
-  --threads N             writer threads (default: one per core)
+  --memory M              how guest memory is simulated: bytes (every page's bytes copied and
+                          compared; RAM at most 16G) | versions (one write version per page,
+                          4 bytes: writers bump it, the copy carries it, the check compares it;
+                          RAM at most 4T) | auto (bytes up to ${AUTO_BYTES_MAX_RAM / 2 ** 30}G, versions above; default)
+  --threads N             writer threads (default: one per core); results do not depend on it
   --max-memory SIZE       refuse (exit 2) a run estimated to need more (default: the memory
                           available at start); the estimate is about twice the guest RAM (source
-                          and destination) plus bitmaps and threads. RAM is at most 16G
+                          and destination; 8 bytes per page with --memory versions) plus bitmaps
+                          and threads
 output
   --json                  print the result as JSON (progress goes to stderr)
   --report FILE           write the self-contained HTML report to FILE, a regular file whose
@@ -102,6 +107,7 @@ const FLAGS = {
   report: { type: 'string' },
   threads: { type: 'string' },
   'max-memory': { type: 'string' },
+  memory: { type: 'string' },
 } as const;
 
 type DeviceEntry = NonNullable<MigrationOptions['devices']>[number];
@@ -169,7 +175,7 @@ function parseFault(text: string): NonNullable<MigrationOptions['faults']>[numbe
 /** Option fields set by a flag, so that an error in one names the flag and the value given. */
 const FIELD_FLAGS: Record<string, string> = {
   ram: 'ram', seed: 'seed', bandwidth: 'bandwidth', downtimeLimit: 'downtime', linkSpeed: 'link-speed',
-  maxIterations: 'max-iterations', maxTime: 'max-time', writerThreads: 'threads', maxMemory: 'max-memory',
+  maxIterations: 'max-iterations', maxTime: 'max-time', writerThreads: 'threads', maxMemory: 'max-memory', memory: 'memory',
 };
 
 function asUsage(error: unknown, given: Record<string, unknown>): never {
@@ -201,6 +207,7 @@ export function optionsFromArgs(argv: string[]): { options: MigrationOptions; fi
   if (v['drop-dirty-bit']) options.dropDirtyBit = true;
   if (v.threads !== undefined) options.writerThreads = parseIntArg(v.threads, '--threads', 1, 64);
   if (v['max-memory'] !== undefined) options.maxMemory = Number(parseSize(v['max-memory'], '--max-memory'));
+  if (v.memory !== undefined) options.memory = parseChoice(v.memory, '--memory', ['bytes', 'versions', 'auto'] as const);
   let filled: FilledMigrationOptions;
   try {
     filled = fillMigrationOptions(options);
@@ -214,6 +221,19 @@ export function optionsFromArgs(argv: string[]): { options: MigrationOptions; fi
   return { options, filled, json: v.json === true, report };
 }
 
+/** Lines for progress events: every sync; the first pass and the check in steps of 10 %. */
+export function progressTexts(): (e: MigrationProgress) => string | null {
+  const lastTenth = new Map<string, number>();
+  return (e) => {
+    if (e.kind === 'sync') return progressLine(e.stats);
+    const tenth = Math.floor(e.donePages * 10 / e.totalPages);
+    if (tenth === (lastTenth.get(e.kind) ?? -1)) return null;
+    lastTenth.set(e.kind, tenth);
+    const what = e.kind === 'first-pass' ? `first pass t=${(e.atMs / 1000).toFixed(2)} s` : 'memory check';
+    return `${what}: ${e.donePages} of ${e.totalPages} pages (${tenth * 10}%)`;
+  };
+}
+
 /** The exit code of a finished run (documented in `help`). */
 export function exitCodeOf(result: MigrationResult): number {
   if (result.status !== 'completed' || !result.check?.identical) return EXIT.failed;
@@ -224,9 +244,12 @@ export function exitCodeOf(result: MigrationResult): number {
 export async function run(argv: string[]): Promise<number> {
   const { options, json, report } = optionsFromArgs(argv);
   const progress = createProgress(json ? process.stderr : process.stdout);
-  const onIteration = (s: IterationStats) => progress.update(progressLine(s));
-  const result = await migrate(options, { onIteration });
+  const began = performance.now();
+  const text = progressTexts();
+  const result = await migrate(options, { onProgress: (e) => { const line = text(e); if (line !== null) progress.update(line); } });
   progress.end();
+  // Wall time varies with the machine: it is not part of the result, nor of the summary.
+  if (!json) process.stderr.write(`wall time: ${((performance.now() - began) / 1000).toFixed(2)} s\n`);
   if (json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     for (const line of faultWarnings(result)) process.stderr.write(`${line}\n`);
