@@ -117,8 +117,10 @@ class VersionMemory implements GuestMemory {
 
   fill(seed: bigint): void {
     const s = seedWord(seed);
-    const src = this.#src;
-    for (let page = 0; page < this.pages; page++) src[page] = startValue(page, s);
+    // As int32: the same bits, stored without a conversion per page.
+    const src = new Int32Array(this.source);
+    const pages = this.pages;
+    for (let page = 0; page < pages; page++) src[page] = startValue(page, s);
   }
 
   send(first: number, count: number): void {
@@ -127,8 +129,7 @@ class VersionMemory implements GuestMemory {
 
   compare(onProgress?: CheckProgress): MemoryCheck {
     // One version per page: compared as 4-byte "pages", which names the same page indexes.
-    const check = compareMemory(this.source, this.destination, 4, 8, onProgress);
-    return check;
+    return compareMemory(this.source, this.destination, 4, 8, onProgress);
   }
 
   stale(page: number): boolean {

@@ -14,6 +14,11 @@ import type { MemorySection } from './memory-map.js';
 /** A run of dirty pages taken out of the bitmap: [first, first + count). */
 export type TakeVisitor = (first: number, count: number) => void;
 
+/** Bits [lo, hi) of a word (0 ≤ lo < hi ≤ 32). */
+function wordMaskFrom(lo: number, hi: number): number {
+  return (hi - lo === 32 ? -1 : ((1 << (hi - lo)) - 1) << lo) | 0;
+}
+
 export class RamDirtyBitmap {
   readonly pages: number;
   readonly pageSize: number;
@@ -47,6 +52,14 @@ export class RamDirtyBitmap {
     if (length <= 0) return 0;
     const first = Math.floor(offset / this.pageSize);
     const end = Math.min(this.pages, Math.ceil((offset + length) / this.pageSize));
+    if (first >= end) return 0;
+    if (this.#dirty === 0 && (first & 31) === 0 && (end & 31) === 0) {
+      // All clean (the bulk stage's markAll): whole words at once, every page fresh.
+      this.#words.fill(-1, first >>> 5, end >>> 5);
+      for (let w = first >>> 5; w < end >>> 5; w += 32 - (w & 31)) this.#summary[w >>> 5] |= wordMaskFrom(w & 31, Math.min(32, (end >>> 5) - w + (w & 31)));
+      this.#dirty = end - first;
+      return end - first;
+    }
     let fresh = 0;
     for (let page = first; page < end;) {
       const w = page >>> 5;
@@ -132,9 +145,17 @@ export class RamDirtyBitmap {
       const old = words[w]!;
       let avail = old & mask;
       if (avail === -1 && max - taken >= 32) {
-        words[w] = 0;
-        this.#extend(base, 32, visit);
-        taken += 32;
+        // A run of whole dirty words (the bulk stage's first pass): one visit for all of them.
+        let run = 0;
+        do {
+          words[w] = 0;
+          this.#summary[w >>> 5] &= ~(1 << (w & 31));
+          run += 32;
+          w++;
+        } while (w < wLast && words[w] === -1 && max - taken - run >= 32);
+        this.#extend(base, run, visit);
+        taken += run;
+        continue;
       } else {
         let took = 0;
         while (avail !== 0 && taken < max) {

@@ -86,3 +86,17 @@ test('a section whose RAM offset is not a multiple of 32 pages merges shifted ac
   ram.take(0, Infinity, (first, count) => runs.push([first, count]));
   t.deepEqual(runs, [[40, 33]]);
 });
+
+test('markAll on a clean bitmap, then take: one run per budget, every page once', (t) => {
+  for (const pages of [2048, 100]) { // whole words (the fast path) and a partial last word
+    const ram = new RamDirtyBitmap(pages * P, P);
+    t.is(ram.markAll(), pages);
+    t.is(ram.markAll(), 0);
+    const runs: Array<[number, number]> = [];
+    t.is(ram.take(0, 1000, (first, count) => runs.push([first, count])), Math.min(1000, pages));
+    t.is(ram.take(1000 % pages, Infinity, (first, count) => runs.push([first, count])), Math.max(0, pages - 1000));
+    t.deepEqual(runs, pages > 1000 ? [[0, 1000], [1000, pages - 1000]] : [[0, pages]]);
+    t.is(ram.dirtyPages, 0);
+    t.is(ram.takeNext(0), -1);
+  }
+});
