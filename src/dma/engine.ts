@@ -62,7 +62,8 @@ export function runBurst(task: BurstTask): BurstResult {
     throw new DmalogError('DMALOG_BAD_OPTION', `workload pages [${workload.pageBase}, ${workload.pageBase + workload.pageCount}) exceed guest memory`);
   }
   if (scratch.length < count) scratch = new Int32Array(count);
-  const pages = generatePages(workload, task.seed, task.burstId, count, scratch);
+  if (task.ringAt !== undefined && (!Number.isSafeInteger(task.ringAt) || task.ringAt < 0)) throw new DmalogError('DMALOG_BAD_OPTION', 'task.ringAt must be a non-negative integer');
+  const pages = generatePages(workload, task.seed, task.burstId, count, scratch, task.ringAt);
   const guest = cached(guestViews, task.guest, () => new Int32Array(task.guest));
   const targets = task.logs;
   if (!Array.isArray(targets)) throw new DmalogError('DMALOG_BAD_OPTION', 'task.logs must be an array of log targets');

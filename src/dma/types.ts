@@ -48,6 +48,8 @@ export interface BurstTask {
   seed: bigint | number;
   /** Index of this burst within `workload.stream`. */
   burstId: number;
+  /** Pages the stream wrote before this burst: where a ring burst continues (generatePages' ringAt). */
+  ringAt?: number;
   count: number;
   control?: BurstControl;
 }

@@ -30,6 +30,8 @@ interface Lane {
   rate: number;
   /** Fractional pages carried into the next window. */
   carry: number;
+  /** Pages the lane's bursts wrote so far: where its next ring burst continues. */
+  written: number;
 }
 
 /** The logs a writer marks now; `control` lets its bursts notice a log being stopped. */
@@ -70,6 +72,7 @@ export class Guest {
           section,
           rate: w.workload.rate * (pageCount / map.addressablePages),
           carry: 0,
+          written: 0,
           workload: {
             kind: w.workload.kind,
             pageBase: section.offset / map.pageSize,
@@ -110,12 +113,15 @@ export class Guest {
         workload: lane.workload,
         seed: this.#seed,
         burstId: burst,
+        ringAt: lane.written,
         count,
       };
+      const ringAt = lane.written;
+      lane.written += count;
       runs.push(pool.run(task).then((r) => {
         out.pages[lane.writer]! += r.attempted;
         // The burst's pages are a pure function of its task: recompute the one left in doubt.
-        if (r.stale) out.unlogged.push(generatePages(lane.workload, this.#seed, burst, count)[r.attempted - 1]!);
+        if (r.stale) out.unlogged.push(generatePages(lane.workload, this.#seed, burst, count, undefined, ringAt)[r.attempted - 1]!);
       }));
     }
     await Promise.all(runs);

@@ -34,17 +34,14 @@ const SCENARIO = ['--ram', '64M', '--devices', 'mlx5:2,pds:1', '--workload', 'vc
 
 test('--threads 1 and --threads 2 give byte-identical --json, in byte and in page-version mode, a restart included', async (t) => {
   const faulty = [...SCENARIO, '--policy', 'restart', '--fault', 'pds-0:2:report-error', '--auto-converge'];
-  const [b1, b2, v1, v2] = await Promise.all([
-    dmalog(...faulty, '--memory', 'bytes', '--threads', '1', '--json'),
-    dmalog(...faulty, '--memory', 'bytes', '--threads', '2', '--json'),
-    dmalog(...faulty, '--memory', 'versions', '--threads', '1', '--json'),
-    dmalog(...faulty, '--memory', 'versions', '--threads', '2', '--json'),
-  ]);
-  for (const r of [b1, b2, v1, v2]) t.is(r.code, 0, r.stderr);
-  t.is(b1.stdout, b2.stdout);
-  t.is(v1.stdout, v2.stdout);
-  const bytes = JSON.parse(b1.stdout) as MigrationResult;
-  const versions = JSON.parse(v1.stdout) as MigrationResult;
+  // Two at a time: each run has a dozen threads, and the point is only that they overlap.
+  const [b1, b2] = await Promise.all([1, 2].map((n) => dmalog(...faulty, '--memory', 'bytes', '--threads', String(n), '--json')));
+  const [v1, v2] = await Promise.all([1, 2].map((n) => dmalog(...faulty, '--memory', 'versions', '--threads', String(n), '--json')));
+  for (const r of [b1!, b2!, v1!, v2!]) t.is(r.code, 0, r.stderr);
+  t.is(b1!.stdout, b2!.stdout);
+  t.is(v1!.stdout, v2!.stdout);
+  const bytes = JSON.parse(b1!.stdout) as MigrationResult;
+  const versions = JSON.parse(v1!.stdout) as MigrationResult;
   t.is(bytes.scenario.memory, 'bytes');
   t.is(versions.scenario.memory, 'versions');
   t.deepEqual(bytes.recovery, { reportErrors: 1, restarts: 1, retired: 0 });
