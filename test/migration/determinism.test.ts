@@ -38,6 +38,10 @@ test('--threads 1 and --threads 2 give byte-identical --json, in byte and in pag
   const [b1, b2] = await Promise.all([1, 2].map((n) => dmalog(...faulty, '--memory', 'bytes', '--threads', String(n), '--json')));
   const [v1, v2] = await Promise.all([1, 2].map((n) => dmalog(...faulty, '--memory', 'versions', '--threads', String(n), '--json')));
   for (const r of [b1!, b2!, v1!, v2!]) t.is(r.code, 0, r.stderr);
+  // Progress goes to stderr with --json: the first pass, every sync, the check.
+  t.regex(v1!.stderr, /^first pass t=.*: \d+ of 16384 pages/m);
+  t.regex(v1!.stderr, /^sync  2 pre /m);
+  t.regex(v1!.stderr, /^memory check: 16384 of 16384 pages \(100%\)$/m);
   t.is(b1!.stdout, b2!.stdout);
   t.is(v1!.stdout, v2!.stdout);
   const bytes = JSON.parse(b1!.stdout) as MigrationResult;
