@@ -6,6 +6,11 @@ import { compareMemory } from '../../src/migration/memory-check.js';
 import { migrate } from '../../src/migration/migration.js';
 import { AUTO_BYTES_MAX_RAM, MAX_BYTE_RAM_BYTES, MAX_RAM_BYTES, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../../src/migration/options.js';
 import { DmalogError } from '../../src/errors.js';
+import { planLog } from '../../src/device/dirty-log.js';
+import { MAX_USER_MEMORY_BYTES } from '../../src/host/options.js';
+import { buildMemoryMap, trackingRanges } from '../../src/migration/memory-map.js';
+import { bitmapBytes } from '../../src/uapi/user-memory.js';
+import { failed } from '../../src/util/result.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -60,6 +65,20 @@ test('page versions cost 8 bytes per page in the estimate, not twice the RAM', (
   // 1 TiB in versions mode: 2 GiB of versions plus the bitmaps, within 4 GiB.
   const tib = estimateFootprint(fillMigrationOptions({ ram: '1T', devices: [{ profile: 'mlx5' }, { profile: 'pds' }] }), 2).bytes;
   t.true(tib > 2 * GiB && tib < 4 * GiB, String(tib));
+});
+
+test('the largest guest (4 TiB) fits the host as it is: its report bitmap in user memory, every log within the default maxLogBytes', (t) => {
+  const map = buildMemoryMap({ ramBytes: MAX_RAM_BYTES, pageSize: 4096, bars: Array.from({ length: 8 }, (_, i): [string, number] => [`d${i}`, 32 * MiB]) });
+  const largest = map.ram.reduce((m, x) => (x.length > m ? x.length : m), 0n);
+  // One bit per 4 KiB page of the largest section: 128 MiB, far below user memory's 4 GiB.
+  t.true(Number(bitmapBytes(largest / 4096n)) <= 129 * MiB);
+  t.true(Number(bitmapBytes(largest / 4096n)) < MAX_USER_MEMORY_BYTES);
+  // Every tracker logs the three tracking ranges at 4 KiB: 128 MiB and summaries, under 256 MiB.
+  const log = planLog(4096n, trackingRanges(map), 256 * MiB);
+  t.false(failed(log));
+  // Past 4 TiB the logs would need more than the default: RAM is capped there (and page indexes stay below 2^30).
+  const beyond = buildMemoryMap({ ramBytes: 2 * MAX_RAM_BYTES, pageSize: 4096 });
+  t.true(failed(planLog(4096n, trackingRanges(beyond), 256 * MiB)));
 });
 
 test('migrate refuses a guest whose estimate exceeds maxMemory before starting anything', async (t) => {
