@@ -42,8 +42,9 @@ import type { Failure, IterationStats, MigrationResult, NotConvergedCode, Timeli
 export { WINDOW_MS } from './precopy-rule.js';
 
 /**
- * What a run tells while it runs: the bulk stage's first pass (after every window), every sync,
- * and the final memory check (every 64 MiB compared), each with how far it got.
+ * What a run tells while it runs: the bulk stage's first pass over RAM (after every window, until
+ * it reaches the end of RAM; syncs may come in between), every sync, and the final memory check
+ * (every 64 chunks of 1 MiB compared), each with how far it got.
  */
 export type MigrationProgress =
   | { kind: 'first-pass'; atMs: number; donePages: number; totalPages: number }
@@ -134,6 +135,7 @@ class Run {
   cursor = 0;
   clock: RateWindows | null = null;
   #bursts = 0;
+  #firstPassOver = false;
 
   constructor(o: FilledMigrationOptions, rig: Rig, map: Run['map'], fillSeed: bigint, writeSeed: bigint, hooks: MigrationHooks) {
     this.o = o;
@@ -286,8 +288,6 @@ class Run {
     let ms = 0;
     let last: Segment | null = null;
     let timeUp = false;
-    const first = this.result.iterations === 1;
-    const onProgress = this.hooks.onProgress;
     for (;;) {
       const plan = clock.plan(this.ram.dirtyPages);
       this.#send(plan.pages);
@@ -296,7 +296,7 @@ class Run {
       clock.advance(plan, this.ram.dirtyPages);
       this.timeMs = clock.nowMs;
       if (plan.endsWindow) {
-        if (first) onProgress?.({ kind: 'first-pass', atMs: round(this.timeMs), donePages: this.sentRam / this.pageSize, totalPages: this.ram.pages });
+        this.#firstPassProgress();
         // Time running out is checked every window (a pass at a low bandwidth can outlast
         // max-time many times over): it forces a sync, and that sync the switchover.
         if (clock.startMs >= this.o.maxTime) { timeUp = true; break; }
@@ -305,9 +305,21 @@ class Run {
       // The window's end where no sync follows has its timeline point now; one before a sync gets it after.
       if (plan.endsWindow) this.result.timeline.push(this.#point());
     }
-    if (first) onProgress?.({ kind: 'first-pass', atMs: round(this.timeMs), donePages: this.sentRam / this.pageSize, totalPages: this.ram.pages });
+    this.#firstPassProgress();
     // The writes of the last half segment race the sync at the stretch's end (docs/migration-loop.md).
     return { ms, racingMs: last.ms / 2, endsWindow: last.endsWindow, timeUp };
+  }
+
+  /**
+   * While the bulk stage's first pass over RAM goes on: how far it got. Everything ahead of the
+   * cursor is still dirty from the bulk stage, so the cursor is the pages passed over; the pass
+   * is over once it reaches the end of RAM (the next take wraps).
+   */
+  #firstPassProgress(): void {
+    if (this.#firstPassOver) return;
+    const done = Math.min(this.cursor, this.ram.pages);
+    this.#firstPassOver = done === this.ram.pages;
+    this.hooks.onProgress?.({ kind: 'first-pass', atMs: round(this.timeMs), donePages: done, totalPages: this.ram.pages });
   }
 
   /** Run `ms` of the guest's writes as one burst of every writer, and let them land. */
