@@ -19,6 +19,7 @@ const MICRO: Record<string, () => Promise<{ scenario: Scenario }>> = {
   scale: () => import('./scale.bench.js'),
   'micro/bitmap': () => import('./micro/bitmap/iova-bitmap.bench.js'),
   'micro/device': () => import('./micro/device/dirty-log.bench.js'),
+  'micro/report-bitmap': () => import('./micro/coordinator/report-bitmap.bench.js'),
 };
 
 async function main(): Promise<number> {
