@@ -23,7 +23,9 @@ export const help = `usage: dmalog migrate [options]
 Simulates QEMU's pre-copy live migration of a guest whose RAM is dirtied by vCPUs (tracked by
 a CPU dirty log) and by device DMA (tracked by each device's DMA logging, or by the IOMMU's dirty
 tracking, see --iommu), in 100 ms windows of simulated time, and checks at the end that the
-destination RAM equals the source byte for byte.
+destination RAM equals the source byte for byte (or write version for write version, see
+--memory). The same seed and options give the same result, whatever --threads or the machine's
+load; the wall time is printed on stderr.
 
 scenario
   --config FILE           JSON scenario (see below); flags given too override it
@@ -77,7 +79,7 @@ config file (a regular file of at most ${MAX_INPUT_BYTES / 2 ** 20} MiB; flags g
   "devices": [{"profile": "mlx5", "name": "nic0", "workload": {"kind": "ring", "rate": 3000},
   "stateBytes": "2M", "maxAddressSpaceBits": 42}], "bandwidth": "128M", "downtimeLimit": "300ms",
   "autoConverge": false, "enableMigration": "auto", "iommu": "auto", "policy": "fail", "maxIterations": 30,
-  "seed": 1, "faults": [{"device": "nic0", "iteration": 3, "kind": "report-error"}]}
+  "seed": 1, "memory": "auto", "faults": [{"device": "nic0", "iteration": 3, "kind": "report-error"}]}
 
 exit codes: 0 migrated and memory identical, 1 memory differs or the migration failed or was
 blocked, 2 bad usage or a refused resource (memory, --report path), ${EXIT_NOT_CONVERGED} memory identical but only
