@@ -3,10 +3,12 @@
 // rejection from the writer pool, or the kernel's OOM killer.
 //
 // The run holds guest RAM twice (source and destination, both SharedArrayBuffers written in
-// full; in page-version mode one 4-byte version per page instead of the page), one bit per page a few times over (the RAM dirty bitmap, the report bitmap, one log per
-// tracker), and one Node thread per writer and per device. Measured on a 2-core machine with
-// 2 writer and 3 tracker threads (`/usr/bin/time -f %M dmalog migrate --ram R`): 16 MiB → 143 MiB
-// peak resident, 512 MiB → 1.13 GiB, 2 GiB → 4.12 GiB; the estimate stays above each.
+// full; in page-version mode one 4-byte version per page instead of the page), one bit per page
+// a few times over (the RAM dirty bitmap, the report bitmap, one log per tracker), and one Node
+// thread per writer and per device. Measured on a 2-core machine with 2 writer and 3 tracker
+// threads (`/usr/bin/time -f %M dmalog migrate --ram R`): 16 MiB → 143 MiB peak resident,
+// 512 MiB → 1.13 GiB, 2 GiB → 4.12 GiB; with page versions and 8 devices (perf/RESULTS.md,
+// "scale") 1 TiB → 2.4 GiB. The estimate stays above each.
 import os from 'node:os';
 import { DmalogError } from '../errors.js';
 import { ceilDiv } from '../util/bits.js';
