@@ -53,6 +53,14 @@ test('--threads 1 and --threads 2 give byte-identical --json, in byte and in pag
   t.deepEqual({ ...versions, scenario: { ...versions.scenario, memory: 'bytes' } }, bytes);
 });
 
+test('--threads 1 and --threads 2 give byte-identical --json under IOMMU dirty tracking (a device that cannot log)', async (t) => {
+  const iommu = ['--ram', '32M', '--devices', 'mlx5:1,none:1', '--workload', 'none=uniform:2000', '--seed', '11', '--max-iterations', '6', '--json'];
+  const [a, b] = await Promise.all([1, 2].map((n) => dmalog(...iommu, '--threads', String(n))));
+  t.true(a!.code === 0 || a!.code === 3, a!.stderr);
+  t.is(a!.stdout, b!.stdout);
+  t.is((JSON.parse(a!.stdout) as MigrationResult).tracking, 'iommu');
+});
+
 test('the text summary and the HTML report are identical across --threads (wall time goes to stderr only)', async (t) => {
   const report = (n: number) => path.join(dir, `report-${n}.html`);
   const [a, b] = await Promise.all([1, 2].map((n) => dmalog(...SCENARIO, '--threads', String(n), '--report', report(n))));
