@@ -30,18 +30,18 @@ function dmalog(...args: string[]): Promise<{ code: number | null; stdout: strin
   });
 }
 
-const SCENARIO = ['--ram', '64M', '--devices', 'mlx5:2,pds:1', '--workload', 'vcpu=hot:8000,pds=uniform:3000', '--bandwidth', '96M', '--seed', '0x5eed'];
+const SCENARIO = ['--ram', '32M', '--devices', 'mlx5:2,pds:1', '--workload', 'vcpu=hot:8000,pds=uniform:3000', '--bandwidth', '48M', '--seed', '0x5eed'];
 
-test('--threads 1 and --threads 2 give byte-identical --json, in byte and in page-version mode, a restart included', async (t) => {
+test.serial('--threads 1 and --threads 2 give byte-identical --json, in byte and in page-version mode, a restart included', async (t) => {
   const faulty = [...SCENARIO, '--policy', 'restart', '--fault', 'pds-0:2:report-error', '--auto-converge'];
   // Two at a time: each run has a dozen threads, and the point is only that they overlap.
   const [b1, b2] = await Promise.all([1, 2].map((n) => dmalog(...faulty, '--memory', 'bytes', '--threads', String(n), '--json')));
   const [v1, v2] = await Promise.all([1, 2].map((n) => dmalog(...faulty, '--memory', 'versions', '--threads', String(n), '--json')));
   for (const r of [b1!, b2!, v1!, v2!]) t.is(r.code, 0, r.stderr);
   // Progress goes to stderr with --json: the first pass, every sync, the check.
-  t.regex(v1!.stderr, /^first pass t=.*: \d+ of 16384 pages/m);
+  t.regex(v1!.stderr, /^first pass t=.*: \d+ of 8192 pages/m);
   t.regex(v1!.stderr, /^sync  2 pre /m);
-  t.regex(v1!.stderr, /^memory check: 16384 of 16384 pages \(100%\)$/m);
+  t.regex(v1!.stderr, /^memory check: 8192 of 8192 pages \(100%\)$/m);
   t.is(b1!.stdout, b2!.stdout);
   t.is(v1!.stdout, v2!.stdout);
   const bytes = JSON.parse(b1!.stdout) as MigrationResult;
@@ -53,7 +53,7 @@ test('--threads 1 and --threads 2 give byte-identical --json, in byte and in pag
   t.deepEqual({ ...versions, scenario: { ...versions.scenario, memory: 'bytes' } }, bytes);
 });
 
-test('--threads 1 and --threads 2 give byte-identical --json under IOMMU dirty tracking (a device that cannot log)', async (t) => {
+test.serial('--threads 1 and --threads 2 give byte-identical --json under IOMMU dirty tracking (a device that cannot log)', async (t) => {
   const iommu = ['--ram', '32M', '--devices', 'mlx5:1,none:1', '--workload', 'none=uniform:2000', '--seed', '11', '--max-iterations', '6', '--json'];
   const [a, b] = await Promise.all([1, 2].map((n) => dmalog(...iommu, '--threads', String(n))));
   t.true(a!.code === 0 || a!.code === 3, a!.stderr);
@@ -61,7 +61,7 @@ test('--threads 1 and --threads 2 give byte-identical --json under IOMMU dirty t
   t.is((JSON.parse(a!.stdout) as MigrationResult).tracking, 'iommu');
 });
 
-test('the text summary and the HTML report are identical across --threads (wall time goes to stderr only)', async (t) => {
+test.serial('the text summary and the HTML report are identical across --threads (wall time goes to stderr only)', async (t) => {
   const report = (n: number) => path.join(dir, `report-${n}.html`);
   const [a, b] = await Promise.all([1, 2].map((n) => dmalog(...SCENARIO, '--threads', String(n), '--report', report(n))));
   t.is(a!.code, 0, a!.stderr);
@@ -78,7 +78,7 @@ const dropScenario: MigrationOptions = {
   vcpuWorkload: { kind: 'uniform', rate: 4000 }, devices: [{ profile: 'mlx5' }, { profile: 'pds' }],
 };
 
-test('page versions catch a lost dirty bit exactly as bytes do: the same page, the same check, the same run', async (t) => {
+test.serial('page versions catch a lost dirty bit exactly as bytes do: the same page, the same check, the same run', async (t) => {
   const bytes = await migrate({ ...dropScenario, memory: 'bytes' });
   const versions = await migrate({ ...dropScenario, memory: 'versions' });
   t.is(versions.status, 'completed');
@@ -115,7 +115,7 @@ test('page versions: a page sent before its last write, one never sent and one s
   }
 });
 
-test('progress: the first pass after every window, every sync, and the check up to its total', async (t) => {
+test.serial('progress: the first pass after every window, every sync, and the check up to its total', async (t) => {
   const events: MigrationProgress[] = [];
   const r = await migrate({ ram: '16M', vcpus: 1, devices: [{ profile: 'mlx5' }], bandwidth: '8M', writerThreads: 1, memory: 'versions' }, { onProgress: (e) => events.push(e) });
   t.is(r.status, 'completed');
