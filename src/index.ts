@@ -25,6 +25,9 @@ export { runBurst } from './dma/engine.js';
 export type { BurstTask, BurstResult } from './dma/types.js';
 export { generatePages, WORKLOAD_KINDS, type WorkloadKind, type WorkloadSpec } from './workload/workload.js';
 export { runStress, type StressReport } from './stress/runner.js';
+export type { StressHistory, StressEvent } from './stress/history.js';
+export type { LatencySummary } from './util/percentile.js';
+export { renderStressReport } from './stress/report-html.js';
 export type { StressOptions } from './stress/options.js';
 export { createPrng, type Prng } from './util/prng.js';
 // iommufd dirty tracking (contract §7)

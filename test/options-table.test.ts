@@ -196,6 +196,8 @@ edges('migration', [
   { name: 'devices', fill: migFill, make: (v) => mig('devices', v), accepted: [[{ profile: 'none' }]], refused: [[]] },
   { name: 'devices[0].profile', fill: migFill, make: (v) => device('profile', v), accepted: ['mlx5', 'pds', 'none'], refused: ['gpu'] },
   { name: 'enableMigration', fill: migFill, make: (v) => mig('enableMigration', v), accepted: ['auto', 'on'], refused: ['off'] },
+  { name: 'iommu', fill: migFill, make: (v) => mig('iommu', v), accepted: ['auto', 'on', 'off'], refused: ['yes'] },
+  { name: 'ramBacking', fill: migFill, make: (v) => mig('ramBacking', v), accepted: ['small', 'huge', undefined], refused: ['2M', true] },
   { name: 'policy', fill: migFill, make: (v) => mig('policy', v), accepted: ['fail', 'restart'], refused: ['retry'] },
   { name: 'autoConverge', fill: migFill, make: (v) => mig('autoConverge', v), accepted: [true, false], refused: ['yes'] },
 ]);

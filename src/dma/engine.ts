@@ -6,7 +6,7 @@
 // whoever sees a bit sees the data.
 import { DmalogError } from '../errors.js';
 import { DirtyLog } from '../device/dirty-log.js';
-import { HwptLog } from '../iommufd/hwpt-log.js';
+import { HWPT_EPOCH, HwptLog } from '../iommufd/hwpt-log.js';
 import { checkWorkload, generatePages } from '../workload/workload.js';
 import { CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, type BurstResult, type BurstTask, type LogTarget } from './types.js';
 
@@ -46,6 +46,22 @@ function markerOf(target: LogTarget): Marker {
   return log;
 }
 
+/** A shared word whose change makes the burst stale: a log generation, or a HWPT's mapping epoch. */
+interface Watch { cells: Int32Array; slot: number; value: number; epoch: boolean }
+
+/**
+ * What the burst watches: each target's generation (only with control cells to read it in), and
+ * each HWPT target's mapping epoch (a map or unmap since its descriptor: the marks may miss).
+ */
+function watchesOf(targets: readonly LogTarget[], cells: Int32Array | null): Watch[] {
+  const watches: Watch[] = [];
+  for (const t of targets) {
+    if (t.gen && cells) watches.push({ cells, slot: t.gen.slot, value: t.gen.value, epoch: false });
+    if (t.kind === 'hwpt') watches.push({ cells: cached(controlViews, t.log.control, () => new Int32Array(t.log.control)), slot: HWPT_EPOCH, value: t.log.epoch, epoch: true });
+  }
+  return watches;
+}
+
 export function runBurst(task: BurstTask): BurstResult {
   const pageBytes = task.pageBytes ?? DEFAULT_PAGE_BYTES;
   const { workload, count } = task;
@@ -73,19 +89,20 @@ export function runBurst(task: BurstTask): BurstResult {
   const base = Number(task.guestIova);
   const control = task.control;
   const cells = control ? cached(controlViews, control.cells, () => new Int32Array(control.cells)) : null;
-  // The generations to watch: only targets that have one, and only with cells to read them in.
-  const genSlots = cells ? targets.flatMap((t) => (t.gen ? [t.gen.slot] : [])) : [];
-  const genValues = cells ? targets.flatMap((t) => (t.gen ? [t.gen.value] : [])) : [];
+  const watches = watchesOf(targets, cells);
   const setsCompletedAtStart = cells ? Atomics.load(cells, CONTROL_SETS_COMPLETED) : 0;
   const granules = targets.map(() => 0);
   let attempted = 0;
   let logged = 0;
-  let stale = false;
+  // A burst handed a HWPT descriptor that is stale already writes nothing: its IOVA may be
+  // unmapped. (A moved-on log generation is seen after the first write, as it always was.)
+  let stale = watches.some((w) => w.epoch && Atomics.load(w.cells, w.slot) !== w.value);
   const one = markers.length === 1 ? markers[0]! : null;
-  const genSlot = genSlots.length === 1 ? genSlots[0]! : -1;
-  const gen = genSlots.length === 1 ? genValues[0]! : 0;
-  if (one !== null && genSlots.length <= 1) {
-    // The common case, one log and at most one generation: the loop as it was for a single log.
+  const watch = watches.length === 1 ? watches[0]! : null;
+  if (stale) {
+    // nothing stored, nothing marked
+  } else if (one !== null && watches.length <= 1) {
+    // The common case, one log and at most one watch: the loop as it was for a single log.
     let marked = 0;
     for (let i = 0; i < count; i++) {
       const page = pages[i]!;
@@ -93,8 +110,8 @@ export function runBurst(task: BurstTask): BurstResult {
       else guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
       attempted++;
       marked += numeric ? one.markWriteNumber(base + page * pageBytes, pageBytes) : one.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));
-      // A changed generation means the log may have stopped before this mark: it is not counted.
-      if (genSlot >= 0 && Atomics.load(cells!, genSlot) !== gen) { stale = true; break; }
+      // A changed generation or epoch means the mark may have missed the live log: it is not counted.
+      if (watch !== null && Atomics.load(watch.cells, watch.slot) !== watch.value) { stale = true; break; }
       logged++;
     }
     granules[0] = marked;
@@ -107,7 +124,7 @@ export function runBurst(task: BurstTask): BurstResult {
       for (let k = 0; k < markers.length; k++) {
         granules[k]! += numeric ? markers[k]!.markWriteNumber(base + page * pageBytes, pageBytes) : markers[k]!.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));
       }
-      for (let k = 0; k < genSlots.length; k++) if (Atomics.load(cells!, genSlots[k]!) !== genValues[k]) stale = true;
+      for (let k = 0; k < watches.length; k++) if (Atomics.load(watches[k]!.cells, watches[k]!.slot) !== watches[k]!.value) stale = true;
       if (stale) break;
       if (markers.length > 0) logged++;
     }

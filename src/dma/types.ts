@@ -24,7 +24,9 @@ export interface BurstControl {
  * to (what its IOMMU sets). `gen`: the slot of the log's generation in `control.cells` and the
  * generation the log belongs to. The owner bumps it before the log stops: a burst that sees it
  * change stops there, since its later marks would land in a log nobody reads. A HWPT log has
- * none: disabling tracking makes its marks no-ops, and enabling again starts it clean.
+ * none: disabling tracking makes its marks no-ops, and enabling again starts it clean. It has a
+ * mapping epoch instead (its descriptor's `epoch`): a map or unmap since the descriptor was taken
+ * makes the burst stale the same way, as its marks may go to a mapping's log that is gone.
  */
 export type LogTarget =
   | { kind: 'log'; log: DirtyLogDescriptor; gen?: { slot: number; value: number } }
@@ -65,6 +67,6 @@ export interface BurstResult {
   setsCompletedAtStart: number;
   /** Report sets begun when the burst ended: every later set began after all its writes. */
   setsBegunAtEnd: number;
-  /** The burst stopped early because a target's generation changed. */
+  /** The burst stopped early (or never began) because a target's generation or a HWPT's mapping epoch changed. */
   stale: boolean;
 }

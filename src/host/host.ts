@@ -124,19 +124,23 @@ export class Host {
 
   /**
    * The device writes [iova, iova + length) of guest memory. Every log watching it marks it: the
-   * device's own where the write meets a tracked range, and the HWPT's the device is attached to
-   * while its dirty tracking is enabled.
+   * HWPT's the device is attached to while its dirty tracking is enabled, and the device's own
+   * where the write meets a tracked range. A device attached to a HWPT goes through its IOMMU
+   * first: IOVA not all mapped in the IOAS is an IOMMU fault, EFAULT, and nothing is logged.
    */
   async dmaWrite(fd: number, iova: bigint, length: bigint): Promise<void> {
     const slot = this.#slot(fd);
     checkDma(slot, iova, length);
+    // The iommufd checks and marks in its own thread, in order with map and unmap (contract §7).
+    await slot.iommu?.dma(iova, length, true);
     slot.log?.markWrite(iova, length);
-    slot.iommu?.log?.markWrite(iova, length);
   }
 
-  /** The device reads guest memory: never logged, but checked like a write. */
+  /** The device reads guest memory: never logged, but checked like a write (its IOMMU's fault too). */
   async dmaRead(fd: number, iova: bigint, length: bigint): Promise<void> {
-    checkDma(this.#slot(fd), iova, length);
+    const slot = this.#slot(fd);
+    checkDma(slot, iova, length);
+    await slot.iommu?.dma(iova, length, false);
   }
 
   /** Typed layer over the raw ABI for one device, on an fd of its own (reopened if closed). */

@@ -121,7 +121,8 @@ export class Guest {
       runs.push(pool.run(task).then((r) => {
         out.pages[lane.writer]! += r.attempted;
         // The burst's pages are a pure function of its task: recompute the one left in doubt.
-        if (r.stale) out.unlogged.push(generatePages(lane.workload, this.#seed, burst, count, undefined, ringAt)[r.attempted - 1]!);
+        // (A burst stale before its first write wrote nothing: nothing is in doubt.)
+        if (r.stale && r.attempted > 0) out.unlogged.push(generatePages(lane.workload, this.#seed, burst, count, undefined, ringAt)[r.attempted - 1]!);
       }));
     }
     await Promise.all(runs);

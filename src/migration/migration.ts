@@ -164,7 +164,7 @@ class Run {
         ramBytes: o.ram, pageSize: map.pageSize, memory: o.memory, vcpus: o.vcpus,
         devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, logging: false, workload: describeWorkload(d.workload) })),
         bandwidth: o.bandwidth, downtimeLimitMs: o.downtimeLimit, linkSpeed: o.linkSpeed,
-        autoConverge: o.autoConverge, enableMigration: o.enableMigration, iommu: o.iommu, policy: o.policy,
+        autoConverge: o.autoConverge, enableMigration: o.enableMigration, iommu: o.iommu, ramBacking: o.ramBacking, policy: o.policy,
       },
       tracking: 'none', ranges: [], pageSizes: {}, trackers: [],
       totalTimeMs: 0, downtimeMs: 0, iterations: 0, windows: 0,
@@ -333,8 +333,9 @@ class Run {
 
   /**
    * IOMMU dirty tracking for the container, or null when its IOMMUs lack the capability: guest
-   * RAM mapped into one IOAS (2 MiB page-table granules where a section allows them), one HWPT
-   * with the capability, every device attached. START of the tracker enables it.
+   * RAM mapped into one IOAS, one HWPT with the capability, every device attached. START of the
+   * tracker enables it. The IOPTEs follow the host's backing of RAM, as iommufd maps the largest
+   * page the pinned memory allows: 4 KiB for `small`, 2 MiB where a section allows for `huge`.
    */
   async #iommuTracker(): Promise<IommuTracker | null> {
     const iommufd = await this.host.openIommufd();
@@ -346,7 +347,8 @@ class Run {
     }
     const ioas = await iommufd.allocIoas();
     for (const section of this.map.ram) {
-      for (const m of hugeSplit(section.iova, section.length)) await iommufd.map(ioas, m.iova, m.length, { huge: m.huge });
+      const parts = this.o.ramBacking === 'huge' ? hugeSplit(section.iova, section.length) : [{ iova: section.iova, length: section.length, huge: false }];
+      for (const m of parts) await iommufd.map(ioas, m.iova, m.length, { huge: m.huge });
     }
     const hwpt = await iommufd.allocHwpt(ids[0]!, ioas, { dirtyTracking: true });
     for (const id of ids) await iommufd.attach(id, hwpt);
@@ -435,7 +437,8 @@ class Run {
     const prev = r.iterationStats[r.iterationStats.indexOf(last) - 1];
     const seconds = Math.max(WINDOW_MS, last.atMs - (prev?.atMs ?? 0)) / 1000;
     const vcpuPages = last.reported[this.cpu.name] ?? 0;
-    const devicePages = this.devices.reduce((n, d) => n + (last.reported[d.name] ?? 0), 0);
+    // Device DMA is what every tracker but the vCPUs' reported: the devices' logs, or the IOMMU's.
+    const devicePages = r.trackers.filter((n) => n !== this.cpu.name).reduce((n, name) => n + (last.reported[name] ?? 0), 0);
     const deviceRate = devicePages * this.pageSize / seconds;
     const vcpuRate = vcpuPages * this.pageSize / seconds;
     const pending = `pending ${MiBps(last.pendingBytes)} vs threshold ${MiBps(this.threshold)}`;

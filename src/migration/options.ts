@@ -121,6 +121,12 @@ export const migrationSchema = z.object({
    * HWPT has the capability), on (even when every device could log), off (never).
    */
   iommu: z.enum(['auto', 'on', 'off']).default('auto'),
+  /**
+   * How the host backs guest RAM, which fixes the IOPTEs iommufd maps it with: `small` (4 KiB
+   * pages, THP off) → 4 KiB IOPTEs; `huge` (hugetlbfs or THP) → 2 MiB IOPTEs where a RAM section
+   * is 2 MiB aligned, so IOMMU dirty tracking reports 2 MiB for any write into one (contract §8).
+   */
+  ramBacking: z.enum(['small', 'huge']).default('small'),
   policy: z.enum(['fail', 'restart']).default('fail'),
   maxIterations: z.number().int().positive().default(30),
   /** Cap on simulated time before a forced switchover (checked every window; at most a day). */
@@ -181,6 +187,7 @@ export interface FilledMigrationOptions {
   autoConverge: boolean;
   enableMigration: 'auto' | 'on';
   iommu: 'auto' | 'on' | 'off';
+  ramBacking: 'small' | 'huge';
   policy: RecoveryPolicy;
   maxIterations: number;
   maxTime: number;

@@ -72,6 +72,8 @@ export interface MigrationResult {
     autoConverge: boolean;
     enableMigration: 'auto' | 'on';
     iommu: 'auto' | 'on' | 'off';
+    /** Guest RAM's host pages: the IOPTE size iommufd maps it with (4 KiB, or 2 MiB where aligned). */
+    ramBacking: 'small' | 'huge';
     policy: 'fail' | 'restart';
   };
   /** How device DMA was tracked: device logging, IOMMU dirty tracking, or all RAM dirty on every sync. */

@@ -33,7 +33,7 @@ export function summaryText(r: MigrationResult): string {
   lines.push(`guest: ${mib(sc.ramBytes)} RAM (${sc.memory === 'versions' ? 'page versions' : 'bytes'}), ${sc.vcpus} vCPU writer(s); devices: ${devices}`);
   lines.push(`link: bandwidth ${mib(sc.bandwidth)}/s, downtime limit ${sc.downtimeLimitMs} ms, auto-converge ${sc.autoConverge ? 'on' : 'off'}, enable-migration=${sc.enableMigration}, iommu=${sc.iommu}, policy ${sc.policy}`);
   if (r.tracking !== 'none') {
-    const how = r.tracking === 'device-logging' ? 'device DMA logging' : r.tracking === 'iommu' ? 'IOMMU dirty tracking (iommufd HWPT)' : 'none for devices: every RAM section dirty on every sync';
+    const how = r.tracking === 'device-logging' ? 'device DMA logging' : r.tracking === 'iommu' ? `IOMMU dirty tracking (iommufd HWPT, RAM mapped at ${sc.ramBacking === 'huge' ? '2 MiB where aligned' : '4 KiB'})` : 'none for devices: every RAM section dirty on every sync';
     lines.push(`tracking: ${how}; trackers ${r.trackers.join(', ')}; ranges ${r.ranges.map((x) => `[${x.iova} +${x.length}]`).join(' ')}`);
   }
   if (r.failure) {

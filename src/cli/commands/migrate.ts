@@ -46,10 +46,14 @@ migration
   --auto-converge         throttle vCPUs when they dirty faster than the link sends
   --enable-migration M    auto (a device without DMA logging blocks migration) | on (migrate
                           anyway: every RAM page counts dirty on every sync)
-  --iommu M               IOMMU dirty tracking (iommufd HWPT, guest RAM mapped 2 MiB where it
-                          can be): auto (when some device cannot log DMA and every IOMMU has the
-                          capability) | on (even when every device could log; refused when a
-                          device's IOMMU lacks it, "iommuDirty": false in --config) | off (never)
+  --iommu M               IOMMU dirty tracking (iommufd HWPT over guest RAM): auto (when some
+                          device cannot log DMA and every IOMMU has the capability) | on (even
+                          when every device could log; refused when a device's IOMMU lacks it,
+                          "iommuDirty": false in --config) | off (never)
+  --ram-backing B         host pages behind guest RAM, so the IOPTEs the IOMMU maps it with:
+                          small (default: 4 KiB pages, THP off; 4 KiB IOPTEs) | huge (hugetlbfs
+                          or THP: 2 MiB IOPTEs where aligned, and IOMMU dirty tracking reports
+                          2 MiB for any write into one)
   --policy P              on a failed REPORT: fail (QEMU) | restart (STOP, START, mark all dirty)
   --max-iterations N      syncs before a forced switchover (default 30)
   --max-time DURATION     simulated time before a forced switchover, checked every 100 ms window
@@ -78,7 +82,7 @@ config file (a regular file of at most ${MAX_INPUT_BYTES / 2 ** 20} MiB; flags g
   {"ram": "1G", "vcpus": 2, "vcpuWorkload": {"kind": "hot", "rate": 6000},
   "devices": [{"profile": "mlx5", "name": "nic0", "workload": {"kind": "ring", "rate": 3000},
   "stateBytes": "2M", "maxAddressSpaceBits": 42}], "bandwidth": "128M", "downtimeLimit": "300ms",
-  "autoConverge": false, "enableMigration": "auto", "iommu": "auto", "policy": "fail", "maxIterations": 30,
+  "autoConverge": false, "enableMigration": "auto", "iommu": "auto", "ramBacking": "small", "policy": "fail", "maxIterations": 30,
   "seed": 1, "memory": "auto", "faults": [{"device": "nic0", "iteration": 3, "kind": "report-error"}]}
 
 exit codes: 0 migrated and memory identical, 1 memory differs or the migration failed or was
@@ -100,6 +104,7 @@ const FLAGS = {
   'auto-converge': { type: 'boolean' },
   'enable-migration': { type: 'string' },
   iommu: { type: 'string' },
+  'ram-backing': { type: 'string' },
   policy: { type: 'string' },
   'max-iterations': { type: 'string' },
   'max-time': { type: 'string' },
@@ -202,6 +207,7 @@ export function optionsFromArgs(argv: string[]): { options: MigrationOptions; fi
   if (v['auto-converge']) options.autoConverge = true;
   if (v['enable-migration'] !== undefined) options.enableMigration = parseChoice(v['enable-migration'], '--enable-migration', ['auto', 'on'] as const);
   if (v.iommu !== undefined) options.iommu = parseChoice(v.iommu, '--iommu', ['auto', 'on', 'off'] as const);
+  if (v['ram-backing'] !== undefined) options.ramBacking = parseChoice(v['ram-backing'], '--ram-backing', ['small', 'huge'] as const);
   if (v.policy !== undefined) options.policy = parseChoice(v.policy, '--policy', ['fail', 'restart'] as const);
   if (v['max-iterations'] !== undefined) options.maxIterations = parseIntArg(v['max-iterations'], '--max-iterations', 1);
   if (v['max-time'] !== undefined) options.maxTime = parseDuration(v['max-time'], '--max-time');
