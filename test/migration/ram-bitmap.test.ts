@@ -100,3 +100,22 @@ test('markAll on a clean bitmap, then take: one run per budget, every page once'
     t.is(ram.takeNext(0), -1);
   }
 });
+
+test('drain visits every set word across clean and dirty 4 KiB chunks, clips the last word to the window, leaves all zero', (t) => {
+  const bits = 3000 * 32 + 5; // 3001 words: three 1024-word chunks, the last partial
+  const bytes = Math.ceil(bits / 64) * 8;
+  const memory = new SharedArrayBuffer(bytes + 64);
+  const report = new ReportBitmap(memory, 8, bytes);
+  report.begin({ iova: 0n, length: BigInt(bits) * BigInt(P), pageSize: BigInt(P) }, true);
+  const words = new Int32Array(memory, 8, bytes / 4);
+  const set: Array<[number, number]> = [[0, 1], [1023, -1], [1024, 0x80000000 | 0], [2500, 0x10], [3000, 0xff]];
+  for (const [w, v] of set) words[w] = v;
+  report.complete();
+  const seen: Array<[number, number]> = [];
+  const n = report.drain((w, v) => seen.push([w, v]));
+  // Word 3000 holds report bits 96000..96004 only: its bits 5..7 lie past the window.
+  t.deepEqual(seen, [[0, 1], [1023, -1], [1024, 0x80000000 | 0], [2500, 0x10], [3000, 0x1f]]);
+  t.is(n, 1 + 32 + 1 + 1 + 5);
+  t.true(new Uint8Array(memory).every((b) => b === 0));
+  t.is(report.state, 'zeroed');
+});
