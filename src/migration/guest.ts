@@ -28,7 +28,7 @@ interface Lane {
   workload: WorkloadSpec;
   /** Pages per simulated second this lane gets of its writer's rate. */
   rate: number;
-  /** Fractional pages carried into the next window. */
+  /** Fractional pages carried into the next stretch. */
   carry: number;
   /** Pages the lane's bursts wrote so far: where its next ring burst continues. */
   written: number;
@@ -40,8 +40,8 @@ export interface WriteTarget {
   control?: BurstControl;
 }
 
-export interface WindowWrites {
-  /** Pages each writer wrote this window (by writer index). */
+export interface BurstWrites {
+  /** Pages each writer wrote in these bursts (by writer index). */
   pages: number[];
   /**
    * RAM pages written but maybe not logged: a burst that saw its log stop (a restart) ends at
@@ -93,8 +93,8 @@ export class Guest {
    * `targetOf(writer)` is what the writer marks now (null: nothing, its writes go unlogged);
    * `speedOf(writer)` scales its rate (vCPU throttling). Resolves once every burst has finished.
    */
-  async runWindow(pool: DmaPool, burst: number, seconds: number, targetOf: (writer: number) => WriteTarget | null, speedOf: (writer: number) => number): Promise<WindowWrites> {
-    const out: WindowWrites = { pages: this.writers.map(() => 0), unlogged: [] };
+  async runBursts(pool: DmaPool, burst: number, seconds: number, targetOf: (writer: number) => WriteTarget | null, speedOf: (writer: number) => number): Promise<BurstWrites> {
+    const out: BurstWrites = { pages: this.writers.map(() => 0), unlogged: [] };
     const runs: Array<Promise<void>> = [];
     for (const lane of this.#lanes) {
       const want = lane.rate * seconds * speedOf(lane.writer) + lane.carry;

@@ -30,7 +30,7 @@ import { createPrng } from '../util/prng.js';
 import { AutoConverge } from './auto-converge.js';
 import { CpuDirtyTracker } from '../trackers/cpu-tracker.js';
 import { DirtySync, type SyncOutcome } from './dirty-sync.js';
-import { Guest, type WindowWrites, type WriterSpec } from './guest.js';
+import { Guest, type BurstWrites, type WriterSpec } from './guest.js';
 import { createGuestMemory, type GuestMemory } from './guest-memory.js';
 import { checkFootprint } from './footprint.js';
 import { buildMemoryMap, hugeSplit, iovaToRamOffset, trackingRanges } from './memory-map.js';
@@ -126,7 +126,7 @@ class Run {
   readonly pool: DmaPool;
   coordinator: Coordinator | null = null;
   /** Windows of writes not settled yet: close() waits for them before ending the pool. */
-  readonly #inflight = new Set<Promise<WindowWrites>>();
+  readonly #inflight = new Set<Promise<BurstWrites>>();
   /** The requested faults injected so far (a run may end before a fault's sync). */
   readonly injected = new Set<FilledMigrationOptions['faults'][number]>();
   timeMs = 0;
@@ -356,20 +356,20 @@ class Run {
   }
 
   /** Start `ms` of guest writes as burst `burst` of every writer; resolves when they are done. */
-  #runWriters(burst: number, ms: number): Promise<WindowWrites> {
+  #runWriters(burst: number, ms: number): Promise<BurstWrites> {
     const vcpus = this.o.vcpus;
     const cpuLog = this.cpu.logDescriptor();
     const cpuTarget = cpuLog ? { logs: [{ kind: 'log' as const, log: cpuLog }] } : null;
     const deviceTargets = this.devices.map((d) => d.burstTarget());
-    const window = this.guest.runWindow(this.pool, burst, ms / 1000,
+    const writes = this.guest.runBursts(this.pool, burst, ms / 1000,
       (w) => (w < vcpus ? cpuTarget : deviceTargets[w - vcpus]!),
       (w) => (w < vcpus ? this.throttle.vcpuSpeed : 1));
-    // Tracked (and thereby handled) until settled: a run that throws mid-window leaves this
+    // Tracked (and thereby handled) until settled: a run that throws mid-stretch leaves this
     // promise unawaited, and the pool's close must not turn its bursts into unhandled rejections.
-    this.#inflight.add(window);
-    const settled = () => { this.#inflight.delete(window); };
-    window.then(settled, settled);
-    return window;
+    this.#inflight.add(writes);
+    const settled = () => { this.#inflight.delete(writes); };
+    writes.then(settled, settled);
+    return writes;
   }
 
   /** One sync with its bookkeeping; null when it failed the migration (the result says why). */
