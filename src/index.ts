@@ -15,7 +15,7 @@ export { mergeRanges, profileStart, type ProfileName, type DeviceConfig } from '
 export { Coordinator, errnoOf, type CoordinatorOptions, type RecoveryPolicy, type ReportSetResult, type TrackerOutcome, type Recovery } from './coordinator/coordinator.js';
 export { ReportBitmap, type BitmapState } from './coordinator/report-bitmap.js';
 export type { DirtyTracker, ReportWindow, TrackerKind } from './trackers/tracker.js';
-export { migrate, WINDOW_MS, type MigrationHooks } from './migration/migration.js';
+export { migrate, WINDOW_MS, type MigrationHooks, type MigrationProgress } from './migration/migration.js';
 export type { MigrationOptions } from './migration/options.js';
 export type { MigrationResult, IterationStats, Failure as MigrationFailure, NotConvergedCode } from './migration/result.js';
 export { CpuDirtyTracker } from './trackers/cpu-tracker.js';

@@ -12,7 +12,7 @@ import {
   MAX_CALL_TIMEOUT_MS, MAX_HOST_PAGE_SIZE, MAX_LOG_BYTES, MAX_USER_MEMORY_BYTES, fillHostOptions, type HostOptions,
 } from '../src/host/options.js';
 import { LOW_RAM_LIMIT } from '../src/migration/memory-map.js';
-import { MAX_RAM_BYTES, MAX_TIME_MS, MAX_WRITE_RATE, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../src/migration/options.js';
+import { MAX_BYTE_RAM_BYTES, MAX_RAM_BYTES, MAX_TIME_MS, MAX_WRITE_RATE, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../src/migration/options.js';
 import { MAX_DMA_THREADS } from '../src/dma/pool.js';
 import { FakeTracker } from './helpers/fake-tracker.js';
 import { fillServerOptions, type VfioUserServerOptions } from '../src/vfio-user/server.js';
@@ -174,6 +174,9 @@ edges('migration', [
     ['writerThreads', 1, MAX_DMA_THREADS, 0, MAX_DMA_THREADS + 1],
     ['maxMemory', 1, SAFE, 0, SAFE + 2],
   ]),
+  // Byte mode holds guest RAM in one typed array; page versions go further.
+  ...bounds(migFill, (name, v) => ({ memory: 'bytes', [name]: v }), [['ram', 2 * MiB, MAX_BYTE_RAM_BYTES, 2 * MiB - 4096, MAX_BYTE_RAM_BYTES + 4096]]),
+  { name: 'memory', fill: migFill, make: (v) => mig('memory', v), accepted: ['bytes', 'versions', 'auto'], refused: ['pages'] },
   // The bandwidth may reach the link speed, and the link speed may come down to the bandwidth.
   ...bounds(migFill, (name, v) => ({ linkSpeed: SAFE, [name]: v }), [['bandwidth', MIN_RATE_BYTES, SAFE, MIN_RATE_BYTES - 1, SAFE + 2]]),
   ...bounds(migFill, (name, v) => ({ bandwidth: MIN_RATE_BYTES, [name]: v }), [['linkSpeed', MIN_RATE_BYTES, SAFE, MIN_RATE_BYTES - 1, SAFE + 2]]),

@@ -23,7 +23,7 @@ export function stampOf(stream: number, burstId: number, page: number): number {
 const logs = new WeakMap<SharedArrayBuffer, DirtyLog>();
 /** By control buffer, with the mapping logs it was built on: a map or unmap gives new ones. */
 const hwptLogs = new WeakMap<SharedArrayBuffer, { buffers: SharedArrayBuffer[]; log: HwptLog }>();
-const guestViews = new WeakMap<SharedArrayBuffer, Uint32Array>();
+const guestViews = new WeakMap<SharedArrayBuffer, Int32Array>();
 const controlViews = new WeakMap<SharedArrayBuffer, Int32Array>();
 let scratch = new Int32Array(0);
 
@@ -68,19 +68,24 @@ export function runBurst(task: BurstTask): BurstResult {
   if (!Number.isSafeInteger(count) || count < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.count must be a non-negative integer');
   // runBurst is public (a thread of one's own may call it): its workload is checked here, once per burst.
   checkWorkload(workload);
-  const wordsPerPage = pageBytes >>> 2;
-  if (pageBytes % 4 !== 0 || wordsPerPage === 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.pageBytes must be a positive multiple of 4');
-  if ((workload.pageBase + workload.pageCount) * pageBytes > task.guest.byteLength) {
+  if (pageBytes % 4 !== 0 || pageBytes === 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.pageBytes must be a positive multiple of 4');
+  const versions = task.layout === 'versions';
+  if (!versions && task.layout !== undefined && task.layout !== 'bytes') throw new DmalogError('DMALOG_BAD_OPTION', "task.layout must be 'bytes' or 'versions'");
+  // Words per page in `guest`: a page's bytes, or its one version word.
+  const wordsPerPage = versions ? 1 : pageBytes >>> 2;
+  const spanBytes = versions ? (task.guest.byteLength / 4) * pageBytes : task.guest.byteLength;
+  if ((workload.pageBase + workload.pageCount) * wordsPerPage * 4 > task.guest.byteLength) {
     throw new DmalogError('DMALOG_BAD_OPTION', `workload pages [${workload.pageBase}, ${workload.pageBase + workload.pageCount}) exceed guest memory`);
   }
   if (scratch.length < count) scratch = new Int32Array(count);
-  const pages = generatePages(workload, task.seed, task.burstId, count, scratch);
-  const guest = cached(guestViews, task.guest, () => new Uint32Array(task.guest));
+  if (task.ringAt !== undefined && (!Number.isSafeInteger(task.ringAt) || task.ringAt < 0)) throw new DmalogError('DMALOG_BAD_OPTION', 'task.ringAt must be a non-negative integer');
+  const pages = generatePages(workload, task.seed, task.burstId, count, scratch, task.ringAt);
+  const guest = cached(guestViews, task.guest, () => new Int32Array(task.guest));
   const targets = task.logs;
   if (!Array.isArray(targets)) throw new DmalogError('DMALOG_BAD_OPTION', 'task.logs must be an array of log targets');
   const markers = targets.map(markerOf);
   // IOVAs as numbers are exact up to 2^53 (DirtyLog.markWriteNumber); past that, bigints.
-  const numeric = task.guestIova + BigInt(task.guest.byteLength) <= BigInt(Number.MAX_SAFE_INTEGER);
+  const numeric = task.guestIova + BigInt(spanBytes) <= BigInt(Number.MAX_SAFE_INTEGER);
   const base = Number(task.guestIova);
   const control = task.control;
   const cells = control ? cached(controlViews, control.cells, () => new Int32Array(control.cells)) : null;
@@ -101,7 +106,8 @@ export function runBurst(task: BurstTask): BurstResult {
     let marked = 0;
     for (let i = 0; i < count; i++) {
       const page = pages[i]!;
-      guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
+      if (versions) Atomics.add(guest, page, 1);
+      else guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
       attempted++;
       marked += numeric ? one.markWriteNumber(base + page * pageBytes, pageBytes) : one.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));
       // A changed generation or epoch means the mark may have missed the live log: it is not counted.
@@ -112,7 +118,8 @@ export function runBurst(task: BurstTask): BurstResult {
   } else {
     for (let i = 0; i < count; i++) {
       const page = pages[i]!;
-      guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
+      if (versions) Atomics.add(guest, page, 1);
+      else guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
       attempted++;
       for (let k = 0; k < markers.length; k++) {
         granules[k]! += numeric ? markers[k]!.markWriteNumber(base + page * pageBytes, pageBytes) : markers[k]!.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));

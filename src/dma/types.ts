@@ -33,8 +33,14 @@ export type LogTarget =
   | { kind: 'hwpt'; log: HwptLogDescriptor; gen?: { slot: number; value: number } };
 
 export interface BurstTask {
-  /** Guest memory: the IOVA span [guestIova, guestIova + guest.byteLength). */
+  /**
+   * Guest memory: the IOVA span [guestIova, guestIova + pages × pageBytes). Layout `bytes`
+   * (default): the pages' bytes, a write stores its stamp in the first word of its page.
+   * Layout `versions`: one u32 write version per page, a write adds 1 to it (atomically, so
+   * writers in different threads bumping the same page lose no write).
+   */
   guest: SharedArrayBuffer;
+  layout?: 'bytes' | 'versions';
   guestIova: bigint;
   /** Bytes one write covers (a guest page; default 4096). */
   pageBytes?: number;
@@ -44,6 +50,8 @@ export interface BurstTask {
   seed: bigint | number;
   /** Index of this burst within `workload.stream`. */
   burstId: number;
+  /** Pages the stream wrote before this burst: where a ring burst continues (generatePages' ringAt). */
+  ringAt?: number;
   count: number;
   control?: BurstControl;
 }

@@ -132,7 +132,7 @@ function summaryRows(r: MigrationResult): Array<[string, string]> {
   return [
     ['status', r.status],
     ['seed', r.seed],
-    ['guest RAM', mib(r.scenario.ramBytes)],
+    ['guest RAM', `${mib(r.scenario.ramBytes)} (${r.scenario.memory === 'versions' ? 'page versions' : 'bytes'})`],
     ['vCPU writers', String(r.scenario.vcpus)],
     ['devices', r.scenario.devices.map((d) => `${d.name} (${d.profile}${d.logging ? '' : ', no logging'}; ${d.workload})`).join(', ') || 'none'],
     ['tracking', r.tracking],
@@ -145,8 +145,7 @@ function summaryRows(r: MigrationResult): Array<[string, string]> {
     ['dirty pages by tracker (all syncs)', Object.entries(trackerTotals(r)).map(([n, p]) => `${n} ${count(p)}`).join(', ') || 'none'],
     ['REPORT errors / restarts / retired', `${r.recovery.reportErrors} / ${r.recovery.restarts} / ${r.recovery.retired}`],
     ['failure', r.failure ? `${r.failure.code} ${r.failure.errno}: ${r.failure.message}` : 'none'],
-    ['memory', r.check ? (r.check.identical ? `identical (${count(r.check.pagesCompared)} pages)` : `MISMATCH in ${r.check.differingPages} pages, first ${r.check.firstDiffering.join(', ')}`) : 'not checked'],
-    ['wall time', seconds(r.wallMs)],
+    ['memory', r.check ? (r.check.identical ? `identical (${count(r.check.pagesCompared)} pages${r.scenario.memory === 'versions' ? ', by write version' : ''})` : `MISMATCH in ${r.check.differingPages} pages, first ${r.check.firstDiffering.join(', ')}`) : 'not checked'],
   ];
 }
 

@@ -62,6 +62,8 @@ export interface MigrationResult {
   scenario: {
     ramBytes: number;
     pageSize: number;
+    /** How guest memory was simulated: every byte, or one write version per page. */
+    memory: 'bytes' | 'versions';
     vcpus: number;
     devices: Array<{ name: string; profile: string; logging: boolean; workload: string }>;
     bandwidth: number;
@@ -102,5 +104,4 @@ export interface MigrationResult {
   faultsNotInjected: Array<{ device: string; iteration: number; kind: 'report-error' | 'tracker-error' }>;
   /** The test-only switch lost this page (IOVA, hex), if it was armed and found one. */
   droppedPage: string | null;
-  wallMs: number;
 }

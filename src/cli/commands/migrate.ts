@@ -3,7 +3,7 @@
 import { PROFILE_NAMES } from '../../device/profiles.js';
 import { checkFootprint } from '../../migration/footprint.js';
 import { migrate, type MigrationHooks } from '../../migration/migration.js';
-import { MAX_TIME_MS, MIN_RATE_BYTES, checkMigrationFields, fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from '../../migration/options.js';
+import { AUTO_BYTES_MAX_RAM, MAX_TIME_MS, MIN_RATE_BYTES, checkMigrationFields, fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from '../../migration/options.js';
 import { renderReport } from '../../migration/report-html.js';
 import type { IterationStats, MigrationResult } from '../../migration/result.js';
 import { faultWarnings, progressLine, seconds, summaryText } from '../../migration/summary.js';
@@ -29,8 +29,10 @@ export const help = `usage: dmalog migrate [options]
 Simulates QEMU's pre-copy live migration of a guest whose RAM is dirtied by vCPUs (tracked by
 a CPU dirty log) and by device DMA (tracked by each device's DMA logging, or by the IOMMU's dirty
 tracking, see --iommu), in 100 ms windows of simulated time, and checks at the end that the
-destination RAM equals the source byte for byte. Progress (one line per sync, and the long
-phases with their rate and ETA) goes to stderr; the summary or --json to stdout.
+destination RAM equals the source byte for byte (or write version for write version, see
+--memory). The same seed and options give the same result, whatever --threads or the machine's
+load. Progress (one line per sync, and the long phases with their rate and ETA) and the wall
+time go to stderr; the summary or --json to stdout.
 
 SIZE is bytes in binary units: 4096, 64K, 512M, 4G, 1.5G (K = 1024). RATE, the link speed
 only, is bits per second in decimal units as NIC speeds are: 10G = 10 Gbit/s. DURATION is
@@ -78,10 +80,15 @@ migration
   --drop-dirty-bit        test only: the vCPU log loses one dirty page in the final sync
                           (default off)
 resources
-  --threads N             writer threads (default: one per core)
+  --memory M              how guest memory is simulated: bytes (every page's bytes copied and
+                          compared; RAM at most 16G) | versions (one write version per page,
+                          4 bytes: writers bump it, the copy carries it, the check compares it;
+                          RAM at most 4T) | auto (bytes up to ${AUTO_BYTES_MAX_RAM / 2 ** 30}G, versions above) (default auto)
+  --threads N             writer threads (default: one per core); results do not depend on it
   --max-memory SIZE       refuse (exit 2) a run estimated to need more (default: the memory
                           available at start); the estimate is about twice the guest RAM (source
-                          and destination) plus bitmaps and threads. RAM is at most 16G
+                          and destination; 8 bytes per page with --memory versions) plus bitmaps
+                          and threads
 output
   --json                  print the result as JSON instead of the summary (default off)
   --report FILE           write the self-contained HTML report to FILE, a regular file whose
@@ -93,7 +100,7 @@ config file (a regular file of at most ${MAX_INPUT_BYTES / 2 ** 20} MiB; flags g
   "devices": [{"profile": "mlx5", "name": "nic0", "workload": {"kind": "ring", "rate": 3000},
   "stateBytes": "2M", "maxAddressSpaceBits": 42}], "bandwidth": "128M", "linkSpeed": "10G",
   "downtimeLimit": "300ms", "autoConverge": false, "enableMigration": "auto", "iommu": "auto",
-  "ramBacking": "small", "policy": "fail", "maxIterations": 30, "seed": 1,
+  "ramBacking": "small", "policy": "fail", "maxIterations": 30, "seed": 1, "memory": "auto",
   "faults": [{"device": "nic0", "iteration": 3, "kind": "report-error"}]}
 
 exit codes: 0 migrated and memory identical, 1 memory differs or the migration failed or was
@@ -125,6 +132,7 @@ const FLAGS = {
   report: { type: 'string' },
   threads: { type: 'string' },
   'max-memory': { type: 'string' },
+  memory: { type: 'string' },
 } as const;
 
 type DeviceEntry = NonNullable<MigrationOptions['devices']>[number];
@@ -192,7 +200,7 @@ function parseFault(text: string): NonNullable<MigrationOptions['faults']>[numbe
 /** Option fields set by a flag, so that an error in one names the flag and the value given. */
 const FIELD_FLAGS: Record<string, string> = {
   ram: 'ram', seed: 'seed', bandwidth: 'bandwidth', downtimeLimit: 'downtime', linkSpeed: 'link-speed',
-  maxIterations: 'max-iterations', maxTime: 'max-time', writerThreads: 'threads', maxMemory: 'max-memory',
+  maxIterations: 'max-iterations', maxTime: 'max-time', writerThreads: 'threads', maxMemory: 'max-memory', memory: 'memory',
 };
 
 function asUsage(error: unknown, given: Record<string, unknown>): never {
@@ -225,6 +233,7 @@ export function optionsFromArgs(argv: string[]): { options: MigrationOptions; fi
   if (v['drop-dirty-bit']) options.dropDirtyBit = true;
   if (v.threads !== undefined) options.writerThreads = parseIntArg(v.threads, '--threads', 1, 64);
   if (v['max-memory'] !== undefined) options.maxMemory = Number(parseSize(v['max-memory'], '--max-memory'));
+  if (v.memory !== undefined) options.memory = parseChoice(v.memory, '--memory', ['bytes', 'versions', 'auto'] as const);
   let filled: FilledMigrationOptions;
   try {
     filled = fillMigrationOptions(options);
@@ -283,8 +292,11 @@ export function progressHooks(progress: Progress, now: () => number = () => perf
 export async function run(argv: string[]): Promise<number> {
   const { options, json, report } = optionsFromArgs(argv);
   const progress = createProgress(process.stderr);
+  const began = performance.now();
   const result = await migrate(options, progressHooks(progress));
   progress.end();
+  // Wall time varies with the machine: it is not part of the result, nor of the summary.
+  if (!json) process.stderr.write(`wall time: ${((performance.now() - began) / 1000).toFixed(2)} s\n`);
   if (json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     for (const line of faultWarnings(result)) process.stderr.write(`${line}\n`);
