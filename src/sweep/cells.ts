@@ -2,6 +2,7 @@
 // one map per combination of the other axes (a facet), each cell aggregating its seeds' runs.
 // A cell's value is the median over its completed runs (converged or capped, memory identical),
 // the mean of the middle two for an even count; failed runs have no time to count.
+import { badOption } from '../util/options.js';
 import type { GridSummary } from './grid.js';
 import type { RecordSummary } from './record.js';
 
@@ -67,6 +68,15 @@ function spread(values: number[]): Spread | null {
 
 export function cellValue(cell: Cell, metric: Metric): number | null {
   return (metric === 'downtime' ? cell.downtimeMs : cell.totalTimeMs)?.median ?? null;
+}
+
+/** DMALOG_BAD_OPTION naming `x` or `y` when it is not an axis of the grid, or both name one. */
+export function checkMapAxes(grid: Pick<GridSummary, 'axes'>, x: string | null | undefined, y: string | null | undefined): void {
+  const keys = grid.axes.map((a) => a.key);
+  for (const [name, key] of [['x', x], ['y', y]] as const) {
+    if (key != null && !keys.includes(key)) badOption([name], `'${key}' is not an axis of the grid (${keys.join(', ') || 'it has none'})`);
+  }
+  if (x != null && x === y) badOption(['y'], `'${y}' is the x axis too`);
 }
 
 /** x and y default to the grid's first two axes; an axis may appear once only. */

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { availableMemory, estimateFootprint } from '../migration/footprint.js';
 import { fillMigrationOptions } from '../migration/options.js';
-import type { Metric } from './cells.js';
+import { checkMapAxes, type Metric } from './cells.js';
 import { renderCsv } from './csv.js';
 import { gridSummary, inShard, points, type Grid, type GridSummary, type SweepPoint } from './grid.js';
 import { PointPool } from './pool.js';
@@ -146,6 +146,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   const { grid } = o;
   const shard = o.shard ?? { k: 1, n: 1 };
   const summary = gridSummary(grid);
+  // Before any point runs: a report that could not be drawn would be found only at the end.
+  checkMapAxes(summary, o.x, o.y);
   const files = sweepFiles(o.outDir, shard);
   mkdirSync(o.outDir, { recursive: true });
   const found = existingRecords(files.jsonl, grid.hash);
@@ -255,6 +257,7 @@ export function mergeSweeps(inputs: readonly string[], outDir: string, o: { x?: 
 export function writeMerged(c: Collected, outDir: string, o: { x?: string | null; y?: string | null; metric?: Metric } = {}): MergeOutcome {
   const files = sweepFiles(outDir);
   if (c.grid !== null) {
+    checkMapAxes(c.grid, o.x, o.y);
     mkdirSync(outDir, { recursive: true });
     writeOutputs(files, c.grid, c.stored, o);
   }

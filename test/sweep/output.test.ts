@@ -9,7 +9,7 @@ import { estimateFootprint } from '../../src/migration/footprint.js';
 import { fillMigrationOptions } from '../../src/migration/options.js';
 import type { MigrationResult } from '../../src/migration/result.js';
 import { jobsThatFit } from '../../src/sweep/sweep.js';
-import { chooseAxes, convergenceMap, median } from '../../src/sweep/cells.js';
+import { checkMapAxes, chooseAxes, convergenceMap, median } from '../../src/sweep/cells.js';
 import { csvField, renderCsv } from '../../src/sweep/csv.js';
 import type { GridSummary } from '../../src/sweep/grid.js';
 import { createSweepProgress, eta, progressText } from '../../src/sweep/progress.js';
@@ -129,6 +129,11 @@ test('convergence map: cells over x and y, one facet per other axis value, media
   t.deepEqual(chooseAxes(GRID, null, 'bandwidth'), { x: 'rate', y: 'bandwidth' });
   t.deepEqual(chooseAxes(GRID, 'link', null), { x: 'link', y: 'bandwidth' });
   t.deepEqual(chooseAxes({ ...GRID, axes: [] }, null, null), { x: null, y: null });
+  // Named axes must be the grid's, and two.
+  t.notThrows(() => checkMapAxes(GRID, 'link', null));
+  t.throws(() => checkMapAxes(GRID, 'ram', null), { message: "x: 'ram' is not an axis of the grid (bandwidth, rate, link)" });
+  t.throws(() => checkMapAxes(GRID, null, 'rate '), { message: "y: 'rate ' is not an axis of the grid (bandwidth, rate, link)" });
+  t.throws(() => checkMapAxes(GRID, 'rate', 'rate'), { message: "y: 'rate' is the x axis too" });
 });
 
 test('report: a map per facet, each cell in its state with its numbers on hover, a d3 colour legend, nothing external', (t) => {

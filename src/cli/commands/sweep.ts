@@ -5,8 +5,8 @@ import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DmalogError } from '../../errors.js';
-import { METRICS, type Metric } from '../../sweep/cells.js';
-import { MAX_POINTS, inShard, parseGrid, parseShardText, points, type Grid } from '../../sweep/grid.js';
+import { METRICS, checkMapAxes, type Metric } from '../../sweep/cells.js';
+import { MAX_POINTS, inShard, parseGrid, parseShardText, points, type Grid, type GridSummary } from '../../sweep/grid.js';
 import { createSweepProgress } from '../../sweep/progress.js';
 import { formatEta } from '../progress.js';
 import { RecordFileError, type Outcome } from '../../sweep/record.js';
@@ -148,12 +148,14 @@ function parseShard(text: string | undefined): Shard {
   return shard;
 }
 
-function mapOptions(v: { x?: string; y?: string; color?: string }, axisKeys: readonly string[]): { x: string | null; y: string | null; metric: Metric } {
-  for (const flag of ['x', 'y'] as const) {
-    const key = v[flag];
-    if (key !== undefined && !axisKeys.includes(key)) throw new UsageError(`--${flag}: '${key}' is not an axis of the grid (${axisKeys.join(', ') || 'it has none'})`);
+function mapOptions(v: { x?: string; y?: string; color?: string }, grid: Pick<GridSummary, 'axes'>): { x: string | null; y: string | null; metric: Metric } {
+  try {
+    checkMapAxes(grid, v.x, v.y);
+  } catch (error) {
+    // `x: 'ram' is not an axis ...` names the flag.
+    if (error instanceof DmalogError && error.code === 'DMALOG_BAD_OPTION') throw new UsageError(`--${error.message}`);
+    throw error;
   }
-  if (v.x !== undefined && v.x === v.y) throw new UsageError(`--y: '${v.y}' is the x axis too`);
   return { x: v.x ?? null, y: v.y ?? null, metric: v.color === undefined ? 'downtime' : parseChoice(v.color, '--color', METRICS) };
 }
 
@@ -183,7 +185,7 @@ async function merge(argv: string[]): Promise<number> {
     asUsage(error);
   }
   if (collected.grid === null) throw new UsageError(`sweep merge: no records in ${positionals.join(', ')}`);
-  const m = writeMerged(collected, outDir, mapOptions(v, collected.grid.axes.map((a) => a.key)));
+  const m = writeMerged(collected, outDir, mapOptions(v, collected.grid));
   const grid = collected.grid;
   process.stdout.write(`sweep merge: ${m.records.length} of ${grid.points} points of grid ${grid.hash} from ${positionals.length} file(s)${m.missing > 0 ? `, ${m.missing} not in any` : ''}: ${outcomeText(m.counts)}\n`);
   process.stdout.write(`wrote ${m.files.jsonl}, ${m.files.csv}, ${m.files.html}\n`);
@@ -199,7 +201,7 @@ export async function run(argv: string[]): Promise<number> {
   const jobs = v.jobs === undefined ? undefined : parseIntArg(v.jobs, '--jobs', 1, 256);
   const writerThreads = v.threads === undefined ? undefined : parseIntArg(v.threads, '--threads', 1, 256);
   const pointTimeoutMs = v['point-timeout'] === undefined ? null : parseDuration(v['point-timeout'], '--point-timeout');
-  const map = mapOptions(v, grid.axes.map((a) => a.key));
+  const map = mapOptions(v, grid);
   if (v.list) {
     for (const p of points(grid)) {
       if (!inShard(p.index, shard)) continue;
