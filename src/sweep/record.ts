@@ -3,6 +3,7 @@
 // what resume and merge do: a last line cut short (the sweep was killed mid-write) is dropped and
 // its point run again; anything else that is not a record is refused naming the line.
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { RecordFileError } from '../errors.js';
 import type { MigrationResult } from '../migration/result.js';
 import { canonicalJson, type GridSummary, type SweepPoint } from './grid.js';
 
@@ -80,10 +81,7 @@ export function summarize(r: SweepRecord): RecordSummary {
   return { ...r, result };
 }
 
-/** Why an output file cannot be read as records (the message names the file and line). */
-export class RecordFileError extends Error {
-  override name = 'RecordFileError';
-}
+export { RecordFileError };
 
 /** A record read back: its summary, and where its line lies (newline included) to copy it whole. */
 export interface StoredRecord {

@@ -6,6 +6,7 @@
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { GridMismatch } from '../errors.js';
 import { availableMemory, estimateFootprint } from '../migration/footprint.js';
 import { fillMigrationOptions } from '../migration/options.js';
 import { checkMapAxes, type Metric } from './cells.js';
@@ -73,10 +74,7 @@ export interface SweepOutcome {
   truncated: boolean;
 }
 
-/** The grid of an output differs from the one being run or merged. */
-export class GridMismatch extends RecordFileError {
-  override name = 'GridMismatch';
-}
+export { GridMismatch };
 
 export function sweepFiles(outDir: string, shard: Shard = { k: 1, n: 1 }): SweepFiles {
   const stem = path.join(outDir, shard.n === 1 ? 'sweep' : `sweep-shard-${shard.k}-of-${shard.n}`);
