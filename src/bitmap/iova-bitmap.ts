@@ -7,6 +7,7 @@
 // (the merged kernel's contract, contract §1) is chosen once, at construction.
 
 import { ceilDiv, floorDiv, popcount32 } from '../util/bits.js';
+import { DIRECT_ACCESS, type SharedAccess } from '../util/shared-access.js';
 
 export type Contract = 'atomic' | 'plain';
 
@@ -43,8 +44,11 @@ export class IovaBitmap {
   #pendingWord = -1;
   #pendingMask = 0;
   #pendingBase = 0;
+  /** Every access to user memory (see src/util/shared-access.ts). */
+  readonly #access: SharedAccess;
 
-  constructor(memory: SharedArrayBuffer, bitmapAt: number, window: BitmapWindow, contract: Contract = 'atomic') {
+  constructor(memory: SharedArrayBuffer, bitmapAt: number, window: BitmapWindow, contract: Contract = 'atomic', access: SharedAccess = DIRECT_ACCESS) {
+    this.#access = access;
     this.window = window;
     this.bitCount = reportBitCount(window.length, window.pageSize);
     this.#lastWord = wordOfBit(this.bitCount - 1);
@@ -68,29 +72,31 @@ export class IovaBitmap {
       case FlushMode.AtomicBytes:
         for (let k = 0; k < 4; k++) {
           const b = (mask >>> (8 * k)) & 0xff;
-          if (b !== 0) Atomics.or(this.#u8, at + k, b);
+          if (b !== 0) this.#access.or8(this.#u8, at + k, b);
         }
         return;
       // Plain mode: the old value was loaded when the word was first touched (#pendingBase), so
       // the store below is a read-modify-write spanning every granule that landed in this word.
       // A concurrent reporter's bits set in between are overwritten: the merged kernel's lost update.
       case FlushMode.PlainAligned:
-        this.#u32![this.#wordAt + w] = this.#pendingBase | mask;
+        this.#access.store32(this.#u32!, this.#wordAt + w, this.#pendingBase | mask);
         return;
       case FlushMode.PlainBytes: {
         const merged = this.#pendingBase | mask;
-        for (let k = 0; k < 4; k++) if (((mask >>> (8 * k)) & 0xff) !== 0) this.#u8[at + k] = (merged >>> (8 * k)) & 0xff;
+        for (let k = 0; k < 4; k++) if (((mask >>> (8 * k)) & 0xff) !== 0) this.#access.store8(this.#u8, at + k, (merged >>> (8 * k)) & 0xff);
         return;
       }
       default:
-        Atomics.or(this.#u32!, this.#wordAt + w, mask);
+        this.#access.or32(this.#u32!, this.#wordAt + w, mask);
     }
   }
 
   #loadWord(w: number): number {
-    if (this.#u32) return this.#u32[this.#wordAt + w]!;
+    const access = this.#access;
+    if (this.#u32) return access.load32(this.#u32, this.#wordAt + w);
     const at = this.#byteAt + w * 4;
-    return (this.#u8[at]! | (this.#u8[at + 1]! << 8) | (this.#u8[at + 2]! << 16) | (this.#u8[at + 3]! << 24)) >>> 0;
+    const u8 = this.#u8;
+    return (access.load8(u8, at) | (access.load8(u8, at + 1) << 8) | (access.load8(u8, at + 2) << 16) | (access.load8(u8, at + 3) << 24)) >>> 0;
   }
 
   #orWord(w: number, mask: number): void {
@@ -134,7 +140,7 @@ export class IovaBitmap {
     const lo = firstBit & 31;
     if (lo === 0 && w >= 0 && w < this.#lastWord) { // one whole word, nothing to clip
       if (disjoint && this.#mode === FlushMode.AtomicAligned && w !== this.#pendingWord) {
-        Atomics.or(this.#u32!, this.#wordAt + w, mask);
+        this.#access.or32(this.#u32!, this.#wordAt + w, mask);
         this.bitsSet += popcount32(mask);
       } else {
         this.#orWord(w, mask);
@@ -177,7 +183,7 @@ export class IovaBitmap {
     if (w >= 0 && mask !== 0) {
       // Branch rather than a per-mode closure: V8 inlines this, and a dense REPORT flushes once
       // per log word (perf/report.bench.ts, "100 %" rows against the bare read-clear-OR loop).
-      if (this.#mode === FlushMode.AtomicAligned) Atomics.or(this.#u32!, this.#wordAt + w, mask);
+      if (this.#mode === FlushMode.AtomicAligned) this.#access.or32(this.#u32!, this.#wordAt + w, mask);
       else this.#flushOther(w, mask);
       this.bitsSet += popcount32(mask);
     }

@@ -5,6 +5,7 @@ import { reportBitCount } from '../bitmap/iova-bitmap.js';
 import { DmalogError, ZeroingViolation } from '../errors.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
 import { ceilDiv } from '../util/bits.js';
+import { DIRECT_ACCESS, type SharedAccess } from '../util/shared-access.js';
 import type { ReportWindow } from '../trackers/tracker.js';
 
 export type BitmapState = 'zeroed' | 'collecting' | 'complete' | 'consumed';
@@ -15,9 +16,12 @@ export class ReportBitmap {
   #state: BitmapState = 'zeroed';
   #window: ReportWindow | null = null;
   readonly #bytes: Uint8Array;
+  /** The zeroing's access to user memory (see src/util/shared-access.ts). */
+  readonly #access: SharedAccess;
 
   /** `at`, `capacityBytes`: where the bitmap lives in user memory (allocated by the caller). */
-  constructor(memory: SharedArrayBuffer, at: number, capacityBytes: number) {
+  constructor(memory: SharedArrayBuffer, at: number, capacityBytes: number, access: SharedAccess = DIRECT_ACCESS) {
+    this.#access = access;
     this.at = at;
     this.capacityBytes = capacityBytes;
     this.#bytes = new Uint8Array(memory, at, capacityBytes);
@@ -37,7 +41,7 @@ export class ReportBitmap {
 
   zero(): void {
     if (this.#state === 'collecting') throw new DmalogError('DMALOG_STATE', 'cannot zero a bitmap while a report set is collecting into it');
-    this.#bytes.fill(0);
+    this.#access.fill8(this.#bytes, 0);
     this.#state = 'zeroed';
   }
 

@@ -12,6 +12,7 @@ import { wordOfBit, type GranuleProjection, type IovaBitmap } from '../bitmap/io
 import { ceilDiv, floorDiv, popcount32 } from '../util/bits.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import type { Checked } from '../util/result.js';
+import { DIRECT_ACCESS, type SharedAccess } from '../util/shared-access.js';
 
 export interface LogRegion {
   iova: bigint;
@@ -78,6 +79,24 @@ export function planLog(granuleSize: bigint, ranges: readonly LoggingRange[], ma
 
 export interface ReadStats { granules: number }
 
+/**
+ * Which write and read-and-clear paths a DirtyLog runs. Everything but `dmalog explore` uses
+ * TODAYS_CODE; the other two are kept, on purpose, so that the explorer can show it finds what
+ * they get wrong (src/explore/scenarios.ts):
+ * - mark `shortcut`: the write path before commit 7ede066 ("a log word that had bits needs no
+ *   summary work", and a climb that stops at the first summary bit already set). A writer
+ *   preempted between its log OR and its summary OR hides a second writer's resolved write from
+ *   a REPORT issued meanwhile.
+ * - readClear `load-store`: the read-and-clear of a whole word as a plain load then a plain store
+ *   of 0 instead of one exchange; a write landing between the two is wiped unreported.
+ */
+export interface DirtyLogVariant {
+  mark: 'climb' | 'shortcut';
+  readClear: 'exchange' | 'load-store';
+}
+
+export const TODAYS_CODE: Readonly<DirtyLogVariant> = Object.freeze({ mark: 'climb', readClear: 'exchange' });
+
 // Fields of one region in DirtyLog's number table.
 const R_IOVA = 0;
 const R_END = 1;
@@ -107,8 +126,15 @@ export class DirtyLog {
    * load per field, no object hops). Values past 2^53 round, which stays correct (see there).
    */
   readonly #regionNumbers: Float64Array;
+  /** Every access to the log and its levels (see src/util/shared-access.ts). */
+  readonly #access: SharedAccess;
+  readonly #markShortcut: boolean;
+  readonly #loadStoreClear: boolean;
 
-  constructor(readonly descriptor: DirtyLogDescriptor) {
+  constructor(readonly descriptor: DirtyLogDescriptor, access: SharedAccess = DIRECT_ACCESS, variant: Readonly<DirtyLogVariant> = TODAYS_CODE) {
+    this.#access = access;
+    this.#markShortcut = variant.mark === 'shortcut';
+    this.#loadStoreClear = variant.readClear === 'load-store';
     this.granuleSize = descriptor.granuleSize;
     this.regions = descriptor.regions;
     this.#log = new Int32Array(descriptor.buffer, 0, descriptor.logWords);
@@ -200,7 +226,12 @@ export class DirtyLog {
    * REPORT that clears a level after we looked at it descends to what we set.
    */
   #markWord(w: number, mask: number): void {
-    Atomics.or(this.#log, w, mask);
+    if (this.#markShortcut) {
+      this.#markWordShortcut(w, mask);
+      return;
+    }
+    const access = this.#access;
+    access.or32(this.#log, w, mask);
     // Plain reads of the levels: each follows our atomic OR below it, which any REPORT's clear of
     // that level (made before its read-and-clear of the words below) synchronizes with, so a
     // stale "set" cannot be seen. Atomics.load would cost about as much as the OR itself.
@@ -208,13 +239,34 @@ export class DirtyLog {
     // (perf/logging.bench.ts, "1 thread, markWriteNumber").
     const s = w >>> 5;
     const sBit = 1 << (w & 31);
-    if ((this.#summary[s]! & sBit) === 0) Atomics.or(this.#summary, s, sBit);
+    if ((access.load32(this.#summary, s) & sBit) === 0) access.or32(this.#summary, s, sBit);
     const levels = this.#levels;
     for (let k = 2, below = s; k < levels.length; k++) {
       const level = levels[k]!;
       const up = below >>> 5;
       const upBit = 1 << (below & 31);
-      if ((level[up]! & upBit) === 0) Atomics.or(level, up, upBit);
+      if ((access.load32(level, up) & upBit) === 0) access.or32(level, up, upBit);
+      below = up;
+    }
+  }
+
+  /**
+   * The pre-7ede066 write path (DirtyLogVariant `shortcut`), kept only for `dmalog explore`: it
+   * trusts whoever made the word or a summary bit non-zero to finish the climb.
+   */
+  #markWordShortcut(w: number, mask: number): void {
+    const access = this.#access;
+    if (access.or32(this.#log, w, mask) !== 0) return;
+    const s = w >>> 5;
+    const sBit = 1 << (w & 31);
+    if ((access.load32(this.#summary, s) & sBit) !== 0) return;
+    access.or32(this.#summary, s, sBit);
+    for (let k = 2, below = s; k < this.#levels.length; k++) {
+      const level = this.#levels[k]!;
+      const up = below >>> 5;
+      const upBit = 1 << (below & 31);
+      if ((access.load32(level, up) & upBit) !== 0) return;
+      access.or32(level, up, upBit);
       below = up;
     }
   }
@@ -257,7 +309,7 @@ export class DirtyLog {
     const top = this.#levels[topLevel]!;
     const shift = 5 * topLevel;
     for (let s = read.w0 >>> shift; s <= read.w1 >>> shift; s++) {
-      if (top[s] === 0) continue; // plain read: a racing writer sets the bit after the bits below
+      if (this.#access.load32(top, s) === 0) continue; // plain read: a racing writer sets the bit after the bits below
       this.#drain(topLevel, s, read);
     }
     return read.found;
@@ -269,14 +321,14 @@ export class DirtyLog {
     const level = this.#levels[k]!;
     const childShift = 5 * (k - 1);
     const mask = wordMask(s, read.w0 >>> childShift, read.w1 >>> childShift);
-    const old = Atomics.and(level, s, ~mask);
+    const old = this.#access.and32(level, s, ~mask);
     let keep = (old & ~mask) !== 0;
     let pending = old & mask;
     while (pending !== 0) {
       const bit = 31 - Math.clz32(pending & -pending);
       pending &= pending - 1;
       if (this.#drain(k - 1, (s << 5) + bit, read)) {
-        Atomics.or(level, s, 1 << bit);
+        this.#access.or32(level, s, 1 << bit);
         keep = true;
       }
     }
@@ -287,9 +339,11 @@ export class DirtyLog {
   #drainSummary(s: number, read: RegionRead): boolean {
     const log = this.#log;
     const summary = this.#summary;
+    const access = this.#access;
+    const loadStore = this.#loadStoreClear;
     const { bitOffset, firstBit, lastBit, clearFirst, clearLast, innerFrom, innerTo, projection } = read;
     const sMask = wordMask(s, read.w0, read.w1);
-    const had = Atomics.and(summary, s, ~sMask);
+    const had = access.and32(summary, s, ~sMask);
     let keep = (had & ~sMask) !== 0;
     let pending = had & sMask;
     let found = 0;
@@ -301,10 +355,11 @@ export class DirtyLog {
       const visit = inner ? FULL_WORD : wordMask(w, firstBit, lastBit);
       const clear = inner ? FULL_WORD : wordMask(w, clearFirst, clearLast);
       // An RMW even when nothing is cleared (edge words of partial granules), so that a writer
-      // racing with this read synchronizes with it. Exchange when the whole word goes.
-      const old = clear === FULL_WORD ? Atomics.exchange(log, w, 0) : Atomics.and(log, w, ~clear);
+      // racing with this read synchronizes with it. Exchange when the whole word goes (the
+      // load-store variant is the deliberately wrong one, see DirtyLogVariant).
+      const old = clear !== FULL_WORD ? access.and32(log, w, ~clear) : loadStore ? loadThenStore(access, log, w) : access.exchange32(log, w, 0);
       if ((old & ~clear) !== 0) { // bits this REPORT did not clear
-        Atomics.or(summary, s, 1 << k);
+        access.or32(summary, s, 1 << k);
         keep = true;
       }
       const dirty = old & visit;
@@ -349,6 +404,13 @@ class RegionRead {
     this.innerFrom = clears ? Math.max(this.w0, wordOfBit(clearFirst)) + 1 : Infinity;
     this.innerTo = clears ? Math.min(this.w1, wordOfBit(clearLast)) - 1 : -Infinity;
   }
+}
+
+/** DirtyLogVariant `load-store`: what `exchange(log, w, 0)` is not, two accesses a write can fall between. */
+function loadThenStore(access: SharedAccess, log: Int32Array, w: number): number {
+  const old = access.load32(log, w);
+  access.store32(log, w, 0);
+  return old;
 }
 
 function clamp(v: bigint, lo: bigint, hi: bigint): bigint {

@@ -8,6 +8,7 @@ import { DmalogError } from '../errors.js';
 import { DirtyLog } from '../device/dirty-log.js';
 import { HwptLog } from '../iommufd/hwpt-log.js';
 import { checkWorkload, generatePages } from '../workload/workload.js';
+import { DIRECT_ACCESS, type SharedAccess } from '../util/shared-access.js';
 import { CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, type BurstResult, type BurstTask, type LogTarget } from './types.js';
 
 const DEFAULT_PAGE_BYTES = 4096;
@@ -36,8 +37,9 @@ function cached<T>(cache: WeakMap<SharedArrayBuffer, T>, buffer: SharedArrayBuff
 /** What marks one write: the target's log as `markWrite` and `markWriteNumber`. */
 interface Marker { markWrite(iova: bigint, length: bigint): number; markWriteNumber(iova: number, length: number): number }
 
-function markerOf(target: LogTarget): Marker {
-  if (target.kind === 'log') return cached(logs, target.log.buffer, () => new DirtyLog(target.log));
+function markerOf(target: LogTarget, access: SharedAccess): Marker {
+  // Another access layer (dmalog explore) gets logs of its own, never the cached ones.
+  if (target.kind === 'log') return access === DIRECT_ACCESS ? cached(logs, target.log.buffer, () => new DirtyLog(target.log)) : new DirtyLog(target.log, access);
   const buffers = target.log.mappings.map((m) => m.log.buffer);
   const hit = hwptLogs.get(target.log.control);
   if (hit && hit.buffers.length === buffers.length && hit.buffers.every((b, i) => b === buffers[i])) return hit.log;
@@ -46,7 +48,11 @@ function markerOf(target: LogTarget): Marker {
   return log;
 }
 
-export function runBurst(task: BurstTask): BurstResult {
+/**
+ * `access`: how shared memory is touched (src/util/shared-access.ts); DIRECT_ACCESS but under
+ * `dmalog explore`, which supports device logs only (an HWPT log keeps its own access).
+ */
+export function runBurst(task: BurstTask, access: SharedAccess = DIRECT_ACCESS): BurstResult {
   const pageBytes = task.pageBytes ?? DEFAULT_PAGE_BYTES;
   const { workload, count } = task;
   if (!Number.isSafeInteger(count) || count < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.count must be a non-negative integer');
@@ -62,7 +68,7 @@ export function runBurst(task: BurstTask): BurstResult {
   const guest = cached(guestViews, task.guest, () => new Uint32Array(task.guest));
   const targets = task.logs;
   if (!Array.isArray(targets)) throw new DmalogError('DMALOG_BAD_OPTION', 'task.logs must be an array of log targets');
-  const markers = targets.map(markerOf);
+  const markers = targets.map((t) => markerOf(t, access));
   // IOVAs as numbers are exact up to 2^53 (DirtyLog.markWriteNumber); past that, bigints.
   const numeric = task.guestIova + BigInt(task.guest.byteLength) <= BigInt(Number.MAX_SAFE_INTEGER);
   const base = Number(task.guestIova);
@@ -71,7 +77,7 @@ export function runBurst(task: BurstTask): BurstResult {
   // The generations to watch: only targets that have one, and only with cells to read them in.
   const genSlots = cells ? targets.flatMap((t) => (t.gen ? [t.gen.slot] : [])) : [];
   const genValues = cells ? targets.flatMap((t) => (t.gen ? [t.gen.value] : [])) : [];
-  const setsCompletedAtStart = cells ? Atomics.load(cells, CONTROL_SETS_COMPLETED) : 0;
+  const setsCompletedAtStart = cells ? access.atomicLoad32(cells, CONTROL_SETS_COMPLETED) : 0;
   const granules = targets.map(() => 0);
   let attempted = 0;
   let logged = 0;
@@ -84,27 +90,27 @@ export function runBurst(task: BurstTask): BurstResult {
     let marked = 0;
     for (let i = 0; i < count; i++) {
       const page = pages[i]!;
-      guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
+      access.storeU32(guest, page * wordsPerPage, stampOf(workload.stream, task.burstId, page));
       attempted++;
       marked += numeric ? one.markWriteNumber(base + page * pageBytes, pageBytes) : one.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));
       // A changed generation means the log may have stopped before this mark: it is not counted.
-      if (genSlot >= 0 && Atomics.load(cells!, genSlot) !== gen) { stale = true; break; }
+      if (genSlot >= 0 && access.atomicLoad32(cells!, genSlot) !== gen) { stale = true; break; }
       logged++;
     }
     granules[0] = marked;
   } else {
     for (let i = 0; i < count; i++) {
       const page = pages[i]!;
-      guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
+      access.storeU32(guest, page * wordsPerPage, stampOf(workload.stream, task.burstId, page));
       attempted++;
       for (let k = 0; k < markers.length; k++) {
         granules[k]! += numeric ? markers[k]!.markWriteNumber(base + page * pageBytes, pageBytes) : markers[k]!.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));
       }
-      for (let k = 0; k < genSlots.length; k++) if (Atomics.load(cells!, genSlots[k]!) !== genValues[k]) stale = true;
+      for (let k = 0; k < genSlots.length; k++) if (access.atomicLoad32(cells!, genSlots[k]!) !== genValues[k]) stale = true;
       if (stale) break;
       if (markers.length > 0) logged++;
     }
   }
-  const setsBegunAtEnd = cells ? Atomics.load(cells, CONTROL_SETS_BEGUN) : 0;
+  const setsBegunAtEnd = cells ? access.atomicLoad32(cells, CONTROL_SETS_BEGUN) : 0;
   return { attempted, logged, granules, setsCompletedAtStart, setsBegunAtEnd, stale };
 }

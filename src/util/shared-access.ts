@@ -1,0 +1,66 @@
+// The one layer every shared-memory access of the data path goes through: the device log and its
+// summary levels (DirtyLog), the user bitmap (IovaBitmap), the coordinator's zeroing (ReportBitmap)
+// and the DMA engine's data store (runBurst). Each method is one access: an Atomics call or a
+// plain read or write of one element of a shared array.
+//
+// Normal runs use DIRECT_ACCESS, the only instance of this class: each call site then sees one
+// receiver map and V8 inlines the method down to the bare Atomics call or element access
+// (perf/RESULTS.md, "explore: memory-access layer"). `dmalog explore` passes a subclass whose
+// methods ask a scheduler before each access (src/explore/memory.ts); only that process ever
+// sees the second map. One method per element type, so that each method's own type feedback
+// stays monomorphic too.
+export class SharedAccess {
+  /** Plain read of a[i]. */
+  load32(a: Int32Array, i: number): number {
+    return a[i]!;
+  }
+
+  /** Plain write of a[i]. */
+  store32(a: Int32Array, i: number, v: number): void {
+    a[i] = v;
+  }
+
+  or32(a: Int32Array, i: number, v: number): number {
+    return Atomics.or(a, i, v);
+  }
+
+  and32(a: Int32Array, i: number, v: number): number {
+    return Atomics.and(a, i, v);
+  }
+
+  exchange32(a: Int32Array, i: number, v: number): number {
+    return Atomics.exchange(a, i, v);
+  }
+
+  atomicLoad32(a: Int32Array, i: number): number {
+    return Atomics.load(a, i);
+  }
+
+  atomicStore32(a: Int32Array, i: number, v: number): void {
+    Atomics.store(a, i, v);
+  }
+
+  load8(a: Uint8Array, i: number): number {
+    return a[i]!;
+  }
+
+  store8(a: Uint8Array, i: number, v: number): void {
+    a[i] = v;
+  }
+
+  or8(a: Uint8Array, i: number, v: number): number {
+    return Atomics.or(a, i, v);
+  }
+
+  /** Plain fill of a whole byte array (a bitmap being zeroed): one access. */
+  fill8(a: Uint8Array, v: number): void {
+    a.fill(v);
+  }
+
+  /** Plain write of a[i] on a Uint32Array (guest memory, as the DMA engine stores data). */
+  storeU32(a: Uint32Array, i: number, v: number): void {
+    a[i] = v;
+  }
+}
+
+export const DIRECT_ACCESS = new SharedAccess();
