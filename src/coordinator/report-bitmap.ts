@@ -5,23 +5,22 @@ import { reportBitCount } from '../bitmap/iova-bitmap.js';
 import { DmalogError, ZeroingViolation } from '../errors.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
 import { ceilDiv } from '../util/bits.js';
-import { DIRECT_ACCESS, type SharedAccess } from '../util/shared-access.js';
+import { SharedAccess } from '../util/shared-access.js';
 import type { ReportWindow } from '../trackers/tracker.js';
 
 export type BitmapState = 'zeroed' | 'collecting' | 'complete' | 'consumed';
 
-export class ReportBitmap {
+/** The zeroing is one of SharedAccess's accesses (src/util/shared-access.ts). */
+export class ReportBitmap extends SharedAccess {
   readonly at: number;
   readonly capacityBytes: number;
   #state: BitmapState = 'zeroed';
   #window: ReportWindow | null = null;
   readonly #bytes: Uint8Array;
-  /** The zeroing's access to user memory (see src/util/shared-access.ts). */
-  readonly #access: SharedAccess;
 
   /** `at`, `capacityBytes`: where the bitmap lives in user memory (allocated by the caller). */
-  constructor(memory: SharedArrayBuffer, at: number, capacityBytes: number, access: SharedAccess = DIRECT_ACCESS) {
-    this.#access = access;
+  constructor(memory: SharedArrayBuffer, at: number, capacityBytes: number) {
+    super();
     this.at = at;
     this.capacityBytes = capacityBytes;
     this.#bytes = new Uint8Array(memory, at, capacityBytes);
@@ -41,7 +40,7 @@ export class ReportBitmap {
 
   zero(): void {
     if (this.#state === 'collecting') throw new DmalogError('DMALOG_STATE', 'cannot zero a bitmap while a report set is collecting into it');
-    this.#access.fill8(this.#bytes, 0);
+    this.fill8(this.#bytes, 0);
     this.#state = 'zeroed';
   }
 

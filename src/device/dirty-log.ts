@@ -12,7 +12,7 @@ import { wordOfBit, type GranuleProjection, type IovaBitmap } from '../bitmap/io
 import { ceilDiv, floorDiv, popcount32 } from '../util/bits.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import type { Checked } from '../util/result.js';
-import { DIRECT_ACCESS, type SharedAccess } from '../util/shared-access.js';
+import { SharedAccess } from '../util/shared-access.js';
 
 export interface LogRegion {
   iova: bigint;
@@ -107,7 +107,8 @@ const REGION_FIELDS = 4;
 /** Largest IOVA end the number-only paths handle exactly. */
 const SAFE_END = BigInt(Number.MAX_SAFE_INTEGER);
 
-export class DirtyLog {
+/** Every access to the log and its levels is one of SharedAccess's (src/util/shared-access.ts). */
+export class DirtyLog extends SharedAccess {
   readonly granuleSize: bigint;
   readonly regions: readonly LogRegion[];
   // Int32Array views: on Node 20 an Atomics call on a Uint32Array that returns a value of 2^31
@@ -126,13 +127,11 @@ export class DirtyLog {
    * load per field, no object hops). Values past 2^53 round, which stays correct (see there).
    */
   readonly #regionNumbers: Float64Array;
-  /** Every access to the log and its levels (see src/util/shared-access.ts). */
-  readonly #access: SharedAccess;
   readonly #markShortcut: boolean;
   readonly #loadStoreClear: boolean;
 
-  constructor(readonly descriptor: DirtyLogDescriptor, access: SharedAccess = DIRECT_ACCESS, variant: Readonly<DirtyLogVariant> = TODAYS_CODE) {
-    this.#access = access;
+  constructor(readonly descriptor: DirtyLogDescriptor, variant: Readonly<DirtyLogVariant> = TODAYS_CODE) {
+    super();
     this.#markShortcut = variant.mark === 'shortcut';
     this.#loadStoreClear = variant.readClear === 'load-store';
     this.granuleSize = descriptor.granuleSize;
@@ -230,8 +229,7 @@ export class DirtyLog {
       this.#markWordShortcut(w, mask);
       return;
     }
-    const access = this.#access;
-    access.or32(this.#log, w, mask);
+    this.or32(this.#log, w, mask);
     // Plain reads of the levels: each follows our atomic OR below it, which any REPORT's clear of
     // that level (made before its read-and-clear of the words below) synchronizes with, so a
     // stale "set" cannot be seen. Atomics.load would cost about as much as the OR itself.
@@ -239,13 +237,13 @@ export class DirtyLog {
     // (perf/logging.bench.ts, "1 thread, markWriteNumber").
     const s = w >>> 5;
     const sBit = 1 << (w & 31);
-    if ((access.load32(this.#summary, s) & sBit) === 0) access.or32(this.#summary, s, sBit);
+    if ((this.load32(this.#summary, s) & sBit) === 0) this.or32(this.#summary, s, sBit);
     const levels = this.#levels;
     for (let k = 2, below = s; k < levels.length; k++) {
       const level = levels[k]!;
       const up = below >>> 5;
       const upBit = 1 << (below & 31);
-      if ((access.load32(level, up) & upBit) === 0) access.or32(level, up, upBit);
+      if ((this.load32(level, up) & upBit) === 0) this.or32(level, up, upBit);
       below = up;
     }
   }
@@ -255,18 +253,17 @@ export class DirtyLog {
    * trusts whoever made the word or a summary bit non-zero to finish the climb.
    */
   #markWordShortcut(w: number, mask: number): void {
-    const access = this.#access;
-    if (access.or32(this.#log, w, mask) !== 0) return;
+    if (this.or32(this.#log, w, mask) !== 0) return;
     const s = w >>> 5;
     const sBit = 1 << (w & 31);
-    if ((access.load32(this.#summary, s) & sBit) !== 0) return;
-    access.or32(this.#summary, s, sBit);
+    if ((this.load32(this.#summary, s) & sBit) !== 0) return;
+    this.or32(this.#summary, s, sBit);
     for (let k = 2, below = s; k < this.#levels.length; k++) {
       const level = this.#levels[k]!;
       const up = below >>> 5;
       const upBit = 1 << (below & 31);
-      if ((access.load32(level, up) & upBit) !== 0) return;
-      access.or32(level, up, upBit);
+      if ((this.load32(level, up) & upBit) !== 0) return;
+      this.or32(level, up, upBit);
       below = up;
     }
   }
@@ -309,7 +306,7 @@ export class DirtyLog {
     const top = this.#levels[topLevel]!;
     const shift = 5 * topLevel;
     for (let s = read.w0 >>> shift; s <= read.w1 >>> shift; s++) {
-      if (this.#access.load32(top, s) === 0) continue; // plain read: a racing writer sets the bit after the bits below
+      if (this.load32(top, s) === 0) continue; // plain read: a racing writer sets the bit after the bits below
       this.#drain(topLevel, s, read);
     }
     return read.found;
@@ -321,14 +318,14 @@ export class DirtyLog {
     const level = this.#levels[k]!;
     const childShift = 5 * (k - 1);
     const mask = wordMask(s, read.w0 >>> childShift, read.w1 >>> childShift);
-    const old = this.#access.and32(level, s, ~mask);
+    const old = this.and32(level, s, ~mask);
     let keep = (old & ~mask) !== 0;
     let pending = old & mask;
     while (pending !== 0) {
       const bit = 31 - Math.clz32(pending & -pending);
       pending &= pending - 1;
       if (this.#drain(k - 1, (s << 5) + bit, read)) {
-        this.#access.or32(level, s, 1 << bit);
+        this.or32(level, s, 1 << bit);
         keep = true;
       }
     }
@@ -339,11 +336,10 @@ export class DirtyLog {
   #drainSummary(s: number, read: RegionRead): boolean {
     const log = this.#log;
     const summary = this.#summary;
-    const access = this.#access;
     const loadStore = this.#loadStoreClear;
     const { bitOffset, firstBit, lastBit, clearFirst, clearLast, innerFrom, innerTo, projection } = read;
     const sMask = wordMask(s, read.w0, read.w1);
-    const had = access.and32(summary, s, ~sMask);
+    const had = this.and32(summary, s, ~sMask);
     let keep = (had & ~sMask) !== 0;
     let pending = had & sMask;
     let found = 0;
@@ -357,9 +353,9 @@ export class DirtyLog {
       // An RMW even when nothing is cleared (edge words of partial granules), so that a writer
       // racing with this read synchronizes with it. Exchange when the whole word goes (the
       // load-store variant is the deliberately wrong one, see DirtyLogVariant).
-      const old = clear !== FULL_WORD ? access.and32(log, w, ~clear) : loadStore ? loadThenStore(access, log, w) : access.exchange32(log, w, 0);
+      const old = clear !== FULL_WORD ? this.and32(log, w, ~clear) : loadStore ? this.#loadThenStore(log, w) : this.exchange32(log, w, 0);
       if ((old & ~clear) !== 0) { // bits this REPORT did not clear
-        access.or32(summary, s, 1 << k);
+        this.or32(summary, s, 1 << k);
         keep = true;
       }
       const dirty = old & visit;
@@ -371,6 +367,13 @@ export class DirtyLog {
     }
     read.found += found;
     return keep;
+  }
+
+  /** DirtyLogVariant `load-store`: what `exchange(log, w, 0)` is not, two accesses a write can fall between. */
+  #loadThenStore(log: Int32Array, w: number): number {
+    const old = this.load32(log, w);
+    this.store32(log, w, 0);
+    return old;
   }
 
   /** Granules currently logged (for tests and checkers; not a REPORT). */
@@ -404,13 +407,6 @@ class RegionRead {
     this.innerFrom = clears ? Math.max(this.w0, wordOfBit(clearFirst)) + 1 : Infinity;
     this.innerTo = clears ? Math.min(this.w1, wordOfBit(clearLast)) - 1 : -Infinity;
   }
-}
-
-/** DirtyLogVariant `load-store`: what `exchange(log, w, 0)` is not, two accesses a write can fall between. */
-function loadThenStore(access: SharedAccess, log: Int32Array, w: number): number {
-  const old = access.load32(log, w);
-  access.store32(log, w, 0);
-  return old;
 }
 
 function clamp(v: bigint, lo: bigint, hi: bigint): bigint {

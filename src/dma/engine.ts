@@ -5,7 +5,7 @@
 // it (the device's own, its IOMMU's HWPT log), as a device's DMA lands before its dirty bits do:
 // whoever sees a bit sees the data.
 import { DmalogError } from '../errors.js';
-import { DirtyLog } from '../device/dirty-log.js';
+import { DirtyLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
 import { HwptLog } from '../iommufd/hwpt-log.js';
 import { checkWorkload, generatePages } from '../workload/workload.js';
 import { DIRECT_ACCESS, type SharedAccess } from '../util/shared-access.js';
@@ -35,11 +35,18 @@ function cached<T>(cache: WeakMap<SharedArrayBuffer, T>, buffer: SharedArrayBuff
 }
 
 /** What marks one write: the target's log as `markWrite` and `markWriteNumber`. */
-interface Marker { markWrite(iova: bigint, length: bigint): number; markWriteNumber(iova: number, length: number): number }
+export interface Marker { markWrite(iova: bigint, length: bigint): number; markWriteNumber(iova: number, length: number): number }
 
-function markerOf(target: LogTarget, access: SharedAccess): Marker {
-  // Another access layer (dmalog explore) gets logs of its own, never the cached ones.
-  if (target.kind === 'log') return access === DIRECT_ACCESS ? cached(logs, target.log.buffer, () => new DirtyLog(target.log)) : new DirtyLog(target.log, access);
+/** What `dmalog explore` hands runBurst instead of the direct layer (src/explore/actors.ts). */
+export interface EngineAccess {
+  memory: SharedAccess;
+  /** A device log whose accesses go through the same layer. */
+  dirtyLog(descriptor: DirtyLogDescriptor): Marker;
+}
+
+function markerOf(target: LogTarget, explore: EngineAccess | undefined): Marker {
+  // Logs of another access layer are its own, never the cached ones.
+  if (target.kind === 'log') return explore ? explore.dirtyLog(target.log) : cached(logs, target.log.buffer, () => new DirtyLog(target.log));
   const buffers = target.log.mappings.map((m) => m.log.buffer);
   const hit = hwptLogs.get(target.log.control);
   if (hit && hit.buffers.length === buffers.length && hit.buffers.every((b, i) => b === buffers[i])) return hit.log;
@@ -49,10 +56,11 @@ function markerOf(target: LogTarget, access: SharedAccess): Marker {
 }
 
 /**
- * `access`: how shared memory is touched (src/util/shared-access.ts); DIRECT_ACCESS but under
- * `dmalog explore`, which supports device logs only (an HWPT log keeps its own access).
+ * `explore`: the access layer of `dmalog explore` (src/util/shared-access.ts), for device logs
+ * only (an HWPT log keeps the direct one); every other caller leaves it out.
  */
-export function runBurst(task: BurstTask, access: SharedAccess = DIRECT_ACCESS): BurstResult {
+export function runBurst(task: BurstTask, explore?: EngineAccess): BurstResult {
+  const access = explore ? explore.memory : DIRECT_ACCESS;
   const pageBytes = task.pageBytes ?? DEFAULT_PAGE_BYTES;
   const { workload, count } = task;
   if (!Number.isSafeInteger(count) || count < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.count must be a non-negative integer');
@@ -68,7 +76,7 @@ export function runBurst(task: BurstTask, access: SharedAccess = DIRECT_ACCESS):
   const guest = cached(guestViews, task.guest, () => new Uint32Array(task.guest));
   const targets = task.logs;
   if (!Array.isArray(targets)) throw new DmalogError('DMALOG_BAD_OPTION', 'task.logs must be an array of log targets');
-  const markers = targets.map((t) => markerOf(t, access));
+  const markers = targets.map((t) => markerOf(t, explore));
   // IOVAs as numbers are exact up to 2^53 (DirtyLog.markWriteNumber); past that, bigints.
   const numeric = task.guestIova + BigInt(task.guest.byteLength) <= BigInt(Number.MAX_SAFE_INTEGER);
   const base = Number(task.guestIova);

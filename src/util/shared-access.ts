@@ -3,12 +3,14 @@
 // and the DMA engine's data store (runBurst). Each method is one access: an Atomics call or a
 // plain read or write of one element of a shared array.
 //
-// Normal runs use DIRECT_ACCESS, the only instance of this class: each call site then sees one
-// receiver map and V8 inlines the method down to the bare Atomics call or element access
-// (perf/RESULTS.md, "explore: memory-access layer"). `dmalog explore` passes a subclass whose
-// methods ask a scheduler before each access (src/explore/memory.ts); only that process ever
-// sees the second map. One method per element type, so that each method's own type feedback
-// stays monomorphic too.
+// The data-path classes extend this class and call `this.or32(…)`: a call on `this`, whose map
+// V8 has checked already, inlines down to the bare Atomics call or element access with no load
+// and no check of its own. An access object held in a field cost 4-6 % of the logging rate in an
+// A/B run against the direct calls, the calls on `this` were within noise (perf/RESULTS.md,
+// "explore: memory-access layer"). `dmalog explore` subclasses each data-path class with these
+// methods asking a scheduler before each access (src/explore/memory.ts); only a process that
+// explores ever sees those second maps. One method per element type, so that each method's own
+// type feedback stays monomorphic too. DIRECT_ACCESS serves plain functions (the DMA engine).
 export class SharedAccess {
   /** Plain read of a[i]. */
   load32(a: Int32Array, i: number): number {
