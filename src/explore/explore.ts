@@ -20,6 +20,8 @@ export interface ExploreOptions {
   reduction: Reduction;
   /** Run only this schedule (a printed one). */
   replay?: string;
+  /** Go on past the first violation (DFS: to exhaust the bound, counting violating schedules). */
+  keepGoing?: boolean;
 }
 
 export const EXPLORE_DEFAULTS = { mode: 'dfs', preemptions: 2, schedules: 1000, dfsBudget: 1_000_000, depth: 3, reduction: 'sleep-sets' } as const;
@@ -60,6 +62,8 @@ export interface ExploreReport {
   schedules: number;
   pruned: number;
   exhausted: boolean;
+  /** Schedules that broke a rule (1 unless keepGoing). */
+  violating: number;
   ms: number;
   verdict: 'holds' | 'violation';
   counterexample: Counterexample | null;
@@ -147,7 +151,7 @@ export function explore(scenario: Scenario, opts: ExploreOptions, scenarioArg = 
     const memoryHash = world.memoryHash();
     const schedule = formatSchedule(trimDefaults(run.exec.choices, run.exec.defaults), names);
     return {
-      ...base, mode: 'replay', preemptions: null, seed: null, schedules: 1, pruned: 0, exhausted: false, ms: performance.now() - began,
+      ...base, mode: 'replay', preemptions: null, seed: null, schedules: 1, pruned: 0, exhausted: false, violating: run.violations.length > 0 ? 1 : 0, ms: performance.now() - began,
       verdict: run.violations.length > 0 ? 'violation' : 'holds',
       counterexample: run.violations.length > 0 ? {
         violations: run.violations, schedule, preemptions: run.exec.preemptions, steps: run.exec.choices.length,
@@ -157,9 +161,10 @@ export function explore(scenario: Scenario, opts: ExploreOptions, scenarioArg = 
     };
   }
   let result: SearchResult;
-  if (opts.mode === 'dfs') result = dfs(world, opts.preemptions, opts.reduction, { budget: opts.schedules });
-  else if (opts.mode === 'random') result = randomSearch(world, opts.seed, { budget: opts.schedules });
-  else result = pctSearch(world, opts.seed, opts.depth, { budget: opts.schedules });
+  const search = { budget: opts.schedules, keepGoing: opts.keepGoing ?? false };
+  if (opts.mode === 'dfs') result = dfs(world, opts.preemptions, opts.reduction, search);
+  else if (opts.mode === 'random') result = randomSearch(world, opts.seed, search);
+  else result = pctSearch(world, opts.seed, opts.depth, search);
   const ce = result.failure ? counterexample(world, result.failure, scenarioArg) : null;
   return {
     ...base,
@@ -169,6 +174,7 @@ export function explore(scenario: Scenario, opts: ExploreOptions, scenarioArg = 
     schedules: result.schedules,
     pruned: result.pruned,
     exhausted: result.exhausted,
+    violating: result.violating,
     ms: performance.now() - began,
     verdict: ce ? 'violation' : 'holds',
     counterexample: ce,
@@ -179,7 +185,9 @@ export function formatReport(r: ExploreReport): string {
   const lines: string[] = [];
   const how = r.mode === 'replay' ? 'replay of one schedule' : r.mode === 'dfs' ? `dfs, at most ${r.preemptions} preemptions` : `${r.mode}, seed ${r.seed}`;
   lines.push(`scenario ${r.scenario}: ${r.description}`);
-  lines.push(`${how}: ${r.schedules} schedule${r.schedules === 1 ? '' : 's'} run${r.pruned > 0 ? `, ${r.pruned} pruned as equivalent` : ''}${r.mode === 'dfs' ? (r.exhausted ? ', bound exhausted' : ', bound NOT exhausted') : ''} in ${(r.ms / 1000).toFixed(2)} s`);
+  const end = r.mode !== 'dfs' ? '' : r.exhausted ? ', bound exhausted' : r.counterexample && r.violating === 1 ? ', stopped at the first violation' : ', bound NOT exhausted';
+  const bad = r.violating > 1 ? `, ${r.violating} of them violating` : '';
+  lines.push(`${how}: ${r.schedules} schedule${r.schedules === 1 ? '' : 's'} run${bad}${r.pruned > 0 ? `, ${r.pruned} pruned as equivalent` : ''}${end} in ${(r.ms / 1000).toFixed(2)} s`);
   if (r.memoryHash) lines.push(`memory after the schedule: ${r.memoryHash}`);
   const c = r.counterexample;
   if (!c) {

@@ -43,6 +43,8 @@ export interface SearchResult {
   exhausted: boolean;
   /** The first execution that broke a rule. */
   failure: Run | null;
+  /** Executions that broke a rule (more than one only with keepGoing). */
+  violating: number;
   /** Memory hash of every distinct final state (when asked for: `collectStates`). */
   states?: Set<string>;
 }
@@ -83,7 +85,7 @@ function firstChoice(n: Node, bound: number): number {
 
 export function dfs(world: World, bound: number, reduction: Reduction, opts: SearchOptions): SearchResult {
   const stack: Node[] = [];
-  const result: SearchResult = { schedules: 0, pruned: 0, exhausted: false, failure: null, ...(opts.collectStates ? { states: new Set<string>() } : {}) };
+  const result: SearchResult = { schedules: 0, pruned: 0, exhausted: false, failure: null, violating: 0, ...(opts.collectStates ? { states: new Set<string>() } : {}) };
   for (;;) {
     let depth = 0;
     const chooser: Chooser = (d: Decision) => {
@@ -113,8 +115,9 @@ export function dfs(world: World, bound: number, reduction: Reduction, opts: Sea
       result.schedules++;
       opts.onRun?.(run);
       result.states?.add(`${world.memoryHash()} ${run.violations.map((v) => v.rule).join(',')}`);
-      if (run.violations.length > 0 && !result.failure) {
-        result.failure = run;
+      if (run.violations.length > 0) {
+        result.violating++;
+        result.failure ??= run;
         if (!opts.keepGoing) return result;
       }
     }
@@ -171,14 +174,15 @@ export function pctSearch(world: World, seed: bigint, depth: number, opts: Searc
 }
 
 function sample(world: World, opts: SearchOptions, chooserFor: () => Chooser): SearchResult {
-  const result: SearchResult = { schedules: 0, pruned: 0, exhausted: false, failure: null, ...(opts.collectStates ? { states: new Set<string>() } : {}) };
+  const result: SearchResult = { schedules: 0, pruned: 0, exhausted: false, failure: null, violating: 0, ...(opts.collectStates ? { states: new Set<string>() } : {}) };
   while (result.schedules < opts.budget) {
     const run = runOnce(world, chooserFor());
     result.schedules++;
     opts.onRun?.(run);
     result.states?.add(`${world.memoryHash()} ${run.violations.map((v) => v.rule).join(',')}`);
-    if (run.violations.length > 0 && !result.failure) {
-      result.failure = run;
+    if (run.violations.length > 0) {
+      result.violating++;
+      result.failure ??= run;
       if (!opts.keepGoing) break;
     }
   }

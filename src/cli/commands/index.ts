@@ -4,6 +4,7 @@ import * as demo from './demo.js';
 import * as stress from './stress.js';
 import * as fuzz from './fuzz.js';
 import * as migrate from './migrate.js';
+import * as explore from './explore.js';
 
 export interface Command {
   summary: string;
@@ -16,6 +17,7 @@ export const COMMANDS: Record<string, Command> = {
   stress,
   fuzz,
   migrate,
+  explore,
 };
 
 export function usage(): string {
