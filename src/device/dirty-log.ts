@@ -5,8 +5,8 @@
 // Summary levels let a sparse REPORT skip clean words without reading them: level 1 has one bit
 // per log word, level k + 1 one bit per level-k word, until a level fits in TOP_LEVEL_WORDS
 // (1 TiB at 4 KiB: 8 Mi log words, then 256 Ki, 8 Ki and 256 summary words). Ordering that
-// keeps every write findable: a writer ORs the log bit, then sets each level's bit going up and
-// stops at the first one already set (whoever set it goes on up); a reader clears a level's bit
+// keeps every write findable: a writer ORs the log bit, then checks each level's bit going up and
+// sets it where clear, all the way to the top itself (#markWord); a reader clears a level's bit
 // before it reads-and-clears the words below it, and sets it again if those keep bits.
 import { wordOfBit, type GranuleProjection, type IovaBitmap } from '../bitmap/iova-bitmap.js';
 import { ceilDiv, floorDiv, popcount32 } from '../util/bits.js';

@@ -196,8 +196,9 @@ export function formatReport(r: ExploreReport): string {
   }
   lines.push(`VIOLATION (${c.violations[0]!.rule}): ${c.violations[0]!.message}`);
   for (const v of c.violations.slice(1)) lines.push(`  also (${v.rule}): ${v.message}`);
-  if (r.mode !== 'replay') lines.push(`counterexample shrunk from ${c.foundPreemptions} preemptions and ${c.foundSteps} steps to ${c.preemptions} and ${c.steps}:`);
-  else lines.push(`${c.preemptions} preemptions, ${c.steps} steps:`);
+  const preemptions = (n: number) => `${n} preemption${n === 1 ? '' : 's'}`;
+  if (r.mode !== 'replay') lines.push(`counterexample shrunk from ${preemptions(c.foundPreemptions)} and ${c.foundSteps} steps to ${preemptions(c.preemptions)} and ${c.steps} steps:`);
+  else lines.push(`${preemptions(c.preemptions)}, ${c.steps} steps:`);
   lines.push(formatTrace(c.trace));
   lines.push(`schedule: ${c.schedule === '' ? '(none: every actor in turn)' : c.schedule}`);
   lines.push(`replay: ${c.replay}`);

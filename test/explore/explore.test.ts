@@ -214,3 +214,21 @@ test('every bundled scenario runs exhaustively at bound 2 and gives the verdict 
     t.is(r.violating > 0, s.expect === 'violation', s.name);
   }
 });
+
+test('scenario bounds: the lowest and highest accepted, one past either refused naming the field', (t) => {
+  const base = { name: 'b', pages: 8, sets: [{ firstPage: 0, pages: 1 }], actors: [{ name: 'w', ops: [{ do: 'write', tracker: 0, page: 0 }] }] };
+  const actor = (i: number) => ({ name: `a${i}`, ops: [{ do: 'write', tracker: 0, page: 0 }] });
+  const write = { do: 'write', tracker: 0, page: 0 };
+  const rows: Array<[string, (v: number) => unknown, number, number, number, number]> = [
+    ['pages', (v) => ({ ...base, pages: v }), 1, 4096, 0, 4097],
+    ['trackers', (v) => ({ ...base, trackers: v }), 1, 4, 0, 5],
+    ['pageSize', (v) => ({ ...base, pageSize: v }), 512, 1 << 21, 256, 1 << 22],
+    ['sets', (v) => ({ ...base, sets: Array.from({ length: v }, () => ({ firstPage: 0, pages: 1 })) }), 1, 4, 0, 5],
+    ['actors', (v) => ({ ...base, actors: Array.from({ length: v }, (_, i) => actor(i)) }), 1, 6, 0, 7],
+    ['actors[0].ops', (v) => ({ ...base, actors: [{ name: 'w', ops: Array.from({ length: v }, () => write) }] }), 1, 8, 0, 9],
+  ];
+  for (const [name, make, lo, hi, below, above] of rows) {
+    for (const v of [lo, hi]) t.notThrows(() => parseScenario(make(v)), `${name} = ${v}`);
+    for (const v of [below, above]) t.throws(() => parseScenario(make(v)), { message: new RegExp(`^${name.replace(/[[\].]/g, '\\$&')}: `) }, `${name} = ${v}`);
+  }
+});
