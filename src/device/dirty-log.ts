@@ -6,7 +6,7 @@
 // per log word, level k + 1 one bit per level-k word, until a level fits in TOP_LEVEL_WORDS
 // (1 TiB at 4 KiB: 8 Mi log words, then 256 Ki, 8 Ki and 256 summary words). Ordering that
 // keeps every write findable: a writer ORs the log bit, then checks each level's bit going up and
-// sets it where clear, all the way to the top itself (#markWord); a reader clears a level's bit
+// sets it where clear, all the way to the top itself (markWord); a reader clears a level's bit
 // before it reads-and-clears the words below it, and sets it again if those keep bits.
 import { wordOfBit, type GranuleProjection, type IovaBitmap } from '../bitmap/iova-bitmap.js';
 import { ceilDiv, floorDiv, popcount32 } from '../util/bits.js';
@@ -80,9 +80,9 @@ export function planLog(granuleSize: bigint, ranges: readonly LoggingRange[], ma
 export interface ReadStats { granules: number }
 
 /**
- * Which write and read-and-clear paths a DirtyLog runs. Everything but `dmalog explore` uses
- * TODAYS_CODE; the other two are kept, on purpose, so that the explorer can show it finds what
- * they get wrong (src/explore/scenarios.ts):
+ * Which write and read-and-clear paths a VariantDirtyLog runs. DirtyLog itself is today's code
+ * (TODAYS_CODE); the other two are kept, on purpose, for `dmalog explore` only, to show that it
+ * finds what they get wrong (src/explore/scenarios.ts):
  * - mark `shortcut`: the write path before commit 7ede066 ("a log word that had bits needs no
  *   summary work", and a climb that stops at the first summary bit already set). A writer
  *   preempted between its log OR and its summary OR hides a second writer's resolved write from
@@ -127,13 +127,9 @@ export class DirtyLog extends SharedAccess {
    * load per field, no object hops). Values past 2^53 round, which stays correct (see there).
    */
   readonly #regionNumbers: Float64Array;
-  readonly #markShortcut: boolean;
-  readonly #loadStoreClear: boolean;
 
-  constructor(readonly descriptor: DirtyLogDescriptor, variant: Readonly<DirtyLogVariant> = TODAYS_CODE) {
+  constructor(readonly descriptor: DirtyLogDescriptor) {
     super();
-    this.#markShortcut = variant.mark === 'shortcut';
-    this.#loadStoreClear = variant.readClear === 'load-store';
     this.granuleSize = descriptor.granuleSize;
     this.regions = descriptor.regions;
     this.#log = new Int32Array(descriptor.buffer, 0, descriptor.logWords);
@@ -196,7 +192,7 @@ export class DirtyLog extends SharedAccess {
     const bit = regions[at + R_BIT_OFFSET]! + j0;
     // A write ending in the granule it starts in (most DMA writes): no second division.
     if (q - Math.floor(q) + (b - a) * perT <= 1) {
-      this.#markWord(wordOfBit(bit), 1 << (bit & 31));
+      this.markWord(wordOfBit(bit), 1 << (bit & 31));
       return 1;
     }
     const j1 = Math.floor((b - 1) * perT) - first;
@@ -211,7 +207,7 @@ export class DirtyLog extends SharedAccess {
     while (b < end) {
       const lo = b & 31;
       const n = Math.min(32 - lo, end - b);
-      this.#markWord(wordOfBit(b), n === 32 ? -1 : ((1 << n) - 1) << lo);
+      this.markWord(wordOfBit(b), n === 32 ? -1 : ((1 << n) - 1) << lo);
       b += n;
     }
   }
@@ -224,11 +220,7 @@ export class DirtyLog extends SharedAccess {
    * write that has already resolved (test/device/dirty-log-preemption.test.ts). Bottom-up, so a
    * REPORT that clears a level after we looked at it descends to what we set.
    */
-  #markWord(w: number, mask: number): void {
-    if (this.#markShortcut) {
-      this.#markWordShortcut(w, mask);
-      return;
-    }
+  protected markWord(w: number, mask: number): void {
     this.or32(this.#log, w, mask);
     // Plain reads of the levels: each follows our atomic OR below it, which any REPORT's clear of
     // that level (made before its read-and-clear of the words below) synchronizes with, so a
@@ -244,26 +236,6 @@ export class DirtyLog extends SharedAccess {
       const up = below >>> 5;
       const upBit = 1 << (below & 31);
       if ((this.load32(level, up) & upBit) === 0) this.or32(level, up, upBit);
-      below = up;
-    }
-  }
-
-  /**
-   * The pre-7ede066 write path (DirtyLogVariant `shortcut`), kept only for `dmalog explore`: it
-   * trusts whoever made the word or a summary bit non-zero to finish the climb.
-   */
-  #markWordShortcut(w: number, mask: number): void {
-    if (this.or32(this.#log, w, mask) !== 0) return;
-    const s = w >>> 5;
-    const sBit = 1 << (w & 31);
-    if ((this.load32(this.#summary, s) & sBit) !== 0) return;
-    this.or32(this.#summary, s, sBit);
-    for (let k = 2, below = s; k < this.#levels.length; k++) {
-      const level = this.#levels[k]!;
-      const up = below >>> 5;
-      const upBit = 1 << (below & 31);
-      if ((this.load32(level, up) & upBit) !== 0) return;
-      this.or32(level, up, upBit);
       below = up;
     }
   }
@@ -336,7 +308,6 @@ export class DirtyLog extends SharedAccess {
   #drainSummary(s: number, read: RegionRead): boolean {
     const log = this.#log;
     const summary = this.#summary;
-    const loadStore = this.#loadStoreClear;
     const { bitOffset, firstBit, lastBit, clearFirst, clearLast, innerFrom, innerTo, projection } = read;
     const sMask = wordMask(s, read.w0, read.w1);
     const had = this.and32(summary, s, ~sMask);
@@ -351,9 +322,8 @@ export class DirtyLog extends SharedAccess {
       const visit = inner ? FULL_WORD : wordMask(w, firstBit, lastBit);
       const clear = inner ? FULL_WORD : wordMask(w, clearFirst, clearLast);
       // An RMW even when nothing is cleared (edge words of partial granules), so that a writer
-      // racing with this read synchronizes with it. Exchange when the whole word goes (the
-      // load-store variant is the deliberately wrong one, see DirtyLogVariant).
-      const old = clear !== FULL_WORD ? this.and32(log, w, ~clear) : loadStore ? this.#loadThenStore(log, w) : this.exchange32(log, w, 0);
+      // racing with this read synchronizes with it. Exchange when the whole word goes.
+      const old = clear === FULL_WORD ? this.takeWord(log, w) : this.and32(log, w, ~clear);
       if ((old & ~clear) !== 0) { // bits this REPORT did not clear
         this.or32(summary, s, 1 << k);
         keep = true;
@@ -369,11 +339,14 @@ export class DirtyLog extends SharedAccess {
     return keep;
   }
 
-  /** DirtyLogVariant `load-store`: what `exchange(log, w, 0)` is not, two accesses a write can fall between. */
-  #loadThenStore(log: Int32Array, w: number): number {
-    const old = this.load32(log, w);
-    this.store32(log, w, 0);
-    return old;
+  /** Read-and-clear of a whole log word: one exchange, which no write can fall into. */
+  protected takeWord(log: Int32Array, w: number): number {
+    return this.exchange32(log, w, 0);
+  }
+
+  /** The log (level 0) and every summary level, for VariantDirtyLog. */
+  protected levelArrays(): readonly Int32Array[] {
+    return this.#levels;
   }
 
   /** Granules currently logged (for tests and checkers; not a REPORT). */
@@ -381,6 +354,55 @@ export class DirtyLog extends SharedAccess {
     let n = 0;
     for (let i = 0; i < this.#log.length; i++) n += popcount32(this.#log[i]!);
     return n;
+  }
+}
+
+/**
+ * DirtyLog with the paths DirtyLogVariant names: only `dmalog explore` constructs it. A subclass
+ * rather than a flag in DirtyLog, so that the write and REPORT loops of every other run carry no
+ * branch for it (perf/RESULTS.md, "explore: memory-access layer").
+ */
+export class VariantDirtyLog extends DirtyLog {
+  readonly #shortcut: boolean;
+  readonly #loadStore: boolean;
+
+  constructor(descriptor: DirtyLogDescriptor, variant: Readonly<DirtyLogVariant> = TODAYS_CODE) {
+    super(descriptor);
+    this.#shortcut = variant.mark === 'shortcut';
+    this.#loadStore = variant.readClear === 'load-store';
+  }
+
+  /**
+   * `shortcut`: the write path before commit 7ede066, as it was. It trusts whoever made the word
+   * or a summary bit non-zero to finish the climb.
+   */
+  protected override markWord(w: number, mask: number): void {
+    if (!this.#shortcut) {
+      super.markWord(w, mask);
+      return;
+    }
+    const levels = this.levelArrays();
+    if (this.or32(levels[0]!, w, mask) !== 0) return;
+    const s = w >>> 5;
+    const sBit = 1 << (w & 31);
+    if ((this.load32(levels[1]!, s) & sBit) !== 0) return; // set already: whoever set it went on up
+    this.or32(levels[1]!, s, sBit);
+    for (let k = 2, below = s; k < levels.length; k++) {
+      const level = levels[k]!;
+      const up = below >>> 5;
+      const upBit = 1 << (below & 31);
+      if ((this.load32(level, up) & upBit) !== 0) return;
+      this.or32(level, up, upBit);
+      below = up;
+    }
+  }
+
+  /** `load-store`: what the exchange is not, two accesses a write can fall between. */
+  protected override takeWord(log: Int32Array, w: number): number {
+    if (!this.#loadStore) return super.takeWord(log, w);
+    const old = this.load32(log, w);
+    this.store32(log, w, 0);
+    return old;
   }
 }
 

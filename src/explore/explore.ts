@@ -67,8 +67,9 @@ export interface ExploreReport {
   ms: number;
   verdict: 'holds' | 'violation';
   counterexample: Counterexample | null;
-  /** Replay only: hash of the memory the schedule ends in. */
+  /** Replay only: hash of the memory the schedule ends in, and every step. */
   memoryHash?: string;
+  trace?: TraceLine[];
 }
 
 const OP_NAMES: Record<string, string> = { load: 'load', store: 'store', or: 'or', and: 'and', exchange: 'exchange', 'atomic-load': 'Atomics.load', 'atomic-store': 'Atomics.store', fill: 'fill' };
@@ -85,16 +86,18 @@ export function traceLines(world: World, trace: readonly TraceStep[]): TraceLine
     }
     const where = world.locate(t.access);
     const writes = t.access.kind !== 'load' && t.access.kind !== 'atomic-load';
+    // Values as unsigned words (the Int32Array views give 0xffffffff as -1).
+    const u = (v: number) => v >>> 0;
     return {
       ...base,
       operation: OP_NAMES[t.access.kind]! + (t.access.width === 1 && t.access.kind !== 'fill' ? '8' : ''),
       array: where.name,
       index: where.index,
       width: t.access.width,
-      operand: writes ? t.access.operand : null,
-      before: t.before,
-      after: t.after,
-      returned: t.access.kind === 'store' || t.access.kind === 'atomic-store' || t.access.kind === 'fill' ? null : t.result,
+      operand: writes ? u(t.access.operand) : null,
+      before: u(t.before),
+      after: u(t.after),
+      returned: t.access.kind === 'store' || t.access.kind === 'atomic-store' || t.access.kind === 'fill' ? null : u(t.result),
     };
   });
 }
@@ -113,7 +116,7 @@ export function formatTrace(lines: readonly TraceLine[]): string {
       const w = l.width!;
       const operand = l.operand === null ? '' : l.operation === 'fill' ? ` ${l.operand}` : ` ${hex(l.operand, w)}`;
       const returned = l.returned === null ? '' : `  returned ${hex(l.returned, w)}`;
-      text = `${l.operation.padEnd(13)} ${`${l.array}[${l.operation === 'fill' ? 'all' : l.index}]`.padEnd(16)}${operand.padEnd(12)} ${hex(l.before!, w)} → ${hex(l.after!, w)}${returned}`;
+      text = `${l.operation.padEnd(13)} ${`${l.array}[${l.operation === 'fill' ? 'all' : l.index}]`.padEnd(22)}${operand.padEnd(12)} ${hex(l.before!, w)} → ${hex(l.after!, w)}${returned}`;
     }
     out.push(`${String(l.step).padStart(4)}  ${l.actor.padEnd(6)} ${text}${l.preempts ? '   ← preempts' : ''}`);
   }
@@ -158,6 +161,7 @@ export function explore(scenario: Scenario, opts: ExploreOptions, scenarioArg = 
         foundPreemptions: run.exec.preemptions, foundSteps: run.exec.choices.length, trace: traceLines(world, run.exec.trace), replay: replayCommand(scenarioArg, schedule),
       } : null,
       memoryHash,
+      trace: traceLines(world, run.exec.trace),
     };
   }
   let result: SearchResult;
@@ -191,6 +195,7 @@ export function formatReport(r: ExploreReport): string {
   if (r.memoryHash) lines.push(`memory after the schedule: ${r.memoryHash}`);
   const c = r.counterexample;
   if (!c) {
+    if (r.trace) lines.push(formatTrace(r.trace));
     lines.push(r.mode === 'replay' ? 'every rule held on this schedule' : 'no violation: every rule held on every schedule run');
     return `${lines.join('\n')}\n`;
   }

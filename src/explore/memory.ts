@@ -3,7 +3,7 @@
 // (execution.ts), which decides whether this actor goes on or another one runs first.
 import { IovaBitmap } from '../bitmap/iova-bitmap.js';
 import { ReportBitmap } from '../coordinator/report-bitmap.js';
-import { DirtyLog } from '../device/dirty-log.js';
+import { VariantDirtyLog } from '../device/dirty-log.js';
 import { DmalogError } from '../errors.js';
 import { SharedAccess } from '../util/shared-access.js';
 
@@ -128,8 +128,8 @@ export function scheduled<C extends Ctor<SharedAccess>>(Base: C): C {
   };
 }
 
-/** dmalog's own classes, every access scheduled. */
-export const ExploreDirtyLog = scheduled(DirtyLog);
+/** dmalog's own classes, every access scheduled (a VariantDirtyLog with TODAYS_CODE is DirtyLog). */
+export const ExploreDirtyLog = scheduled(VariantDirtyLog);
 export const ExploreIovaBitmap = scheduled(IovaBitmap);
 export const ExploreReportBitmap = scheduled(ReportBitmap);
 /** For plain functions (the DMA engine's data store and generation reads). */

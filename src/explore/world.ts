@@ -3,7 +3,7 @@
 // cells holding log generations, and user memory with one bitmap per report set.
 import { reportBitCount } from '../bitmap/iova-bitmap.js';
 import { planLog, summaryLevelWords, type DirtyLogDescriptor } from '../device/dirty-log.js';
-import { CONTROL_FIRST_LOG_GEN, controlCells } from '../dma/types.js';
+import { CONTROL_FIRST_LOG_GEN, CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, controlCells } from '../dma/types.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
 import { ok } from '../util/result.js';
 import { granuleOf, restartsOf, type Scenario } from './scenario.js';
@@ -58,7 +58,11 @@ export class World {
       return d;
     }));
     this.cells = controlCells(scenario.trackers).buffer as SharedArrayBuffer;
-    this.regions.push({ buffer: this.cells, byteStart: 0, byteEnd: this.cells.byteLength, name: 'cells' });
+    // The control cells one by one (src/dma/types.ts): report-set epochs, then each tracker's log generation.
+    const cellNames = [...Array.from({ length: scenario.trackers }, (_, t) => `cells.gen.t${t}`)];
+    cellNames.splice(CONTROL_SETS_BEGUN, 0, 'cells.setsBegun');
+    cellNames.splice(CONTROL_SETS_COMPLETED, 0, 'cells.setsCompleted');
+    cellNames.forEach((name, i) => this.regions.push({ buffer: this.cells, byteStart: i * 4, byteEnd: i * 4 + 4, name }));
     let at = 0;
     this.sets = scenario.sets.map((s) => {
       const window = { iova: BigInt(s.firstPage * scenario.pageSize), length: BigInt(s.pages * scenario.pageSize), pageSize: BigInt(scenario.pageSize) };
