@@ -3,13 +3,14 @@
 // and the DMA engine's data store (runBurst). Each method is one access: an Atomics call or a
 // plain read or write of one element of a shared array.
 //
-// The data-path classes extend this class and call `this.or32(…)`: a call on `this`, whose map
-// V8 has checked already, inlines down to the bare Atomics call or element access with no load
-// and no check of its own. An access object held in a field cost 4-6 % of the logging rate in an
-// A/B run against the direct calls, the calls on `this` were within noise (perf/RESULTS.md,
-// "explore: memory-access layer"). `dmalog explore` subclasses each data-path class with these
-// methods asking a scheduler before each access (src/explore/memory.ts); only a process that
-// explores ever sees those second maps. One method per element type, so that each method's own
+// The data-path classes extend this class and call `this.or32(…)`: V8 inlines each call down to
+// the bare Atomics call or element access, guarded by a check of `this`'s map. Measured against
+// direct calls (perf/layer-ab.ts, perf/RESULTS.md "explore: memory-access layer"): about 2 % of
+// the logging rate and of a dense REPORT, 4-5 % of a sparse one. The alternatives measured were
+// worse: an access object in a field (4-6 % of the logging rate), a module-level object (8 % of a
+// REPORT), module-level functions testing a hook (19 %). `dmalog explore` subclasses each
+// data-path class with these methods asking a scheduler before each access (src/explore/memory.ts);
+// only a process that explores ever sees those second maps. One method per element type, so that each method's own
 // type feedback stays monomorphic too. DIRECT_ACCESS serves plain functions (the DMA engine).
 export class SharedAccess {
   /** Plain read of a[i]. */

@@ -1,8 +1,11 @@
-// dmalog explore on dmalog's own code: the summary race of the write path before commit 7ede066
-// (DirtyLogVariant mark 'shortcut') is found, shrunk and kept here as a pinned schedule; today's
-// write path (the default) passes exhaustively at bound 2 on the same actors; the plain bitmap
-// contract and the load-then-store read-and-clear (wrong on purpose) are caught with shrunk
-// counterexamples; the atomic contract passes; printed schedules replay to identical memory.
+// dmalog explore on dmalog's own code. Which code is which: scenarios with variant mark 'climb'
+// and readClear 'exchange' (the default) run DirtyLog's own methods, today's code; mark
+// 'shortcut' runs VariantDirtyLog's copy of the write path before commit 7ede066 (the summary race,
+// fixed by that commit), readClear 'load-store' its read-and-clear as a load then a store (wrong on
+// purpose). The summary race is found in the old path, shrunk, and kept here as a pinned schedule;
+// today's path passes exhaustively at bound 2 on the same actors; the plain bitmap contract and the
+// load-then-store read-and-clear are caught with shrunk counterexamples; the atomic contract
+// passes; printed schedules replay to identical memory.
 import test from 'ava';
 import { explore, type ExploreOptions } from '../../src/explore/explore.js';
 import { parseScenario } from '../../src/explore/scenario.js';
