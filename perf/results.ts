@@ -11,8 +11,8 @@ const PREFACE = `# Benchmark results
 Every figure is a ratio to a baseline measured in the same process run, on the same data
 (\`npm run bench\`, code in \`perf/\`): absolute times on a shared machine are noise. Each value is
 the median over three rounds (task order rotated) of tinybench medians. "speed" ratios are ours ÷ baseline throughput (higher is better),
-"time" and "size" ratios are ours ÷ baseline latency or bytes (lower is better). Targets come
-from issue 6.
+"time" and "size" ratios are ours ÷ baseline latency or bytes (lower is better). The targets are
+the project's own, listed with their status under "Targets" below the tables.
 `;
 
 const begin = (name: string) => `<!-- bench:${name}:begin -->`;

@@ -14,10 +14,12 @@ const SCENARIOS: Record<string, () => Promise<{ scenario: Scenario }>> = {
   migration: () => import('./migration.bench.js'),
 };
 
-/** Micro benches (perf/micro/ mirrors src/): run only when named. */
+/** Micro benches (perf/micro/ mirrors src/) and long ones: run only when named. */
 const MICRO: Record<string, () => Promise<{ scenario: Scenario }>> = {
+  scale: () => import('./scale.bench.js'),
   'micro/bitmap': () => import('./micro/bitmap/iova-bitmap.bench.js'),
   'micro/device': () => import('./micro/device/dirty-log.bench.js'),
+  'micro/report-bitmap': () => import('./micro/coordinator/report-bitmap.bench.js'),
 };
 
 async function main(): Promise<number> {
@@ -32,7 +34,7 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     process.stdout.write(`usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')} ...] [--quick] [--only TEXT] [--write]
-       npm run bench -- ${Object.keys(MICRO).join('|')}   (micro benches, run only by name)
+       npm run bench -- ${Object.keys(MICRO).join('|')}   (micro and long benches, run only by name)
   --quick      smaller sizes, shorter runs (a smoke run)
   --only TEXT  measure only the cases whose label contains TEXT (report scenario)
   --write      replace these scenarios' sections of perf/RESULTS.md

@@ -15,7 +15,7 @@ export { mergeRanges, profileStart, type ProfileName, type DeviceConfig } from '
 export { Coordinator, errnoOf, type CoordinatorOptions, type RecoveryPolicy, type ReportSetResult, type TrackerOutcome, type Recovery } from './coordinator/coordinator.js';
 export { ReportBitmap, type BitmapState } from './coordinator/report-bitmap.js';
 export type { DirtyTracker, ReportWindow, TrackerKind } from './trackers/tracker.js';
-export { migrate, WINDOW_MS, type MigrationHooks } from './migration/migration.js';
+export { migrate, WINDOW_MS, type MigrationHooks, type MigrationProgress } from './migration/migration.js';
 export type { MigrationOptions } from './migration/options.js';
 export type { MigrationResult, IterationStats, Failure as MigrationFailure, NotConvergedCode } from './migration/result.js';
 export { CpuDirtyTracker } from './trackers/cpu-tracker.js';
@@ -25,6 +25,9 @@ export { runBurst } from './dma/engine.js';
 export type { BurstTask, BurstResult } from './dma/types.js';
 export { generatePages, WORKLOAD_KINDS, type WorkloadKind, type WorkloadSpec } from './workload/workload.js';
 export { runStress, type StressReport } from './stress/runner.js';
+export type { StressHistory, StressEvent } from './stress/history.js';
+export type { LatencySummary } from './util/percentile.js';
+export { renderStressReport } from './stress/report-html.js';
 export type { StressOptions } from './stress/options.js';
 export { createPrng, type Prng } from './util/prng.js';
 // iommufd dirty tracking (contract §7)
@@ -35,3 +38,12 @@ export { Iommufd, HwPageTable, type IommufdOptions, type Mapping } from './iommu
 export { HwptLog, type HwptLogDescriptor, type MappingLogDescriptor } from './iommufd/hwpt-log.js';
 export { iommufdIoctl, IommufdCalls, type GetDirtyBitmapRequest } from './iommufd/ioctl.js';
 export { IommuTracker, type IommuTrackerOptions, type IommuDirtyCalls } from './trackers/iommu-tracker.js';
+// vfio-user: the protocol codec and a server real VMM clients attach to
+export { startVfioUserServer, fillServerOptions, VfioUserServer, SERVE_DEVICES, type VfioUserServerOptions, type FilledServerOptions, type ServeDevice } from './vfio-user/server.js';
+export { QUIRKS, QUIRKS_NAMES, type Quirks, type QuirksName } from './vfio-user/quirks.js';
+export { connectUnix, listenUnix, MessageSocket, type UnixListener, type CloseReason } from './vfio-user/unix-socket.js';
+export { decodeMessage, encodeMessage, decodeHeader, nextFrame, isDecodeFailure, type Message, type OutgoingMessage, type Body, type Header, type DecodeFailure } from './vfio-user/codec.js';
+export { VFIO_USER, HEADER_BYTES as VFIO_USER_HEADER_BYTES, commandName as vfioUserCommandName } from './vfio-user/protocol.js';
+export { migrationWalk, type MigrationState } from './vfio-user/migration-state.js';
+export type { DeviceModel, DeviceContext, DeviceFactory } from './vfio-user/device-model.js';
+export * from './uapi/migration.js';

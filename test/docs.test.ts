@@ -118,3 +118,10 @@ test('every relative link in README.md and docs/ resolves, anchors included', (t
   t.deepEqual(broken, []);
   t.true(readFileSync(join(root, 'README.md'), 'utf8').includes('](docs/contract.md)'), 'README links the contract');
 });
+
+test('perf/RESULTS.md stands on its own: no target or figure points at an issue', (t) => {
+  for (const file of ['perf/RESULTS.md', 'perf/results.ts']) {
+    const hits = readFileSync(join(root, file), 'utf8').split('\n').flatMap((line, i) => (/\bissues? #?\d+/i.test(line) ? [`${file}:${i + 1}: ${line.trim()}`] : []));
+    t.deepEqual(hits, [], file);
+  }
+});

@@ -1,4 +1,5 @@
-// The options table: for every bounded option of createHost, new Coordinator, runFuzz and migrate,
+// The options table: for every bounded option of createHost, new Coordinator, runFuzz, migrate and
+// startVfioUserServer,
 // the lowest and the highest accepted value are accepted, and one past either is
 // DMALOG_BAD_OPTION whose message starts with the option's name. Choices accept each choice and
 // refuse anything else. All at the edge (the fill functions): no thread is started.
@@ -11,9 +12,10 @@ import {
   MAX_CALL_TIMEOUT_MS, MAX_HOST_PAGE_SIZE, MAX_LOG_BYTES, MAX_USER_MEMORY_BYTES, fillHostOptions, type HostOptions,
 } from '../src/host/options.js';
 import { LOW_RAM_LIMIT } from '../src/migration/memory-map.js';
-import { MAX_RAM_BYTES, MAX_TIME_MS, MAX_WRITE_RATE, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../src/migration/options.js';
+import { MAX_BYTE_RAM_BYTES, MAX_RAM_BYTES, MAX_TIME_MS, MAX_WRITE_RATE, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../src/migration/options.js';
 import { MAX_DMA_THREADS } from '../src/dma/pool.js';
 import { FakeTracker } from './helpers/fake-tracker.js';
+import { fillServerOptions, type VfioUserServerOptions } from '../src/vfio-user/server.js';
 
 const MiB = 2 ** 20;
 const SAFE = Number.MAX_SAFE_INTEGER;
@@ -172,6 +174,9 @@ edges('migration', [
     ['writerThreads', 1, MAX_DMA_THREADS, 0, MAX_DMA_THREADS + 1],
     ['maxMemory', 1, SAFE, 0, SAFE + 2],
   ]),
+  // Byte mode holds guest RAM in one typed array; page versions go further.
+  ...bounds(migFill, (name, v) => ({ memory: 'bytes', [name]: v }), [['ram', 2 * MiB, MAX_BYTE_RAM_BYTES, 2 * MiB - 4096, MAX_BYTE_RAM_BYTES + 4096]]),
+  { name: 'memory', fill: migFill, make: (v) => mig('memory', v), accepted: ['bytes', 'versions', 'auto'], refused: ['pages'] },
   // The bandwidth may reach the link speed, and the link speed may come down to the bandwidth.
   ...bounds(migFill, (name, v) => ({ linkSpeed: SAFE, [name]: v }), [['bandwidth', MIN_RATE_BYTES, SAFE, MIN_RATE_BYTES - 1, SAFE + 2]]),
   ...bounds(migFill, (name, v) => ({ bandwidth: MIN_RATE_BYTES, [name]: v }), [['linkSpeed', MIN_RATE_BYTES, SAFE, MIN_RATE_BYTES - 1, SAFE + 2]]),
@@ -193,6 +198,34 @@ edges('migration', [
   { name: 'devices', fill: migFill, make: (v) => mig('devices', v), accepted: [[{ profile: 'none' }]], refused: [[]] },
   { name: 'devices[0].profile', fill: migFill, make: (v) => device('profile', v), accepted: ['mlx5', 'pds', 'none'], refused: ['gpu'] },
   { name: 'enableMigration', fill: migFill, make: (v) => mig('enableMigration', v), accepted: ['auto', 'on'], refused: ['off'] },
+  { name: 'iommu', fill: migFill, make: (v) => mig('iommu', v), accepted: ['auto', 'on', 'off'], refused: ['yes'] },
+  { name: 'ramBacking', fill: migFill, make: (v) => mig('ramBacking', v), accepted: ['small', 'huge', undefined], refused: ['2M', true] },
   { name: 'policy', fill: migFill, make: (v) => mig('policy', v), accepted: ['fail', 'restart'], refused: ['retry'] },
   { name: 'autoConverge', fill: migFill, make: (v) => mig('autoConverge', v), accepted: [true, false], refused: ['yes'] },
 ]);
+
+// startVfioUserServer
+
+const serveFill = fillServerOptions as Edge['fill'];
+const serve = (name: string, v: unknown): VfioUserServerOptions => ({ socket: '/tmp/vfu.sock', [name]: v } as VfioUserServerOptions);
+
+edges('vfio-user server', [
+  ...bounds(serveFill, serve, [
+    ['dropDirtyBit', 1, SAFE, 0, SAFE + 2],
+    ['userMemoryBytes', 1 << 16, MAX_USER_MEMORY_BYTES, (1 << 16) - 1, MAX_USER_MEMORY_BYTES + 1],
+  ]),
+  { name: 'socket', fill: serveFill, make: (v) => ({ socket: v }), accepted: ['/tmp/s', 'x'.repeat(107)], refused: ['', 'x'.repeat(108), undefined, 3] },
+  { name: 'device', fill: serveFill, make: (v) => serve('device', v), accepted: ['mlx5', 'pds', 'none', 'sample'], refused: ['gpu'] },
+  { name: 'quirks', fill: serveFill, make: (v) => serve('quirks', v), accepted: ['kernel', 'libvfio-user', undefined], refused: ['qemu'] },
+  { name: 'dropDirtyBit', fill: serveFill, make: (v) => serve('dropDirtyBit', v), accepted: [null, undefined], refused: [1.5, '1'] },
+  { name: 'logLevel', fill: serveFill, make: (v) => serve('logLevel', v), accepted: ['debug', 'silent'], refused: ['loud'] },
+  { name: 'transport', fill: serveFill, make: (v) => serve('transport', v), accepted: ['worker', 'in-thread'], refused: ['thread'] },
+  { name: 'exitAfterSession', fill: serveFill, make: (v) => serve('exitAfterSession', v), accepted: [true, false], refused: ['yes'] },
+  { name: 'bogus', fill: serveFill, make: (v) => serve('bogus', v), accepted: [], refused: [1] },
+]);
+
+test('vfio-user server defaults: mlx5, kernel rules, libvfio-user rules for the sample device, no dropped bit', (t) => {
+  t.like(fillServerOptions({ socket: '/tmp/s' }), { device: 'mlx5', quirks: 'kernel', dropDirtyBit: null, transport: 'worker', userMemoryBytes: 1 << 24, exitAfterSession: false });
+  t.is(fillServerOptions({ socket: '/tmp/s', device: 'sample' }).quirks, 'libvfio-user');
+  t.is(fillServerOptions({ socket: '/tmp/s', device: 'sample', quirks: 'kernel' }).quirks, 'kernel');
+});

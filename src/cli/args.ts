@@ -29,6 +29,40 @@ export function parseSize(text: string, what: string): bigint {
   return bytes;
 }
 
+const BIT_UNITS: Record<string, number> = { K: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+
+/** `10G` for a number of bits per second: decimal, as NIC speeds are sold (10G = 10^10 bit/s). */
+function bitRateName(bitsPerSecond: number): string {
+  for (const [unit, scale] of [['T', 1e12], ['G', 1e9], ['M', 1e6], ['K', 1e3]] as const) {
+    if (bitsPerSecond >= scale) return `${Number((bitsPerSecond / scale).toPrecision(6))}${unit}`;
+  }
+  return `${bitsPerSecond}`;
+}
+
+/**
+ * A link speed in bits per second, as a NIC's is quoted: `10G` = 10 Gbit/s, `25G`, `100G`,
+ * `2.5G`, `800M` (decimal units; `10Gbit`, `10Gb/s`, `10Gbps` too) → bytes per second (÷ 8).
+ * The one rate given in bits: sizes and the bandwidth are bytes. A bare number is refused, since
+ * it used to mean bytes per second: the message gives the same speed in the new form.
+ */
+export function parseLinkSpeed(text: string, what: string): number {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) {
+    const bytes = Number(t);
+    throw new UsageError(`${what}: '${text}' has no unit; a link speed is in bits per second, as a NIC's (10G = 10 Gbit/s)${bytes > 0 ? `: ${t} bytes/s is ${bitRateName(bytes * 8)}` : ''}`);
+  }
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGTkmgt])(?:bit|b|bps)?(?:\/s)?$/.exec(t);
+  if (!m) throw new UsageError(`${what}: '${text}' is not a link speed in bits per second (try 1G, 10G, 25G, 100G)`);
+  const bits = Number(m[1]) * BIT_UNITS[m[2]!.toUpperCase()]!;
+  if (!Number.isFinite(bits) || bits <= 0) throw new UsageError(`${what}: '${text}' must be a positive link speed`);
+  return Math.round(bits / 8);
+}
+
+/** Bytes per second as a link speed: `10 Gbit/s`. */
+export function formatLinkSpeed(bytesPerSecond: number): string {
+  return `${bitRateName(bytesPerSecond * 8)}bit/s`.replace(/^([\d.]+)([KMGT]?)bit/, '$1 $2bit');
+}
+
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** `300ms`, `2s`, `1.5s`, `5m` → milliseconds. A bare number is milliseconds. */

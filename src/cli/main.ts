@@ -37,7 +37,9 @@ async function main(argv: string[]): Promise<number> {
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
   commandName = name;
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // profile's own options come before the command it runs; a --help after that is the command's.
+  const own = name === 'profile' ? rest.slice(0, 1) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     process.stdout.write(command.help);
     return EXIT.ok;
   }

@@ -58,6 +58,11 @@ interface Started {
   retired: boolean;
 }
 
+/**
+ * Report sets over several trackers into one bitmap (contract §6): START and STOP of them all, one
+ * REPORT per tracker per set, all in flight at once, the zeroing rule, and recovery of a failed
+ * REPORT by the policy (`fail`: stop everything; `restart`: STOP, START, mark the span dirty).
+ */
 export class Coordinator {
   readonly #trackers: DirtyTracker[];
   readonly #memory: SharedArrayBuffer;

@@ -7,6 +7,7 @@ import { DmalogError } from '../errors.js';
 import { parseOptions } from '../util/options.js';
 import { workerExecArgv } from '../util/worker-exec-argv.js';
 import type { BurstResult, BurstTask } from './types.js';
+import { recordThreadRole } from '../profile/threads.js';
 
 const DMA_ENTRY = new URL('../../workers/dma.js', import.meta.url);
 
@@ -29,6 +30,7 @@ export interface DmaPoolOptions {
   idleTimeoutMs?: number;
 }
 
+/** DMA engines on a piscina pool of threads: each burst writes real data, then marks the device logs. */
 export class DmaPool {
   readonly #pool: Piscina<BurstTask, BurstResult>;
   #closed: Promise<void> | null = null;
@@ -38,6 +40,8 @@ export class DmaPool {
     const threads = o.threads ?? Math.min(os.availableParallelism(), MAX_DMA_THREADS);
     const idleTimeout = o.idleTimeoutMs;
     this.#pool = new Piscina({ filename: DMA_ENTRY.href, minThreads: threads, maxThreads: threads, idleTimeout, name: 'default', execArgv: workerExecArgv() });
+    // For `dmalog profile`: each pool thread's profile is named dma-pool-N (a no-op otherwise).
+    this.#pool.on('workerCreate', (worker: { id: number }) => recordThreadRole(worker.id, 'dma-pool'));
   }
 
   get threads(): number {

@@ -24,15 +24,23 @@ export interface BurstControl {
  * to (what its IOMMU sets). `gen`: the slot of the log's generation in `control.cells` and the
  * generation the log belongs to. The owner bumps it before the log stops: a burst that sees it
  * change stops there, since its later marks would land in a log nobody reads. A HWPT log has
- * none: disabling tracking makes its marks no-ops, and enabling again starts it clean.
+ * none: disabling tracking makes its marks no-ops, and enabling again starts it clean. It has a
+ * mapping epoch instead (its descriptor's `epoch`): a map or unmap since the descriptor was taken
+ * makes the burst stale the same way, as its marks may go to a mapping's log that is gone.
  */
 export type LogTarget =
   | { kind: 'log'; log: DirtyLogDescriptor; gen?: { slot: number; value: number } }
   | { kind: 'hwpt'; log: HwptLogDescriptor; gen?: { slot: number; value: number } };
 
 export interface BurstTask {
-  /** Guest memory: the IOVA span [guestIova, guestIova + guest.byteLength). */
+  /**
+   * Guest memory: the IOVA span [guestIova, guestIova + pages × pageBytes). Layout `bytes`
+   * (default): the pages' bytes, a write stores its stamp in the first word of its page.
+   * Layout `versions`: one u32 write version per page, a write adds 1 to it (atomically, so
+   * writers in different threads bumping the same page lose no write).
+   */
   guest: SharedArrayBuffer;
+  layout?: 'bytes' | 'versions';
   guestIova: bigint;
   /** Bytes one write covers (a guest page; default 4096). */
   pageBytes?: number;
@@ -42,6 +50,8 @@ export interface BurstTask {
   seed: bigint | number;
   /** Index of this burst within `workload.stream`. */
   burstId: number;
+  /** Pages the stream wrote before this burst: where a ring burst continues (generatePages' ringAt). */
+  ringAt?: number;
   count: number;
   control?: BurstControl;
 }
@@ -57,6 +67,6 @@ export interface BurstResult {
   setsCompletedAtStart: number;
   /** Report sets begun when the burst ended: every later set began after all its writes. */
   setsBegunAtEnd: number;
-  /** The burst stopped early because a target's generation changed. */
+  /** The burst stopped early (or never began) because a target's generation or a HWPT's mapping epoch changed. */
   stale: boolean;
 }

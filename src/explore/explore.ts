@@ -72,7 +72,7 @@ export interface ExploreReport {
   trace?: TraceLine[];
 }
 
-const OP_NAMES: Record<string, string> = { load: 'load', store: 'store', or: 'or', and: 'and', exchange: 'exchange', 'atomic-load': 'Atomics.load', 'atomic-store': 'Atomics.store', fill: 'fill' };
+const OP_NAMES: Record<string, string> = { load: 'load', store: 'store', or: 'or', and: 'and', add: 'add', exchange: 'exchange', 'atomic-load': 'Atomics.load', 'atomic-store': 'Atomics.store', fill: 'fill' };
 
 export function traceLines(world: World, trace: readonly TraceStep[]): TraceLine[] {
   const s = world.scenario;

@@ -7,7 +7,7 @@ import { VariantDirtyLog } from '../device/dirty-log.js';
 import { DmalogError } from '../errors.js';
 import { SharedAccess } from '../util/shared-access.js';
 
-export type AccessKind = 'load' | 'store' | 'or' | 'and' | 'exchange' | 'atomic-load' | 'atomic-store' | 'fill' | 'begin' | 'end';
+export type AccessKind = 'load' | 'store' | 'or' | 'and' | 'add' | 'exchange' | 'atomic-load' | 'atomic-store' | 'fill' | 'begin' | 'end';
 
 /** One step of an actor: a shared access, or the invocation or response of one of its ops. */
 export interface Access {
@@ -47,7 +47,7 @@ function hook(): AccessHook {
   return active;
 }
 
-type Elements = Int32Array | Uint32Array | Uint8Array;
+type Elements = Int32Array | Uint8Array;
 
 function describe(kind: AccessKind, a: Elements, i: number, operand: number, writes: boolean): Access {
   const at = a.byteOffset + i * a.BYTES_PER_ELEMENT;
@@ -122,8 +122,8 @@ export function scheduled<C extends Ctor<SharedAccess>>(Base: C): C {
       hook().step(access, () => (super.fill8(a, v), 0));
     }
 
-    override storeU32(a: Uint32Array, i: number, v: number): void {
-      hook().step(describe('store', a, i, v, true), () => (super.storeU32(a, i, v), 0));
+    override add32(a: Int32Array, i: number, v: number): number {
+      return hook().step(describe('add', a, i, v, true), () => super.add32(a, i, v));
     }
   };
 }

@@ -98,6 +98,11 @@ export class IommuFuzzLane {
     return this.#o.kind;
   }
 
+  /** The lane's state for the outcome table: whether a dirty-capable HWPT is tracking now. */
+  get state(): 'tracking' | 'not tracking' {
+    return this.#hwpts.some((h) => h.model?.tracking === true) ? 'tracking' : 'not tracking';
+  }
+
   /** What the generator aims at. */
   context(): IommuGenContext {
     return this.#ctx;

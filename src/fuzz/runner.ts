@@ -14,7 +14,7 @@ import { generateCall } from './generate.js';
 import { IommuFuzzLane, type IommuLaneKind } from './iommu-lane.js';
 import { generateIommufdCall } from './iommu-generate.js';
 import { FuzzLane, createMirrorHost, type FailureKind, type Outcome } from './lane.js';
-import { fillFuzzOptions, type FuzzOptions } from './options.js';
+import { FUZZ_DEFAULTS, fillFuzzOptions, type FuzzOptions } from './options.js';
 
 export { FUZZ_DEFAULTS, type FuzzOptions } from './options.js';
 
@@ -47,6 +47,11 @@ export interface FuzzReport {
   byProfile: Partial<Record<ProfileName, Counts>>;
   /** Outcomes of the iommufd lanes' calls, by kind of lane. */
   byIommu: Partial<Record<IommuLaneKind, Counts>>;
+  /**
+   * Outcomes by profile (or kind of iommufd lane) and the state the call was made in: a device's
+   * logging state (idle, logging, error), an iommufd lane's dirty tracking (tracking, not tracking).
+   */
+  byState: Partial<Record<ProfileName | IommuLaneKind, Partial<Record<string, Counts>>>>;
   /** DMA writes and reads made alongside (both devices of a lane). */
   dma: Counts;
   stateChanges: number;
@@ -88,7 +93,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const profiles = Array.from({ length: o.lanes }, (_, i) => PROFILE_NAMES[i % PROFILE_NAMES.length]!);
   const laneOptions = { memoryBytes: o.memoryBytes, callTimeoutMs: o.callTimeoutMs, hostCallTimeoutMs: o.hostCallTimeoutMs, maxLogBytes: o.maxLogBytes, ...(o.createHost && { createHost: o.createHost }) };
   const report: FuzzReport = {
-    seed: seed.toString(), calls: 0, lanes: o.lanes, iommuLanes: o.iommuLanes, counts: {}, byProfile: {}, byIommu: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
+    seed: seed.toString(), calls: 0, lanes: o.lanes, iommuLanes: o.iommuLanes, counts: {}, byProfile: {}, byIommu: {}, byState: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
     rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 0, failure: null,
   };
   let mirrorHost: Host | null = null;
@@ -118,44 +123,29 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       else if (report.calls % RSS_SAMPLE_EVERY === 0 && report.rssBaselineBytes > 0) checkRss(report, o.rssBudgetBytes);
     };
 
-    const runLane = async (lane: FuzzLane): Promise<void> => {
-      const trace = o.trace && (o.traceLane === undefined || o.traceLane === lane.index) ? o.trace : null;
-      let k = lane.index;
+    /**
+     * Lane `index`'s schedule, whatever its kind: calls k = index, index + allLanes, ... below
+     * stopAt, each one `step`, then (when nothing failed) the closing verify and round. A failure
+     * is recorded at its call, and lowers stopAt for every lane.
+     */
+    const runScheduled = async (
+      index: number, profile: ProfileName | IommuLaneKind,
+      step: (d: Draw, k: number, j: number, trace: Trace) => Promise<void> | void,
+      close: { verify: () => Promise<void> | void; round: () => Promise<void> | void; pause?: () => Promise<void> },
+    ): Promise<void> => {
+      const trace = o.trace && (o.traceLane === undefined || o.traceLane === index) ? o.trace : null;
+      let k = index;
       try {
         for (let j = 0; k < stopAt; j++, k += allLanes) {
-          const d = callDraw(seed, k);
-          if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
-          if (chance(d, STATE_CHANGE_PERCENT)) {
-            const target = pick(d, lane.profile === 'mlx5' ? ['idle', 'logging', 'error'] as const : ['idle', 'logging'] as const);
-            await lane.setState(d, target);
-            trace?.(`#${k} lane ${lane.index}: state → ${target}: ${lane.describeStatus()}`);
-            report.stateChanges++;
-          }
-          if (chance(d, 20)) {
-            const outcomes = await lane.dma(d, trace);
-            for (const outcome of outcomes) bump(report.dma, outcome);
-          }
-          const call = generateCall(d, lane.context());
-          const outcome = await lane.call(call, chance(d, STATUS_CHECK_PERCENT));
-          trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
-          report.calls++;
-          bump(report.counts, outcome);
-          bump(report.byProfile[lane.profile] ??= {}, outcome);
-          // A failed call while logging must have left the log alone: compare it with the mirror's.
-          if (outcome !== 'ok' && lane.state !== 'idle' && chance(d, VERIFY_PERCENT)) {
-            await lane.verify();
-            trace?.(`#${k} lane ${lane.index}: verified`);
-            report.verifies++;
-          }
-          if (j % ROUND_EVERY === ROUND_EVERY - 1) {
-            await lane.round();
-            report.rounds++;
-          }
+          // Awaited only when it is a promise: a synchronous lane keeps running without a hop.
+          const stepped = step(callDraw(seed, k), k, j, trace);
+          if (stepped) await stepped;
           sampleRss();
+          if (close.pause) await close.pause();
         }
         if (stopAt === o.calls) {
-          await lane.verify();
-          await lane.round();
+          await close.verify();
+          await close.round();
           report.verifies++;
           report.rounds++;
         }
@@ -164,51 +154,67 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         k = Math.min(k, o.calls - 1);
         stopAt = Math.min(stopAt, k);
         const f = error instanceof FuzzFailure ? error : new FuzzFailure('exception', `the fuzz harness threw: ${(error as Error)?.stack ?? String(error)}`);
-        failures.push({ code: f.code, kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.profile, call: f.call });
+        failures.push({ code: f.code, kind: f.kind, detail: f.detail, callIndex: k, lane: index, profile, call: f.call });
       }
     };
 
-    // The same schedule for an iommufd lane, whose calls are synchronous and checked in full each time.
-    const runIommuLane = async (lane: IommuFuzzLane): Promise<void> => {
-      const trace = o.trace && (o.traceLane === undefined || o.traceLane === lane.index) ? o.trace : null;
-      let k = lane.index;
-      try {
-        for (let j = 0; k < stopAt; j++, k += allLanes) {
-          const d = callDraw(seed, k);
-          if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
-          if (chance(d, 30)) for (const outcome of lane.dma(d, trace)) bump(report.dma, outcome);
-          const call = generateIommufdCall(d, lane.context());
-          const outcome = lane.call(call);
-          trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
-          report.calls++;
-          bump(report.counts, outcome);
-          bump(report.byIommu[lane.kind] ??= {}, outcome);
-          // A failed call must have left the dirty bits alone: a clearing GET of everything shows it.
-          if (outcome !== 'ok' && chance(d, VERIFY_PERCENT)) {
-            lane.verify();
-            trace?.(`#${k} lane ${lane.index}: verified`);
-            report.verifies++;
-          }
-          if (j % ROUND_EVERY === ROUND_EVERY - 1) {
-            lane.round();
-            report.rounds++;
-          }
-          sampleRss();
-          await lane.yieldNow();
-        }
-        if (stopAt === o.calls) {
-          lane.verify();
-          lane.round();
-          report.verifies++;
-          report.rounds++;
-        }
-      } catch (error) {
-        k = Math.min(k, o.calls - 1);
-        stopAt = Math.min(stopAt, k);
-        const f = error instanceof FuzzFailure ? error : new FuzzFailure('exception', `the fuzz harness threw: ${(error as Error)?.stack ?? String(error)}`);
-        failures.push({ code: f.code, kind: f.kind, detail: f.detail, callIndex: k, lane: lane.index, profile: lane.kind, call: f.call });
-      }
+    /** One call made: traced, counted overall and in the lane's own table. */
+    const counted = (k: number, lane: { index: number; describeStatus(): string }, outcome: Outcome, call: Parameters<typeof describeCall>[0], own: Counts, trace: Trace, byState: { of: ProfileName | IommuLaneKind; state: string }): void => {
+      trace?.(`#${k} lane ${lane.index}: ${outcome} ← ${describeCall(call)}\n    now ${lane.describeStatus()}`);
+      report.calls++;
+      bump(report.counts, outcome);
+      bump(own, outcome);
+      // Counted by the state the call was made in, not the one it left.
+      bump((report.byState[byState.of] ??= {})[byState.state] ??= {}, outcome);
     };
+
+    const runLane = (lane: FuzzLane): Promise<void> => runScheduled(lane.index, lane.profile, async (d, k, j, trace) => {
+      if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
+      if (chance(d, STATE_CHANGE_PERCENT)) {
+        const target = pick(d, lane.profile === 'mlx5' ? ['idle', 'logging', 'error'] as const : ['idle', 'logging'] as const);
+        await lane.setState(d, target);
+        trace?.(`#${k} lane ${lane.index}: state → ${target}: ${lane.describeStatus()}`);
+        report.stateChanges++;
+      }
+      if (chance(d, 20)) {
+        const outcomes = await lane.dma(d, trace);
+        for (const outcome of outcomes) bump(report.dma, outcome);
+      }
+      const call = generateCall(d, lane.context());
+      const state = lane.state;
+      const outcome = await lane.call(call, chance(d, STATUS_CHECK_PERCENT));
+      counted(k, lane, outcome, call, report.byProfile[lane.profile] ??= {}, trace, { of: lane.profile, state });
+      // A failed call while logging must have left the log alone: compare it with the mirror's.
+      if (outcome !== 'ok' && lane.state !== 'idle' && chance(d, VERIFY_PERCENT)) {
+        await lane.verify();
+        trace?.(`#${k} lane ${lane.index}: verified`);
+        report.verifies++;
+      }
+      if (j % ROUND_EVERY === ROUND_EVERY - 1) {
+        await lane.round();
+        report.rounds++;
+      }
+    }, { verify: () => lane.verify(), round: () => lane.round() });
+
+    // The same schedule for an iommufd lane, whose calls are synchronous and checked in full each time.
+    const runIommuLane = (lane: IommuFuzzLane): Promise<void> => runScheduled(lane.index, lane.kind, (d, k, j, trace) => {
+      if (j % CANARY_REFRESH_EVERY === 0) lane.refreshCanary(d);
+      if (chance(d, 30)) for (const outcome of lane.dma(d, trace)) bump(report.dma, outcome);
+      const call = generateIommufdCall(d, lane.context());
+      const state = lane.state;
+      const outcome = lane.call(call);
+      counted(k, lane, outcome, call, report.byIommu[lane.kind] ??= {}, trace, { of: lane.kind, state });
+      // A failed call must have left the dirty bits alone: a clearing GET of everything shows it.
+      if (outcome !== 'ok' && chance(d, VERIFY_PERCENT)) {
+        lane.verify();
+        trace?.(`#${k} lane ${lane.index}: verified`);
+        report.verifies++;
+      }
+      if (j % ROUND_EVERY === ROUND_EVERY - 1) {
+        lane.round();
+        report.rounds++;
+      }
+    }, { verify: () => lane.verify(), round: () => lane.round(), pause: () => lane.yieldNow() });
     await Promise.all([...lanes.map(runLane), ...iommuLanes.map(runIommuLane)]);
     if (failures.length === 0 && report.rssBaselineBytes > 0) {
       try {
@@ -228,6 +234,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   return report;
 }
 
+/** A lane's trace line sink, or null when that lane is not traced. */
+type Trace = ((line: string) => void) | null;
+
 function bump(counts: Counts, outcome: Outcome): void {
   counts[outcome] = (counts[outcome] ?? 0) + 1;
 }
@@ -243,3 +252,9 @@ export function sortedCounts(counts: Counts): Array<[Outcome, number]> {
   return (Object.entries(counts) as Array<[Outcome, number]>).sort(([a], [b]) => (a === 'ok' ? -1 : b === 'ok' ? 1 : a.localeCompare(b)));
 }
 
+/** The command line that replays a failed run up to and including its failing call; null when it did not fail. */
+export function replayLine(report: FuzzReport): string | null {
+  if (!report.failure) return null;
+  const lanes = report.iommuLanes === FUZZ_DEFAULTS.iommuLanes ? '' : ` --iommu-lanes ${report.iommuLanes}`;
+  return `dmalog fuzz --seed ${report.seed} --calls ${report.failure.callIndex + 1}${lanes}`;
+}

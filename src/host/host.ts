@@ -17,7 +17,7 @@ import { InThreadTransport } from './in-thread-transport.js';
 import { IommufdHandle } from './iommufd-handle.js';
 import { spawnIommufd } from './iommufd-transport.js';
 import type { HwptLogDescriptor } from '../iommufd/hwpt-log.js';
-import { createLogger } from './logger.js';
+import { createLogger, type LogContext } from './logger.js';
 import { fillHostOptions, type FilledHostOptions, type HostOptions } from './options.js';
 import type { TrackerTransport, TransportKind } from './transport.js';
 import { VfioCore, checkDma, stopLogging, type FeatureResult } from './vfio-core.js';
@@ -45,6 +45,12 @@ export interface DeviceSnapshot {
   readonly ranges: readonly LoggingRange[];
 }
 
+/**
+ * Starts a simulated host: user memory, and each device of `options.devices` with its driver in a
+ * worker thread of its own (or in this thread with `transport: 'in-thread'`). Resolves once every
+ * driver is up; if one fails to start, those already started are ended and the promise rejects.
+ * End it with `host.close()`.
+ */
 export async function createHost(options: HostOptions): Promise<Host> {
   const filled = fillHostOptions(options);
   const memory = new SharedArrayBuffer(filled.userMemoryBytes);
@@ -67,6 +73,11 @@ async function spawnTransport(options: FilledHostOptions, init: DriverInit): Pro
   return WorkerTransport.spawn(init, options.callTimeoutMs);
 }
 
+/**
+ * The simulated host made by {@link createHost}: the raw ABI (`open`, `ioctl`, `featureCall`), DMA on
+ * a device's behalf (`dmaWrite`, `dmaRead`), user memory (`memory`, `alloc`, `free`), the typed
+ * layer per device (`device(name)`), iommufd (`openIommufd`) and fault drills.
+ */
 export class Host {
   /** The simulated user address space: ioctl pointers are byte offsets into it. */
   readonly memory: SharedArrayBuffer;
@@ -78,6 +89,7 @@ export class Host {
   readonly #iommufds = new Set<IommufdHandle>();
   readonly #logger: Logger;
   readonly #flushLog: () => void;
+  readonly #bindLog: (context: LogContext) => void;
   #closed: Promise<void> | null = null;
 
   constructor(options: FilledHostOptions, memory: SharedArrayBuffer, transports: TrackerTransport[]) {
@@ -85,11 +97,28 @@ export class Host {
     this.memory = memory;
     this.#core = new VfioCore(new UserMemory(memory), options.hostPageSize);
     this.#allocator = new UserAllocator(memory.byteLength);
-    const { logger, flush } = createLogger(options.logLevel);
+    const { logger, flush, bind } = createLogger(options.logLevel);
     this.#logger = logger;
     this.#flushLog = flush;
+    this.#bindLog = bind;
     this.#table = new FdTable(options.devices.map((config, i): DeviceSlot => (
       { config, transport: transports[i]!, log: null, iommu: null, logger: logger.child({ device: config.name }), openFds: 0 })));
+  }
+
+  /**
+   * The host's pino logger (level `logLevel`, lines on stderr): what a run built on the host logs
+   * of its own goes through it, with the same bound context as the device lines.
+   */
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  /**
+   * Fields every log line of this host carries from now on (the device, coordinator and run
+   * lines), until the next call; null clears them. A migration binds `{ sync, simMs }`.
+   */
+  bindLogContext(context: LogContext): void {
+    this.#bindLog(context);
   }
 
   get deviceNames(): string[] {
@@ -124,19 +153,23 @@ export class Host {
 
   /**
    * The device writes [iova, iova + length) of guest memory. Every log watching it marks it: the
-   * device's own where the write meets a tracked range, and the HWPT's the device is attached to
-   * while its dirty tracking is enabled.
+   * HWPT's the device is attached to while its dirty tracking is enabled, and the device's own
+   * where the write meets a tracked range. A device attached to a HWPT goes through its IOMMU
+   * first: IOVA not all mapped in the IOAS is an IOMMU fault, EFAULT, and nothing is logged.
    */
   async dmaWrite(fd: number, iova: bigint, length: bigint): Promise<void> {
     const slot = this.#slot(fd);
     checkDma(slot, iova, length);
+    // The iommufd checks and marks in its own thread, in order with map and unmap (contract §7).
+    await slot.iommu?.dma(iova, length, true);
     slot.log?.markWrite(iova, length);
-    slot.iommu?.log?.markWrite(iova, length);
   }
 
-  /** The device reads guest memory: never logged, but checked like a write. */
+  /** The device reads guest memory: never logged, but checked like a write (its IOMMU's fault too). */
   async dmaRead(fd: number, iova: bigint, length: bigint): Promise<void> {
-    checkDma(this.#slot(fd), iova, length);
+    const slot = this.#slot(fd);
+    checkDma(slot, iova, length);
+    await slot.iommu?.dma(iova, length, false);
   }
 
   /** Typed layer over the raw ABI for one device, on an fd of its own (reopened if closed). */

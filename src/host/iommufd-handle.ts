@@ -22,6 +22,8 @@ export interface IommuBinding {
   hwptId: number | null;
   /** What the device's DMA marks besides its own log; null when unattached or without the capability. */
   log: HwptLog | null;
+  /** A DMA through the IOMMU (iommufd thread): rejects EFAULT where unmapped, marks the HWPT log on a write. */
+  dma(iova: bigint, length: bigint, write: boolean): Promise<void>;
 }
 
 /** What the handle needs of its host. */
@@ -71,7 +73,7 @@ export class IommufdHandle implements IommuDirtyCalls {
     const slot = this.#host.slotOf(fd);
     if (slot.iommu) throw new VfioError('EINVAL', `${slot.config.name} is already bound to an iommufd`);
     const devId = unwrap(await this.#transport.call('bindDevice', slot.config.name, slot.config.iommuDirty));
-    slot.iommu = { devId, hwptId: null, log: null };
+    slot.iommu = { devId, hwptId: null, log: null, dma: async (iova, length, write) => { unwrap(await this.#transport.call('dma', devId, iova, length, write)); } };
     this.#bound.set(devId, slot);
     return devId;
   }

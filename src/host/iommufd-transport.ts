@@ -9,7 +9,9 @@ import { VfioError } from '../errors.js';
 import { IOMMUFD_READY, IommufdService, type IommufdInit, type IommufdMethod } from '../iommufd/service.js';
 import type { Errno } from '../uapi/errno.js';
 import { workerExecArgv } from '../util/worker-exec-argv.js';
+import { ThreadLife } from './thread-life.js';
 import type { TransportKind } from './transport.js';
+import { recordThreadRole } from '../profile/threads.js';
 
 const IOMMUFD_ENTRY = new URL('../../workers/iommufd.js', import.meta.url);
 
@@ -57,20 +59,19 @@ class WorkerIommufd implements IommufdTransport {
   readonly kind = 'worker' as const;
   readonly #worker: Worker;
   readonly #proxy: Comlink.Remote<IommufdService>;
-  readonly #timeoutMs: number;
-  #dead: Errno | null = null;
-  readonly #waiters = new Set<(errno: Errno) => void>();
+  readonly #life: ThreadLife;
 
   private constructor(worker: Worker, timeoutMs: number) {
     this.#worker = worker;
-    this.#timeoutMs = timeoutMs;
+    this.#life = new ThreadLife({ name: 'iommufd', timeoutMs, terminate: () => worker.terminate() });
     this.#proxy = Comlink.wrap<IommufdService>(nodeEndpoint(worker));
-    worker.on('error', () => this.#markDead('ENODEV'));
-    worker.on('exit', () => this.#markDead('ENODEV'));
+    worker.on('error', () => this.#life.markDead('ENODEV'));
+    worker.on('exit', () => this.#life.markDead('ENODEV'));
   }
 
   static async spawn(init: IommufdInit, timeoutMs: number): Promise<WorkerIommufd> {
     const worker = new Worker(IOMMUFD_ENTRY, { workerData: init, name: 'iommufd', execArgv: workerExecArgv() });
+    recordThreadRole(worker.threadId, 'iommufd');
     const transport = new WorkerIommufd(worker, timeoutMs);
     try {
       await transport.#race('start', new Promise<void>((resolve) => {
@@ -89,45 +90,22 @@ class WorkerIommufd implements IommufdTransport {
   }
 
   get dead(): Errno | null {
-    return this.#dead;
-  }
-
-  #markDead(errno: Errno): void {
-    this.#dead ??= errno;
-    for (const w of this.#waiters) w(this.#dead);
-    this.#waiters.clear();
+    return this.#life.death;
   }
 
   call<M extends IommufdMethod>(method: M, ...args: Parameters<IommufdService[M]>): Promise<Answer<M>> {
-    if (this.#dead) return Promise.reject(new VfioError('ENODEV', 'iommufd thread is gone'));
+    if (this.#life.death) return Promise.reject(new VfioError('ENODEV', 'iommufd thread is gone'));
     const run = this.#proxy[method] as unknown as (...a: unknown[]) => Promise<Answer<M>>;
     return this.#race(method, run(...args));
   }
 
-  /** `answer`, raced against the thread's death and the deadline. */
+  /** `answer`, raced against the thread's death and the deadline; a throw in the service is EIO (it answers errnos as values). */
   #race<T>(what: string, answer: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const finish = () => { settled = true; clearTimeout(timer); this.#waiters.delete(onDeath); };
-      const onDeath = (errno: Errno) => { if (!settled) { finish(); reject(new VfioError(errno, `iommufd thread died during ${what}`)); } };
-      const timer = setTimeout(() => {
-        if (settled) return;
-        finish();
-        reject(new VfioError('ETIMEDOUT', `iommufd ${what} exceeded ${this.#timeoutMs} ms`));
-        this.#markDead('ETIMEDOUT');
-        void this.#worker.terminate();
-      }, this.#timeoutMs);
-      if (this.#dead) { onDeath(this.#dead); return; }
-      this.#waiters.add(onDeath);
-      answer.then(
-        (value) => { if (!settled) { finish(); resolve(value); } },
-        (error: unknown) => { if (!settled) { finish(); reject(error instanceof VfioError ? error : new VfioError('EIO', `iommufd ${what} threw: ${String(error)}`)); } },
-      );
-    });
+    return this.#life.race(what, answer, (error) => ({ error: new VfioError('EIO', `iommufd ${what} threw: ${String(error)}`), fail: false }));
   }
 
   async terminate(): Promise<void> {
-    this.#markDead('ENODEV');
+    this.#life.markDead('ENODEV');
     await this.#worker.terminate();
   }
 }

@@ -12,7 +12,9 @@ import { nodeEndpoint } from '../device/node-endpoint.js';
 import type { ReportRequest } from '../uapi/validate.js';
 import { TRACKER_REPORT, isReadyMessage, isReportMessage, type ReportCall, type TrackerWorkerData } from '../device/protocol.js';
 import type { DeviceDriver, Fault } from '../device/driver.js';
+import { ThreadLife } from './thread-life.js';
 import { faultKills, type DriverAnswer, type DriverCall, type TrackerTransport } from './transport.js';
+import { recordThreadRole } from '../profile/threads.js';
 
 const TRACKER_ENTRY = new URL('../../workers/tracker.js', import.meta.url);
 
@@ -23,20 +25,18 @@ export class WorkerTransport implements TrackerTransport {
   readonly kind = 'worker' as const;
   readonly #worker: Worker;
   readonly #proxy: Comlink.Remote<DeviceDriver>;
-  readonly #timeoutMs: number;
-  /** Why this tracker is gone, once it is. */
-  #death: Errno | null = null;
-  readonly #deathWaiters = new Set<(errno: Errno) => void>();
+  readonly #life: ThreadLife;
   /** REPORTs posted and not yet answered, by message id. */
   readonly #reports = new Map<number, { resolve: (r: Result<'report'>) => void; reject: (e: Error) => void }>();
   #nextReportId = 0;
 
   private constructor(worker: Worker, timeoutMs: number) {
     this.#worker = worker;
-    this.#timeoutMs = timeoutMs;
+    // Calls failed through the death waiters get no answer: the REPORTs posted are forgotten.
+    this.#life = new ThreadLife({ name: 'tracker', timeoutMs, terminate: () => worker.terminate(), onDead: () => this.#reports.clear() });
     this.#proxy = Comlink.wrap<DeviceDriver>(nodeEndpoint(worker));
-    worker.on('error', () => this.#markDead('ENODEV'));
-    worker.on('exit', () => this.#markDead('ENODEV'));
+    worker.on('error', () => this.#life.markDead('ENODEV'));
+    worker.on('exit', () => this.#life.markDead('ENODEV'));
     worker.on('message', (msg: unknown) => this.#onReportAnswer(msg));
   }
 
@@ -57,17 +57,9 @@ export class WorkerTransport implements TrackerTransport {
     });
   }
 
-  /** The first cause wins; every call still waiting is failed with it. */
-  #markDead(errno: Errno): void {
-    this.#death ??= errno;
-    for (const w of this.#deathWaiters) w(this.#death);
-    this.#deathWaiters.clear();
-    // Their calls were just failed through the waiters; no answer will come.
-    this.#reports.clear();
-  }
-
   static async spawn(data: TrackerWorkerData, timeoutMs: number): Promise<WorkerTransport> {
     const worker = new Worker(TRACKER_ENTRY, { workerData: data, name: `tracker:${data.device.name}`, execArgv: workerExecArgv() });
+    recordThreadRole(worker.threadId, `tracker-${data.device.name}`);
     const remote = new WorkerTransport(worker, timeoutMs);
     await new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -90,19 +82,13 @@ export class WorkerTransport implements TrackerTransport {
         resolve();
       };
       worker.on('message', onMessage);
-      const forget = remote.#onDeath((errno) => fail(new VfioError(errno, `tracker ${data.device.name} died while starting`)));
+      const forget = remote.#life.onDeath((errno) => fail(new VfioError(errno, `tracker ${data.device.name} died while starting`)));
     });
     return remote;
   }
 
   get dead(): Errno | null {
-    return this.#death;
-  }
-
-  #onDeath(waiter: (errno: Errno) => void): () => void {
-    if (this.#death) { waiter(this.#death); return () => {}; }
-    this.#deathWaiters.add(waiter);
-    return () => this.#deathWaiters.delete(waiter);
+    return this.#life.death;
   }
 
   call<M extends DriverCall>(method: M, ...args: Parameters<DeviceDriver[M]>): Promise<DriverAnswer<M>> {
@@ -121,47 +107,17 @@ export class WorkerTransport implements TrackerTransport {
 
   /** Call a driver method; rejects with VfioError ENODEV (dead) or ETIMEDOUT (deadline). */
   #call<M extends Methods>(method: M, ...args: Parameters<DeviceDriver[M]>): Promise<Result<M>> {
-    if (this.#death) return Promise.reject(new VfioError('ENODEV', 'tracker thread is gone'));
-    return new Promise<Result<M>>((resolve, reject) => {
-      let settled = false;
-      const finish = () => { settled = true; clearTimeout(timer); forget(); };
-      const timer = setTimeout(() => {
-        if (settled) return;
-        finish();
-        reject(new VfioError('ETIMEDOUT', `tracker ${method} exceeded ${this.#timeoutMs} ms`));
-        this.#fail('ETIMEDOUT');
-      }, this.#timeoutMs);
-      const forget = this.#onDeath((errno) => {
-        if (settled) return;
-        finish();
-        reject(new VfioError(errno, `tracker thread died during ${method}`));
-      });
-      const answer = method === 'report'
-        ? this.#sendReport(args[0] as ReportRequest) as Promise<Result<M>>
-        : (this.#proxy[method] as unknown as (...a: unknown[]) => Promise<Result<M>>)(...args);
-      answer.then(
-        (value) => { if (!settled) { finish(); resolve(value); } },
-        (error: unknown) => {
-          if (settled) return;
-          finish();
-          if (error instanceof VfioError) { reject(error); return; }
-          // Driver methods answer errnos as values: a throw is a broken driver, its state unknown.
-          reject(new VfioError('EIO', `tracker ${method} threw: ${(error as Error)?.message ?? String(error)}`));
-          this.#fail('EIO');
-        },
-      );
-    });
-  }
-
-  /** Treat the tracker as failed: calls still pending get `errno`, later ones ENODEV. */
-  #fail(errno: Errno): void {
-    this.#markDead(errno);
-    void this.#worker.terminate();
+    if (this.#life.death) return Promise.reject(new VfioError('ENODEV', 'tracker thread is gone'));
+    const answer = method === 'report'
+      ? this.#sendReport(args[0] as ReportRequest) as Promise<Result<M>>
+      : (this.#proxy[method] as unknown as (...a: unknown[]) => Promise<Result<M>>)(...args);
+    // Driver methods answer errnos as values: a throw is a broken driver, its state unknown.
+    return this.#life.race(method, answer, (error) => ({ error: new VfioError('EIO', `tracker ${method} threw: ${(error as Error)?.message ?? String(error)}`), fail: true }));
   }
 
   /** End the thread; idempotent. */
   async terminate(): Promise<void> {
-    this.#markDead('ENODEV');
+    this.#life.markDead('ENODEV');
     await this.#worker.terminate();
   }
 }

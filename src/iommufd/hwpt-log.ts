@@ -5,18 +5,24 @@
 //
 // Everything lives in SharedArrayBuffers and travels as a descriptor, so a DMA engine in another
 // thread marks the same bits, and a worker could own the log. A mapping added or removed later
-// gives a new descriptor: a thread holding an older one does not see it.
+// gives a new descriptor: a thread holding an older one does not see it, but it can tell, since
+// every change bumps the mapping epoch in the shared control words (`stale`). A DMA engine checks
+// it after each mark: a write marked through an older descriptor may have landed in the log of
+// a mapping that is gone, or missed one that is new, so it does not count as logged (contract §7).
 import { IovaBitmap, type BitmapWindow, type Contract } from '../bitmap/iova-bitmap.js';
 import { ceilDiv, floorDiv } from '../util/bits.js';
 import { DirtyLog, planLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
 import type { Errno } from '../uapi/errno.js';
 import { failed } from '../util/result.js';
+import { compareRanges } from '../util/ranges.js';
 
 export interface MappingLogDescriptor { iova: bigint; length: bigint; log: DirtyLogDescriptor }
 
 export interface HwptLogDescriptor {
-  /** Int32 [0]: 1 while dirty tracking is enabled. */
+  /** Int32 [0]: 1 while dirty tracking is enabled; [1]: the mapping epoch, bumped by every map and unmap. */
   control: SharedArrayBuffer;
+  /** The mapping epoch these mappings belong to. */
+  epoch: number;
   /** In ascending IOVA order, never overlapping. */
   mappings: MappingLogDescriptor[];
 }
@@ -29,21 +35,30 @@ interface MappingLog { iova: bigint; end: bigint; iovaNumber: number; endNumber:
  */
 const CHUNK_GRANULES = 1 << 20;
 const TRACKING = 0;
+/** Slot of the mapping epoch in the control words. */
+export const HWPT_EPOCH = 1;
 
 export class HwptLog {
   readonly #control: Int32Array;
   readonly #controlBuffer: SharedArrayBuffer;
   #mappings: MappingLog[];
+  #epoch: number;
   #scratch: SharedArrayBuffer | null = null;
 
-  constructor(descriptor: HwptLogDescriptor = { control: new SharedArrayBuffer(4), mappings: [] }) {
+  constructor(descriptor: HwptLogDescriptor = { control: new SharedArrayBuffer(8), epoch: 0, mappings: [] }) {
     this.#controlBuffer = descriptor.control;
-    this.#control = new Int32Array(descriptor.control, 0, 1);
+    this.#control = new Int32Array(descriptor.control, 0, 2);
+    this.#epoch = descriptor.epoch;
     this.#mappings = descriptor.mappings.map(mappingLog);
   }
 
   get descriptor(): HwptLogDescriptor {
-    return { control: this.#controlBuffer, mappings: this.#mappings.map((m) => m.descriptor) };
+    return { control: this.#controlBuffer, epoch: this.#epoch, mappings: this.#mappings.map((m) => m.descriptor) };
+  }
+
+  /** A mapping was added or removed since this object's descriptor was taken. */
+  get stale(): boolean {
+    return Atomics.load(this.#control, HWPT_EPOCH) !== this.#epoch;
   }
 
   get tracking(): boolean {
@@ -61,13 +76,20 @@ export class HwptLog {
     const plan = planLog(granule, [{ iova, length }], maxLogBytes);
     if (failed(plan)) return plan.errno;
     const m = mappingLog({ iova, length, log: plan });
-    this.#mappings = [...this.#mappings, m].sort((a, b) => (a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0));
+    this.#mappings = [...this.#mappings, m].sort((a, b) => compareRanges(a.descriptor, b.descriptor));
+    this.#bumpEpoch();
     return null;
   }
 
   /** The mapping starting at `iova` goes, and its dirty bits with it (as its PTEs do). */
   removeMapping(iova: bigint): void {
     this.#mappings = this.#mappings.filter((m) => m.iova !== iova);
+    this.#bumpEpoch();
+  }
+
+  // After the list changed: an engine that sees the old epoch after its mark marked the old list.
+  #bumpEpoch(): void {
+    this.#epoch = (Atomics.add(this.#control, HWPT_EPOCH, 1) + 1) | 0;
   }
 
   /** Log a DMA write of [iova, iova + length) when tracking is on: granules marked. */

@@ -13,6 +13,7 @@ import { DmalogError, VfioError } from '../errors.js';
 import { endOverflows } from '../uapi/validate.js';
 import { IOMMU_PAGE_2M, IOMMU_PAGE_4K } from './abi.js';
 import { HwptLog, type HwptLogDescriptor } from './hwpt-log.js';
+import { sortRanges } from '../util/ranges.js';
 
 export interface IommufdOptions {
   /** Whether the IOMMU behind a bound device can track dirty pages, unless bindDevice says (default true). */
@@ -191,7 +192,7 @@ export class Iommufd {
       }
       logged.push(hwpt);
     }
-    ioas.mappings = [...ioas.mappings, { iova, length, huge }].sort((a, b) => (a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0));
+    ioas.mappings = sortRanges([...ioas.mappings, { iova, length, huge }]);
   }
 
   /**
@@ -219,6 +220,16 @@ export class Iommufd {
    * returns the granules marked.
    */
   dmaWrite(devId: number, iova: bigint, length: bigint): number {
+    return this.#translate(devId, iova, length).log?.markWrite(iova, length) ?? 0;
+  }
+
+  /** The device reads through its IOMMU: the same fault as a write, never logged. */
+  dmaRead(devId: number, iova: bigint, length: bigint): void {
+    this.#translate(devId, iova, length);
+  }
+
+  /** The HWPT a DMA of `devId` goes through, once the IOMMU found all of it mapped; else EFAULT. */
+  #translate(devId: number, iova: bigint, length: bigint): HwPageTable {
     const device = this.#get(devId, 'device', 'device');
     checkSpan(iova, length);
     const hwpt = device.hwpt;
@@ -227,7 +238,7 @@ export class Iommufd {
     if (!covers(ioas.mappings, iova, iova + length)) {
       throw new VfioError('EFAULT', `IOMMU fault: [0x${iova.toString(16)}, +0x${length.toString(16)}) is not all mapped`);
     }
-    return hwpt.log?.markWrite(iova, length) ?? 0;
+    return hwpt;
   }
 }
 

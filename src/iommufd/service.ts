@@ -102,6 +102,21 @@ export class IommufdService {
     return answer(() => this.#iommufd.mappings(ioasId));
   }
 
+  /**
+   * A DMA by bound device `devId` (host.dmaWrite / dmaRead): through the HWPT it is attached to,
+   * EFAULT unless [iova, iova + length) is all mapped in its IOAS, a write then marked in the
+   * HWPT's log. Run here, in order with map and unmap, so no write slips past an unmap. A device
+   * attached to no HWPT is let through untranslated (contract §7).
+   */
+  dma(devId: number, iova: bigint, length: bigint, write: boolean): ServiceAnswer<0> {
+    return answer(() => {
+      if (this.#iommufd.attachedHwpt(devId) === null) return 0 as const;
+      if (write) this.#iommufd.dmaWrite(devId, iova, length);
+      else this.#iommufd.dmaRead(devId, iova, length);
+      return 0 as const;
+    });
+  }
+
   /** Every bound device's HWPT and that HWPT's current log descriptor (null without the capability). */
   logs(): ServiceAnswer<DeviceLogView[]> {
     return answer(() => [...this.#devices].map((devId) => {

@@ -43,7 +43,9 @@ export class DirtySync {
     const out: SyncOutcome = { reported: {}, freshPages: 0, recoveries: [] };
     const pageSize = BigInt(this.#map.pageSize);
     for (const section of this.#map.ram) {
-      const set = await this.#coordinator.reportSet({ iova: section.iova, length: section.length, pageSize }, this.#bitmap, { zero: true });
+      // merge() drains the bitmap (zeroing only the words that were set); a set that failed
+      // before its merge leaves it to be zeroed whole.
+      const set = await this.#coordinator.reportSet({ iova: section.iova, length: section.length, pageSize }, this.#bitmap, { zero: this.#bitmap.state !== 'zeroed' });
       for (const o of set.outcomes) {
         out.reported[o.name] = (out.reported[o.name] ?? 0) + o.pagesReported;
         if (o.errno !== null) out.recoveries.push({ tracker: o.name, errno: o.errno, recovery: o.recovery });

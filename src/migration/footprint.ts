@@ -3,10 +3,12 @@
 // rejection from the writer pool, or the kernel's OOM killer.
 //
 // The run holds guest RAM twice (source and destination, both SharedArrayBuffers written in
-// full), one bit per page a few times over (the RAM dirty bitmap, the report bitmap, one log per
-// tracker), and one Node thread per writer and per device. Measured on a 2-core machine with
-// 2 writer and 3 tracker threads (`/usr/bin/time -f %M dmalog migrate --ram R`): 16 MiB → 143 MiB
-// peak resident, 512 MiB → 1.13 GiB, 2 GiB → 4.12 GiB; the estimate stays above each.
+// full; in page-version mode one 4-byte version per page instead of the page), one bit per page
+// a few times over (the RAM dirty bitmap, the report bitmap, one log per tracker), and one Node
+// thread per writer and per device. Measured on a 2-core machine with 2 writer and 3 tracker
+// threads (`/usr/bin/time -f %M dmalog migrate --ram R`): 16 MiB → 143 MiB peak resident,
+// 512 MiB → 1.13 GiB, 2 GiB → 4.12 GiB; with page versions and 8 devices (perf/RESULTS.md,
+// "scale") 1 TiB → 2.4 GiB. The estimate stays above each.
 import os from 'node:os';
 import { DmalogError } from '../errors.js';
 import { ceilDiv } from '../util/bits.js';
@@ -20,6 +22,8 @@ const BASE_BYTES = 64 * MiB;
 const THREAD_BYTES = 16 * MiB;
 /** Guest-sized slack: timeline and per-window arrays, allocator rounding. */
 const RAM_SLACK = 0.05;
+/** One page's write version (guest-memory.ts). */
+const VERSION_BYTES = 4;
 
 export interface Footprint {
   /** Estimated peak bytes of the whole run. */
@@ -33,8 +37,10 @@ export function estimateFootprint(o: FilledMigrationOptions, writerThreads = o.w
   // RAM dirty bitmap, report bitmap, the vCPU log and one log per device (each with its summary).
   const bitmaps = ceilDiv(pages, 8) * (2 + 2 * (o.devices.length + 1));
   const threads = writerThreads + o.devices.length;
-  const bytes = 2 * o.ram * (1 + RAM_SLACK) + bitmaps + BASE_BYTES + threads * THREAD_BYTES;
-  return { bytes: Math.ceil(bytes), parts: `guest RAM twice (source and destination), dirty bitmaps and ${threads} threads` };
+  const guest = o.memory === 'versions' ? pages * VERSION_BYTES : o.ram;
+  const bytes = 2 * guest * (1 + RAM_SLACK) + bitmaps + BASE_BYTES + threads * THREAD_BYTES;
+  const what = o.memory === 'versions' ? 'a write version per page twice (source and destination)' : 'guest RAM twice (source and destination)';
+  return { bytes: Math.ceil(bytes), parts: `${what}, dirty bitmaps and ${threads} threads` };
 }
 
 /** Memory a run may use now: what the kernel calls available, within a cgroup limit if any. */

@@ -1,11 +1,18 @@
-// The guest being migrated: its RAM (a SharedArrayBuffer laid out by the memory map) and the
-// writers that dirty it, vCPUs and devices, each with a seeded workload. Writes run on the DMA
-// engine threads (src/dma) in one burst per writer and RAM section per 100 ms window; each write
-// stores data first and then marks the log its writer is tracked by (vCPUs: the CPU log,
-// devices: their own device log, or nothing when the device is not logging).
+// The guest being migrated: its RAM (guest-memory.ts: bytes or page versions, laid out by the
+// memory map) and the writers that dirty it, vCPUs and devices, each with a seeded workload.
+// Writes run on the DMA engine threads (src/dma) in one burst per writer and RAM section per
+// stretch of simulated time; each write stores data (or bumps the page's version) first and then
+// marks the log its writer is tracked by (vCPUs: the CPU log, devices: their own device log, or
+// nothing when the device is not logging).
+//
+// What a stretch writes is a pure function of the seed, the burst index and the stretch's length:
+// the pages come from the workload's generator, the counts from rate × length with the fraction
+// carried over. Which thread runs which burst, and in which order, changes nothing a sync can see
+// (log bits are ORed, versions added).
 import type { DmaPool } from '../dma/pool.js';
 import type { BurstControl, BurstTask, LogTarget } from '../dma/types.js';
 import { generatePages, type WorkloadSpec } from '../workload/workload.js';
+import type { GuestMemory } from './guest-memory.js';
 import type { MemoryMap, MemorySection } from './memory-map.js';
 import type { WorkloadOptions } from './options.js';
 
@@ -21,8 +28,10 @@ interface Lane {
   workload: WorkloadSpec;
   /** Pages per simulated second this lane gets of its writer's rate. */
   rate: number;
-  /** Fractional pages carried into the next window. */
+  /** Fractional pages carried into the next stretch. */
   carry: number;
+  /** Pages the lane's bursts wrote so far: where its next ring burst continues. */
+  written: number;
 }
 
 /** The logs a writer marks now; `control` lets its bursts notice a log being stopped. */
@@ -31,8 +40,8 @@ export interface WriteTarget {
   control?: BurstControl;
 }
 
-export interface WindowWrites {
-  /** Pages each writer wrote this window (by writer index). */
+export interface BurstWrites {
+  /** Pages each writer wrote in these bursts (by writer index). */
   pages: number[];
   /**
    * RAM pages written but maybe not logged: a burst that saw its log stop (a restart) ends at
@@ -43,14 +52,14 @@ export interface WindowWrites {
 
 export class Guest {
   readonly map: MemoryMap;
-  readonly ram: SharedArrayBuffer;
+  readonly memory: GuestMemory;
   readonly writers: readonly WriterSpec[];
   readonly #lanes: Lane[] = [];
   readonly #seed: bigint;
 
-  constructor(map: MemoryMap, writers: WriterSpec[], seed: bigint) {
+  constructor(map: MemoryMap, memory: GuestMemory, writers: WriterSpec[], seed: bigint) {
     this.map = map;
-    this.ram = new SharedArrayBuffer(map.ramBytes);
+    this.memory = memory;
     this.writers = writers;
     this.#seed = seed;
     // A writer's traffic is spread over the RAM sections in proportion to their size; each
@@ -63,6 +72,7 @@ export class Guest {
           section,
           rate: w.workload.rate * (pageCount / map.addressablePages),
           carry: 0,
+          written: 0,
           workload: {
             kind: w.workload.kind,
             pageBase: section.offset / map.pageSize,
@@ -78,23 +88,13 @@ export class Guest {
     });
   }
 
-  /** Give every RAM page seeded content (one value per page, distinct across pages). */
-  fill(seed: bigint): void {
-    const words = new Uint32Array(this.ram);
-    const perPage = this.map.pageSize >>> 2;
-    const s = Number(BigInt.asUintN(32, seed ^ (seed >> 32n)));
-    for (let page = 0; page * perPage < words.length; page++) {
-      words.fill(Math.imul(page + 1, 0x9e3779b1) ^ s, page * perPage, (page + 1) * perPage);
-    }
-  }
-
   /**
    * Start `seconds` of simulated writes on the pool, as burst `burst` of every writer's streams.
    * `targetOf(writer)` is what the writer marks now (null: nothing, its writes go unlogged);
    * `speedOf(writer)` scales its rate (vCPU throttling). Resolves once every burst has finished.
    */
-  async runWindow(pool: DmaPool, burst: number, seconds: number, targetOf: (writer: number) => WriteTarget | null, speedOf: (writer: number) => number): Promise<WindowWrites> {
-    const out: WindowWrites = { pages: this.writers.map(() => 0), unlogged: [] };
+  async runBursts(pool: DmaPool, burst: number, seconds: number, targetOf: (writer: number) => WriteTarget | null, speedOf: (writer: number) => number): Promise<BurstWrites> {
+    const out: BurstWrites = { pages: this.writers.map(() => 0), unlogged: [] };
     const runs: Array<Promise<void>> = [];
     for (const lane of this.#lanes) {
       const want = lane.rate * seconds * speedOf(lane.writer) + lane.carry;
@@ -103,7 +103,8 @@ export class Guest {
       if (count === 0) continue;
       const target = targetOf(lane.writer);
       const task: BurstTask = {
-        guest: this.ram,
+        guest: this.memory.source,
+        layout: this.memory.mode,
         // Page p of RAM (offset p·P) sits at IOVA section.iova + (p·P − section.offset).
         guestIova: lane.section.iova - BigInt(lane.section.offset),
         pageBytes: this.map.pageSize,
@@ -112,12 +113,16 @@ export class Guest {
         workload: lane.workload,
         seed: this.#seed,
         burstId: burst,
+        ringAt: lane.written,
         count,
       };
+      const ringAt = lane.written;
+      lane.written += count;
       runs.push(pool.run(task).then((r) => {
         out.pages[lane.writer]! += r.attempted;
         // The burst's pages are a pure function of its task: recompute the one left in doubt.
-        if (r.stale) out.unlogged.push(generatePages(lane.workload, this.#seed, burst, r.attempted)[r.attempted - 1]!);
+        // (A burst stale before its first write wrote nothing: nothing is in doubt.)
+        if (r.stale && r.attempted > 0) out.unlogged.push(generatePages(lane.workload, this.#seed, burst, count, undefined, ringAt)[r.attempted - 1]!);
       }));
     }
     await Promise.all(runs);

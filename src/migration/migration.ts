@@ -6,14 +6,16 @@
 //   is dirty on every sync, only with enable-migration=on) → START the CPU log and every device
 //   with QEMU's ranges → sync #1 at t = 0, every RAM page dirty (the bulk stage) → at every
 //   decision point (a window's start, or the bitmap emptying within it): when the estimate
-//   (unsent dirty RAM + device state) is ≤ the threshold or the bitmap is empty, sync (racing the
-//   writes of the segment just ended) and switch over if the exact pending is ≤ the threshold;
-//   else copy until the window's budget is spent or the bitmap empties, the writers running for
-//   that stretch of simulated time → switchover: the guest stops at once, final sync, copy the
-//   rest and the device state at link speed → STOP → compare destination with source.
+//   (unsent dirty RAM + device state) is ≤ the threshold or the bitmap is empty, sync and switch
+//   over if the exact pending is ≤ the threshold; else copy until the window's budget is spent or
+//   the bitmap empties, the writers running for that stretch of simulated time → switchover: the
+//   guest stops at once, final sync, copy the rest and the device state at link speed → STOP →
+//   compare destination with source.
 //
-// Only the inputs are deterministic (workloads, fills and counts come from the seed); how the
-// writer threads interleave with syncs and copies is not, and the end check holds either way.
+// Deterministic: the writes of a stretch run after its copy, and land before the sync that ends
+// it, except those of its last half segment, which race that sync and land right after its
+// REPORTs. The writer threads run in parallel with each other, never with a copy or a REPORT,
+// so what each sync sees follows from the seed and the virtual clock alone.
 import { errnoOf, type Coordinator } from '../coordinator/coordinator.js';
 import type { DirtyTracker } from '../trackers/tracker.js';
 import type { DmaPool } from '../dma/pool.js';
@@ -28,29 +30,45 @@ import { createPrng } from '../util/prng.js';
 import { AutoConverge } from './auto-converge.js';
 import { CpuDirtyTracker } from '../trackers/cpu-tracker.js';
 import { DirtySync, type SyncOutcome } from './dirty-sync.js';
-import { Guest, type WindowWrites, type WriterSpec } from './guest.js';
+import { Guest, type BurstWrites, type WriterSpec } from './guest.js';
+import { createGuestMemory, type GuestMemory } from './guest-memory.js';
 import { checkFootprint } from './footprint.js';
-import { compareMemory } from './memory-check.js';
 import { buildMemoryMap, hugeSplit, iovaToRamOffset, trackingRanges } from './memory-map.js';
 import { fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from './options.js';
 import { afterSync, RateWindows, syncDue, thresholdIn, WINDOW_MS, type AfterSync, type Segment } from './precopy-rule.js';
 import { RamDirtyBitmap } from './ram-bitmap.js';
+import { RunLog } from './run-log.js';
 import type { Failure, IterationStats, MigrationResult, NotConvergedCode, TimelinePoint } from './result.js';
 
 export { WINDOW_MS } from './precopy-rule.js';
 
+/**
+ * What a run tells while it runs: the bulk stage's first pass over RAM (after every window, until
+ * it reaches the end of RAM; syncs may come in between), every sync, and the final memory check
+ * (every 64 chunks of 1 MiB compared), each with how far it got.
+ */
+export type MigrationProgress =
+  | { kind: 'first-pass'; atMs: number; donePages: number; totalPages: number }
+  | { kind: 'sync'; stats: IterationStats }
+  | { kind: 'check'; donePages: number; totalPages: number };
+
 export interface MigrationHooks {
   /** Called after every sync (the final one included). */
   onIteration?: (stats: IterationStats) => void;
+  /** Called with every progress event (syncs included, after onIteration). */
+  onProgress?: (event: MigrationProgress) => void;
   /** Called once the run is over, before its trackers are closed (tests inspect device state). */
   beforeClose?: (host: Host) => Promise<void> | void;
 }
 
+/**
+ * Runs one simulated pre-copy live migration (docs/migration-loop.md) and checks the destination
+ * RAM against the source; a failed or blocked migration resolves with `status` saying so.
+ */
 export async function migrate(options: MigrationOptions = {}, hooks: MigrationHooks = {}): Promise<MigrationResult> {
   const o = fillMigrationOptions(options);
   // Before anything is allocated: a guest that cannot fit is refused, not crashed on.
   checkFootprint(o);
-  const began = performance.now();
   const prng = createPrng(o.seed);
   const fillSeed = prng.nextBigU64();
   const writeSeed = prng.nextBigU64();
@@ -74,7 +92,6 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
     run = new Run(o, rig, map, fillSeed, writeSeed, hooks);
     const result = await run.execute();
     result.faultsNotInjected = o.faults.filter((f) => !run!.injected.has(f));
-    result.wallMs = Math.round(performance.now() - began);
     await hooks.beforeClose?.(rig.host);
     return result;
   } finally {
@@ -83,11 +100,16 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
   }
 }
 
-/** A segment under way: its plan and its writers' promise. */
-interface Running {
-  plan: Segment;
-  writes: Promise<WindowWrites>;
-  settled: boolean;
+/** A stretch of copying between two syncs (precopy-rule.ts's segments, one after another). */
+interface Stretch {
+  /** Its length: the guest writes this long. */
+  ms: number;
+  /** The writes of its last half segment, which race the sync at its end: they land after its REPORTs. */
+  racingMs: number;
+  /** It ended at a window's end (a timeline point follows the sync). */
+  endsWindow: boolean;
+  /** It reached max-time at a window's start. */
+  timeUp: boolean;
 }
 
 class Run {
@@ -97,7 +119,7 @@ class Run {
   readonly map: ReturnType<typeof buildMemoryMap>;
   readonly hooks: MigrationHooks;
   readonly guest: Guest;
-  readonly destination: SharedArrayBuffer;
+  readonly memory: GuestMemory;
   readonly cpu: CpuDirtyTracker;
   /** The devices as the coordinator and the DMA engines see them (log generations across restarts). */
   readonly devices: DeviceTracker[];
@@ -108,19 +130,18 @@ class Run {
   readonly stateBytes: number;
   readonly pool: DmaPool;
   coordinator: Coordinator | null = null;
+  readonly log: RunLog;
   /** Windows of writes not settled yet: close() waits for them before ending the pool. */
-  readonly #inflight = new Set<Promise<WindowWrites>>();
+  readonly #inflight = new Set<Promise<BurstWrites>>();
   /** The requested faults injected so far (a run may end before a fault's sync). */
   readonly injected = new Set<FilledMigrationOptions['faults'][number]>();
-  /** RAM as 32-bit words (a Uint8Array cannot span more than 4 GiB on Node 20). */
-  readonly #srcWords: Uint32Array;
-  readonly #dstWords: Uint32Array;
   timeMs = 0;
   sentRam = 0;
   sentSinceSync = 0;
   cursor = 0;
   clock: RateWindows | null = null;
   #bursts = 0;
+  #firstPassOver = false;
 
   constructor(o: FilledMigrationOptions, rig: Rig, map: Run['map'], fillSeed: bigint, writeSeed: bigint, hooks: MigrationHooks) {
     this.o = o;
@@ -129,15 +150,14 @@ class Run {
     this.pool = rig.pool!;
     this.map = map;
     this.hooks = hooks;
+    this.log = new RunLog(rig.host);
     const writers: WriterSpec[] = [
       ...Array.from({ length: o.vcpus }, (_, i): WriterSpec => ({ name: `vcpu${i}`, kind: 'vcpu', workload: o.vcpuWorkload })),
       ...o.devices.map((d): WriterSpec => ({ name: d.name, kind: 'device', workload: d.workload })),
     ];
-    this.guest = new Guest(map, writers, writeSeed);
-    this.guest.fill(fillSeed);
-    this.destination = new SharedArrayBuffer(map.ramBytes);
-    this.#srcWords = new Uint32Array(this.guest.ram);
-    this.#dstWords = new Uint32Array(this.destination);
+    this.memory = createGuestMemory(o.memory, map.ramBytes, map.pageSize);
+    this.memory.fill(fillSeed);
+    this.guest = new Guest(map, this.memory, writers, writeSeed);
     this.cpu = new CpuDirtyTracker({ userMemory: this.host.memory, hostPageSize: o.hostPageSize });
     this.devices = rig.devices;
     this.ram = new RamDirtyBitmap(map.ramBytes, map.pageSize);
@@ -148,10 +168,10 @@ class Run {
       status: 'completed',
       seed: o.seed.toString(),
       scenario: {
-        ramBytes: o.ram, pageSize: map.pageSize, vcpus: o.vcpus,
+        ramBytes: o.ram, pageSize: map.pageSize, memory: o.memory, vcpus: o.vcpus,
         devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, logging: false, workload: describeWorkload(d.workload) })),
         bandwidth: o.bandwidth, downtimeLimitMs: o.downtimeLimit, linkSpeed: o.linkSpeed,
-        autoConverge: o.autoConverge, enableMigration: o.enableMigration, iommu: o.iommu, policy: o.policy,
+        autoConverge: o.autoConverge, enableMigration: o.enableMigration, iommu: o.iommu, ramBacking: o.ramBacking, policy: o.policy,
       },
       tracking: 'none', ranges: [], pageSizes: {}, trackers: [],
       totalTimeMs: 0, downtimeMs: 0, iterations: 0, windows: 0,
@@ -159,7 +179,7 @@ class Run {
       converged: false, notConverged: null, throttlePct: 0,
       iterationStats: [], timeline: [],
       recovery: { reportErrors: 0, restarts: 0, retired: 0 },
-      failure: null, check: null, droppedPage: null, unloggedWrites: 0, faultsNotInjected: [], wallMs: 0,
+      failure: null, check: null, droppedPage: null, unloggedWrites: 0, faultsNotInjected: [],
     };
   }
 
@@ -206,47 +226,29 @@ class Run {
     this.clock = clock;
     this.ram.markAll(); // the bulk stage: every page is sent once
     r.timeline.push(this.#point());
-    // Setup (QEMU's ram_save_setup): sync 1 at t = 0 with every page already dirty. The guest runs
-    // on through it: the first segment's writers start before its REPORTs and race them (unless
-    // an iteration cap of 1 switches over at once). Which side of a REPORT a write lands on does
-    // not matter: its page is sent in this pass or found dirty by the next sync.
-    let next: Running | null = this.o.maxIterations > 1 ? this.#startSegment(clock) : null;
-    /** The segment that ended at this decision point: copied, its writes maybe still running. */
-    let prev: Running | null = null;
+    // Sync 1 at t = 0 (QEMU's ram_save_setup), every page already dirty; then, at every decision
+    // point where a sync is due: sync, let the writes that raced it land, decide; else copy a
+    // stretch and run its writes (docs/migration-loop.md, "Determinism").
     let decision: AfterSync = 'continue';
     let timeUp = false;
-    let mustSync = true;
+    /** The stretch before this sync: the writes racing the sync, and whether it ended a window. */
+    let before: Stretch | null = null;
     for (;;) {
-      // A decision point: the window's start, or the moment the bitmap emptied within it.
-      if (mustSync || syncDue(this.ram.dirtyPages * this.pageSize, this.stateBytes, thresholdIn(clock.index, this.threshold))) {
-        // The segment before the sync keeps writing while its REPORTs run.
-        const racing = Promise.all([prev?.writes, next?.writes]);
-        const outcome = await this.#sync(sync, 'precopy', racing);
-        if (outcome === null) return r;
-        // Decided on the exact pending right after the REPORTs, the figure the stats record.
-        const exact = this.ram.dirtyPages * this.pageSize + this.stateBytes;
-        decision = afterSync(exact, thresholdIn(clock.index, this.threshold), r.iterations, this.o.maxIterations, timeUp);
-        mustSync = false;
+      const outcome = await this.#sync(sync, 'precopy');
+      if (outcome === null) return r;
+      // Decided on the exact pending right after the REPORTs, the figure the stats record.
+      const exact = this.ram.dirtyPages * this.pageSize + this.stateBytes;
+      decision = afterSync(exact, thresholdIn(clock.index, this.threshold), r.iterations, this.o.maxIterations, timeUp);
+      if (before) {
+        // The guest wrote on during the sync: those writes land after its REPORTs, for the next sync.
+        await this.#write(before.racingMs);
+        if (before.endsWindow) r.timeline.push(this.#point());
       }
-      if (prev) {
-        await this.#settle(prev);
-        if (prev.plan.endsWindow) r.timeline.push(this.#point());
-        prev = null;
-      }
-      if (decision !== 'continue') {
-        if (next) await this.#settle(next);
-        break; // the guest stops at once: no writes after the switchover decision
-      }
-      const segment = next ?? this.#startSegment(clock);
-      next = null;
-      this.#send(segment.plan.pages);
-      this.#finishSegment(segment);
-      clock.advance(segment.plan, this.ram.dirtyPages);
-      this.timeMs = clock.nowMs;
-      // Time running out is checked every window (a pass at a low bandwidth can outlast max-time
-      // many times over): it forces a sync, and that sync the switchover.
-      if (segment.plan.endsWindow && clock.startMs >= this.o.maxTime) { timeUp = true; mustSync = true; }
-      prev = segment;
+      // The guest stops at once at a switchover: no stretch starts after it.
+      if (decision !== 'continue') break;
+      before = this.#copyStretch(clock);
+      if (before.timeUp) timeUp = true;
+      await this.#write(before.ms - before.racingMs);
     }
     this.timeMs = clock.nowMs;
     r.windows = Math.max(1, Math.ceil(this.timeMs / WINDOW_MS));
@@ -254,14 +256,18 @@ class Run {
     if (decision === 'switchover') r.converged = true;
     else capped = decision === 'iteration-cap' ? `iteration cap ${this.o.maxIterations}` : `time cap ${this.o.maxTime} ms`;
     if (r.timeline.at(-1)!.atMs !== round(this.timeMs)) r.timeline.push(this.#point());
-    // Stop-and-copy: the guest is stopped (every segment's writes have settled).
+    // Stop-and-copy: the guest is stopped (every write has landed).
     if (this.o.dropDirtyBit) {
+      // The first logged page whose loss leaves the destination stale: not dirty already (it
+      // would be sent anyway) and written since its last copy.
       this.cpu.dropNextBit((iova) => {
         const offset = iovaToRamOffset(this.map, iova);
-        return offset >= 0 && !this.ram.isDirty(offset / this.pageSize);
+        if (offset < 0) return false;
+        const page = offset / this.pageSize;
+        return !this.ram.isDirty(page) && this.memory.stale(page);
       });
     }
-    if (await this.#sync(sync, 'final', Promise.resolve()) === null) return r;
+    if (await this.#sync(sync, 'final') === null) return r;
     r.droppedPage = this.cpu.dropped === null ? null : hex(this.cpu.dropped);
     r.timeline.push(this.#point());
     const remaining = this.ram.dirtyPages * this.pageSize;
@@ -271,17 +277,74 @@ class Run {
     this.timeMs += r.downtimeMs;
     r.totalTimeMs = round(this.timeMs);
     r.timeline.push(this.#point(this.stateBytes));
+    this.log.switchedOver(r);
     await this.coordinator.stopAll();
     if (!r.converged) r.notConverged = this.#whyNotConverged(capped ?? 'cap');
     this.#recoveryStats();
-    r.check = compareMemory(this.guest.ram, this.destination, this.pageSize);
+    const onProgress = this.hooks.onProgress;
+    r.check = this.memory.compare(onProgress && ((donePages, totalPages) => onProgress({ kind: 'check', donePages, totalPages })));
+    this.log.checked(r);
     return r;
   }
 
   /**
+   * Copy from now until the next decision point where a sync is due: segment after segment,
+   * each until the window's budget is spent or the bitmap empties. Between syncs only the copy
+   * changes the bitmap (writes reach it through the next sync), so where the stretch ends
+   * follows from the bitmap and the clock alone.
+   */
+  #copyStretch(clock: RateWindows): Stretch {
+    let ms = 0;
+    let last: Segment | null = null;
+    let timeUp = false;
+    for (;;) {
+      const plan = clock.plan(this.ram.dirtyPages);
+      this.#send(plan.pages);
+      ms += plan.ms;
+      last = plan;
+      clock.advance(plan, this.ram.dirtyPages);
+      this.timeMs = clock.nowMs;
+      if (plan.endsWindow) {
+        this.#firstPassProgress();
+        // Time running out is checked every window (a pass at a low bandwidth can outlast
+        // max-time many times over): it forces a sync, and that sync the switchover.
+        if (clock.startMs >= this.o.maxTime) { timeUp = true; break; }
+      }
+      if (syncDue(this.ram.dirtyPages * this.pageSize, this.stateBytes, thresholdIn(clock.index, this.threshold))) break;
+      // The window's end where no sync follows has its timeline point now; one before a sync gets it after.
+      if (plan.endsWindow) this.result.timeline.push(this.#point());
+    }
+    this.#firstPassProgress();
+    // The writes of the last half segment race the sync at the stretch's end (docs/migration-loop.md).
+    return { ms, racingMs: last.ms / 2, endsWindow: last.endsWindow, timeUp };
+  }
+
+  /**
+   * While the bulk stage's first pass over RAM goes on: how far it got. Everything ahead of the
+   * cursor is still dirty from the bulk stage, so the cursor is the pages passed over; the pass
+   * is over once it reaches the end of RAM (the next take wraps).
+   */
+  #firstPassProgress(): void {
+    if (this.#firstPassOver) return;
+    const done = Math.min(this.cursor, this.ram.pages);
+    this.#firstPassOver = done === this.ram.pages;
+    this.hooks.onProgress?.({ kind: 'first-pass', atMs: round(this.timeMs), donePages: done, totalPages: this.ram.pages });
+  }
+
+  /** Run `ms` of the guest's writes as one burst of every writer, and let them land. */
+  async #write(ms: number): Promise<void> {
+    const w = await this.#runWriters(this.#bursts++, ms);
+    // Pages whose mark is in doubt (a restart raced them) count dirty. Writes never overlap a
+    // sync here, so none is expected; the rule stays for any caller that overlaps them.
+    for (const page of w.unlogged) this.ram.markRange(page * this.pageSize, this.pageSize);
+    this.result.unloggedWrites += w.unlogged.length;
+  }
+
+  /**
    * IOMMU dirty tracking for the container, or null when its IOMMUs lack the capability: guest
-   * RAM mapped into one IOAS (2 MiB page-table granules where a section allows them), one HWPT
-   * with the capability, every device attached. START of the tracker enables it.
+   * RAM mapped into one IOAS, one HWPT with the capability, every device attached. START of the
+   * tracker enables it. The IOPTEs follow the host's backing of RAM, as iommufd maps the largest
+   * page the pinned memory allows: 4 KiB for `small`, 2 MiB where a section allows for `huge`.
    */
   async #iommuTracker(): Promise<IommuTracker | null> {
     const iommufd = await this.host.openIommufd();
@@ -293,59 +356,36 @@ class Run {
     }
     const ioas = await iommufd.allocIoas();
     for (const section of this.map.ram) {
-      for (const m of hugeSplit(section.iova, section.length)) await iommufd.map(ioas, m.iova, m.length, { huge: m.huge });
+      const parts = this.o.ramBacking === 'huge' ? hugeSplit(section.iova, section.length) : [{ iova: section.iova, length: section.length, huge: false }];
+      for (const m of parts) await iommufd.map(ioas, m.iova, m.length, { huge: m.huge });
     }
     const hwpt = await iommufd.allocHwpt(ids[0]!, ioas, { dirtyTracking: true });
     for (const id of ids) await iommufd.attach(id, hwpt);
     return iommufd.tracker(hwpt, 'iommu');
   }
 
-  /**
-   * The next segment from now: its plan, and its writers started for the first half of it (they
-   * race the copy). #finishSegment starts the second half once the copy is done, just before the
-   * next decision point: those writes are the ones racing a sync there, as in QEMU, where the
-   * guest keeps writing while the migration thread syncs.
-   */
-  #startSegment(clock: RateWindows): Running {
-    const plan = clock.plan(this.ram.dirtyPages);
-    return { plan, writes: this.#runWriters(this.#bursts++, plan.ms / 2), settled: false };
-  }
-
-  #finishSegment(s: Running): void {
-    const second = this.#runWriters(this.#bursts++, s.plan.ms / 2);
-    s.writes = Promise.all([s.writes, second]).then(([a, b]) => ({ pages: a.pages.map((n, i) => n + b.pages[i]!), unlogged: [...a.unlogged, ...b.unlogged] }));
-  }
-
-  /** Wait for a segment's writes; pages whose mark is in doubt (a restart raced them) count dirty. */
-  async #settle(s: Running): Promise<void> {
-    const w = await s.writes;
-    if (s.settled) return;
-    s.settled = true;
-    for (const page of w.unlogged) this.ram.markRange(page * this.pageSize, this.pageSize);
-    this.result.unloggedWrites += w.unlogged.length;
-  }
-
   /** Start `ms` of guest writes as burst `burst` of every writer; resolves when they are done. */
-  #runWriters(burst: number, ms: number): Promise<WindowWrites> {
+  #runWriters(burst: number, ms: number): Promise<BurstWrites> {
     const vcpus = this.o.vcpus;
     const cpuLog = this.cpu.logDescriptor();
     const cpuTarget = cpuLog ? { logs: [{ kind: 'log' as const, log: cpuLog }] } : null;
     const deviceTargets = this.devices.map((d) => d.burstTarget());
-    const window = this.guest.runWindow(this.pool, burst, ms / 1000,
+    const writes = this.guest.runBursts(this.pool, burst, ms / 1000,
       (w) => (w < vcpus ? cpuTarget : deviceTargets[w - vcpus]!),
       (w) => (w < vcpus ? this.throttle.vcpuSpeed : 1));
-    // Tracked (and thereby handled) until settled: a run that throws mid-window leaves this
+    // Tracked (and thereby handled) until settled: a run that throws mid-stretch leaves this
     // promise unawaited, and the pool's close must not turn its bursts into unhandled rejections.
-    this.#inflight.add(window);
-    const settled = () => { this.#inflight.delete(window); };
-    window.then(settled, settled);
-    return window;
+    this.#inflight.add(writes);
+    const settled = () => { this.#inflight.delete(writes); };
+    writes.then(settled, settled);
+    return writes;
   }
 
   /** One sync with its bookkeeping; null when it failed the migration (the result says why). */
-  async #sync(sync: DirtySync, phase: IterationStats['phase'], writes: Promise<unknown>): Promise<SyncOutcome | null> {
+  async #sync(sync: DirtySync, phase: IterationStats['phase']): Promise<SyncOutcome | null> {
     const r = this.result;
     const iteration = r.iterations + 1;
+    this.log.beginSync(iteration, round(this.timeMs));
     for (const f of this.o.faults) {
       if (f.iteration !== iteration) continue;
       await this.devices.find((d) => d.name === f.device)!.injectFault({ kind: f.kind });
@@ -356,7 +396,6 @@ class Run {
       outcome = await sync.run();
     } catch (error) {
       if (!(error instanceof VfioError)) throw error;
-      await writes;
       // A restart that failed (ENODEV, ETIMEDOUT) abandons the set without naming a tracker.
       const culprit = error instanceof ReportSetError ? error.tracker : 'unknown';
       this.#recoveryStats();
@@ -379,25 +418,20 @@ class Run {
     r.throttlePct = this.throttle.throttlePct;
     this.sentSinceSync = 0;
     r.iterationStats.push(stats);
+    this.log.synced(stats);
     this.hooks.onIteration?.(stats);
+    this.hooks.onProgress?.({ kind: 'sync', stats });
     return outcome;
   }
 
-  /** Send up to `pages` dirty pages (bit cleared first, then the page copied). */
+  /** Send up to `pages` dirty pages from the cursor on (bits cleared first, then the pages copied, a run at a time). */
   #send(pages: number): void {
-    const src = this.#srcWords;
-    const dst = this.#dstWords;
-    const P = this.pageSize;
-    const wordsPerPage = P >>> 2;
-    for (let n = 0; n < pages; n++) {
-      const page = this.ram.takeNext(this.cursor);
-      if (page < 0) break;
-      const at = page * wordsPerPage;
-      dst.set(src.subarray(at, at + wordsPerPage), at);
-      this.cursor = page + 1;
-      this.sentRam += P;
-      this.sentSinceSync += P;
-    }
+    const taken = this.ram.take(this.cursor, pages, (first, count) => {
+      this.memory.send(first, count);
+      this.cursor = first + count;
+    });
+    this.sentRam += taken * this.pageSize;
+    this.sentSinceSync += taken * this.pageSize;
   }
 
   #point(stateSent = 0): TimelinePoint {
@@ -414,7 +448,8 @@ class Run {
     const prev = r.iterationStats[r.iterationStats.indexOf(last) - 1];
     const seconds = Math.max(WINDOW_MS, last.atMs - (prev?.atMs ?? 0)) / 1000;
     const vcpuPages = last.reported[this.cpu.name] ?? 0;
-    const devicePages = this.devices.reduce((n, d) => n + (last.reported[d.name] ?? 0), 0);
+    // Device DMA is what every tracker but the vCPUs' reported: the devices' logs, or the IOMMU's.
+    const devicePages = r.trackers.filter((n) => n !== this.cpu.name).reduce((n, name) => n + (last.reported[name] ?? 0), 0);
     const deviceRate = devicePages * this.pageSize / seconds;
     const vcpuRate = vcpuPages * this.pageSize / seconds;
     const pending = `pending ${MiBps(last.pendingBytes)} vs threshold ${MiBps(this.threshold)}`;
@@ -437,6 +472,7 @@ class Run {
     r.status = failure.code === 'DMALOG_MIGRATION_BLOCKED' ? 'blocked' : 'failed';
     r.failure = failure;
     r.totalTimeMs = round(this.timeMs);
+    this.log.failed(failure);
     r.bytesSent = { ram: this.sentRam, deviceState: 0, total: this.sentRam };
     return r;
   }

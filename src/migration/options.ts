@@ -3,7 +3,7 @@
 // numbers (bytes, ms) or the CLI's unit strings ('512M', '300ms'). A bad field is one
 // DMALOG_BAD_OPTION error whose message starts with the field's path.
 import { z } from 'zod';
-import { parseDuration, parseSeed, parseSize } from '../cli/args.js';
+import { parseDuration, parseLinkSpeed, parseSeed, parseSize } from '../cli/args.js';
 import { SEED_MAX } from '../util/prng.js';
 import { LOW_RAM_LIMIT } from './memory-map.js';
 import type { RecoveryPolicy } from '../coordinator/coordinator.js';
@@ -15,11 +15,24 @@ import { dmaThreadsSchema } from '../dma/pool.js';
 
 const MiB = 1 << 20;
 /**
- * The largest guest: its RAM is viewed as one Uint32Array (fill, DMA engines), and a typed array
- * holds at most 2^32 elements on Node 20. Whether a guest up to this fits the machine's memory is
- * checked per run (footprint.ts).
+ * The largest guest in byte mode: its RAM is viewed as one Uint32Array (fill, DMA engines), and a
+ * typed array holds at most 2^32 elements on Node 20. Whether a guest up to this fits the
+ * machine's memory is checked per run (footprint.ts).
  */
-export const MAX_RAM_BYTES = 2 ** 32 * 4;
+export const MAX_BYTE_RAM_BYTES = 2 ** 32 * 4;
+/**
+ * The largest guest (page-version mode): 2^30 pages of 4 KiB. Page indexes then stay below 2^31,
+ * where the bitmaps' 32-bit word arithmetic holds, and the version arrays below 2^32 elements.
+ */
+export const MAX_RAM_BYTES = 2 ** 42;
+/**
+ * `memory: 'auto'` keeps byte mode up to this guest size and uses page versions above it. Byte
+ * mode holds the guest twice (source and destination) and fills, copies and compares every byte:
+ * at 1 GiB that is ~2.2 GiB resident and about a second of wall time for fill and check alone; past
+ * it those costs, not the migration loop, decide how long a run takes and whether it fits.
+ */
+export const AUTO_BYTES_MAX_RAM = 2 ** 30;
+export type MemoryMode = 'bytes' | 'versions';
 /**
  * The slowest bandwidth and link speed accepted, bytes per second. Below it a pass over even the
  * smallest guest takes minutes of simulated time in thousands of windows, and a stop-and-copy
@@ -55,6 +68,8 @@ function units(parse: (text: string, what: string) => number, min: number, unit 
 }
 const bytes = units((t, w) => Number(parseSize(t, w)), 1);
 const rate = units((t, w) => Number(parseSize(t, w)), MIN_RATE_BYTES, ` bytes/s (${MIN_RATE_BYTES >> 20}M)`);
+// A link speed given as text is in bits per second, as on the command line (`10G` = 10 Gbit/s).
+const linkRate = units(parseLinkSpeed, MIN_RATE_BYTES, ` bytes/s (about ${(MIN_RATE_BYTES * 8 / 1e6).toFixed(1)}M in bits)`);
 const ms = units(parseDuration, 1);
 
 /** Which guest pages a writer dirties, at how many pages per simulated second. */
@@ -99,8 +114,11 @@ export const migrationSchema = z.object({
   /** max-bandwidth in bytes per second (at least MIN_RATE_BYTES). */
   bandwidth: rate.default(128 * MiB),
   downtimeLimit: ms.default(300),
-  /** Link speed for the stop-and-copy phase, bytes per second (default 10 Gbit/s; at least the bandwidth). */
-  linkSpeed: rate.default(1_250_000_000),
+  /**
+   * Link speed for the stop-and-copy phase: a number is bytes per second, text is bits per second
+   * as on the command line (`"10G"` = 10 Gbit/s); default 10 Gbit/s, at least the bandwidth.
+   */
+  linkSpeed: linkRate.default(1_250_000_000),
   autoConverge: z.boolean().default(false),
   enableMigration: z.enum(['auto', 'on']).default('auto'),
   /**
@@ -108,6 +126,12 @@ export const migrationSchema = z.object({
    * HWPT has the capability), on (even when every device could log), off (never).
    */
   iommu: z.enum(['auto', 'on', 'off']).default('auto'),
+  /**
+   * How the host backs guest RAM, which fixes the IOPTEs iommufd maps it with: `small` (4 KiB
+   * pages, THP off) → 4 KiB IOPTEs; `huge` (hugetlbfs or THP) → 2 MiB IOPTEs where a RAM section
+   * is 2 MiB aligned, so IOMMU dirty tracking reports 2 MiB for any write into one (contract §8).
+   */
+  ramBacking: z.enum(['small', 'huge']).default('small'),
   policy: z.enum(['fail', 'restart']).default('fail'),
   maxIterations: z.number().int().positive().default(30),
   /** Cap on simulated time before a forced switchover (checked every window; at most a day). */
@@ -130,6 +154,12 @@ export const migrationSchema = z.object({
   writerThreads: dmaThreadsSchema.optional(),
   /** Refuse a run estimated to need more bytes than this (default: the memory available when it starts). */
   maxMemory: bytes.optional(),
+  /**
+   * How guest memory is simulated: bytes (every page's contents, copied and compared byte for
+   * byte), versions (one write version per page: writers bump it, the copy carries it, the check
+   * compares it), or auto (bytes up to AUTO_BYTES_MAX_RAM, versions above).
+   */
+  memory: z.enum(['bytes', 'versions', 'auto']).default('auto'),
 }).strict();
 
 export type MigrationOptions = z.input<typeof migrationSchema>;
@@ -162,6 +192,7 @@ export interface FilledMigrationOptions {
   autoConverge: boolean;
   enableMigration: 'auto' | 'on';
   iommu: 'auto' | 'on' | 'off';
+  ramBacking: 'small' | 'huge';
   policy: RecoveryPolicy;
   maxIterations: number;
   maxTime: number;
@@ -170,6 +201,8 @@ export interface FilledMigrationOptions {
   dropDirtyBit: boolean;
   writerThreads: number | undefined;
   maxMemory: number | undefined;
+  /** The mode in effect ('auto' resolved by the guest size). */
+  memory: MemoryMode;
 }
 
 /** Per profile: device state size, BAR size and DMA traffic when the options leave them out. */
@@ -211,7 +244,9 @@ export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigr
   if (o.iommu === 'on' && blind >= 0) fail(['iommu'], `'on' needs IOMMU dirty tracking, and the IOMMU of ${devices[blind]!.name} lacks the capability`);
   if (o.ram % o.hostPageSize !== 0) fail(['ram'], `must be a multiple of the page size ${o.hostPageSize}`);
   if (o.ram < 2 * MiB) fail(['ram'], 'must be at least 2M');
-  if (o.ram > MAX_RAM_BYTES) fail(['ram'], `must be at most 16G (got ${o.ram} bytes): guest RAM is one typed array of at most 2^32 32-bit words`);
+  if (o.ram > MAX_RAM_BYTES) fail(['ram'], `must be at most 4T (got ${o.ram} bytes): page indexes stay below 2^30`);
+  const memory: MemoryMode = o.memory === 'auto' ? (o.ram > AUTO_BYTES_MAX_RAM ? 'versions' : 'bytes') : o.memory;
+  if (memory === 'bytes' && o.ram > MAX_BYTE_RAM_BYTES) fail(['ram'], `must be at most 16G with memory 'bytes' (got ${o.ram} bytes): guest RAM is one typed array of at most 2^32 32-bit words; use memory 'versions'`);
   if (o.linkSpeed < o.bandwidth) fail(['linkSpeed'], `${o.linkSpeed} bytes/s is below the bandwidth ${o.bandwidth}: the link cannot carry the pre-copy rate`);
   if (o.maxRamBelow4g % o.hostPageSize !== 0 || o.maxRamBelow4g < 2 * MiB || o.maxRamBelow4g > LOW_RAM_LIMIT) fail(['maxRamBelow4g'], 'must be a page multiple within 2M..3G');
   o.faults.forEach((f, i) => {
@@ -219,5 +254,5 @@ export function fillMigrationOptions(options: MigrationOptions = {}): FilledMigr
     // Pre-copy syncs stop at maxIterations; the final sync comes after them.
     if (f.iteration > o.maxIterations + 1) fail(['faults', i, 'iteration'], `sync ${f.iteration} never happens: a run makes at most maxIterations + 1 = ${o.maxIterations + 1} syncs`);
   });
-  return { ...o, devices, writerThreads: o.writerThreads, maxMemory: o.maxMemory };
+  return { ...o, devices, writerThreads: o.writerThreads, maxMemory: o.maxMemory, memory };
 }

@@ -62,6 +62,8 @@ export interface MigrationResult {
   scenario: {
     ramBytes: number;
     pageSize: number;
+    /** How guest memory was simulated: every byte, or one write version per page. */
+    memory: 'bytes' | 'versions';
     vcpus: number;
     devices: Array<{ name: string; profile: string; logging: boolean; workload: string }>;
     bandwidth: number;
@@ -70,6 +72,8 @@ export interface MigrationResult {
     autoConverge: boolean;
     enableMigration: 'auto' | 'on';
     iommu: 'auto' | 'on' | 'off';
+    /** Guest RAM's host pages: the IOPTE size iommufd maps it with (4 KiB, or 2 MiB where aligned). */
+    ramBacking: 'small' | 'huge';
     policy: 'fail' | 'restart';
   };
   /** How device DMA was tracked: device logging, IOMMU dirty tracking, or all RAM dirty on every sync. */
@@ -100,5 +104,4 @@ export interface MigrationResult {
   faultsNotInjected: Array<{ device: string; iteration: number; kind: 'report-error' | 'tracker-error' }>;
   /** The test-only switch lost this page (IOVA, hex), if it was armed and found one. */
   droppedPage: string | null;
-  wallMs: number;
 }

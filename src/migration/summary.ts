@@ -1,4 +1,5 @@
 // Human-readable text for a migration result: one progress line per sync and the final summary.
+import { formatLinkSpeed } from '../cli/args.js';
 import type { IterationStats, MigrationResult } from './result.js';
 
 const MiB = 1 << 20;
@@ -16,7 +17,7 @@ export function progressLine(s: IterationStats): string {
   const dirty = Object.entries(s.reported).map(([name, pages]) => `${name} ${pages}`).join(', ');
   const recov = s.recoveries.length ? `  recovered: ${s.recoveries.map((x) => `${x.tracker} ${x.errno}→${x.recovery}`).join(', ')}` : '';
   return `sync ${String(s.iteration).padStart(2)} ${s.phase === 'final' ? 'final ' : 'pre   '} t=${seconds(s.atMs).padStart(9)}  sent ${mib(s.sentBytes).padStart(10)}  ` +
-    `pending ${mib(s.pendingBytes)} / ${mib(s.thresholdBytes)}  throttle ${s.throttlePct}%  dirty pages: ${dirty}${recov}`;
+    `pending ${mib(s.pendingBytes)} (switchover at ≤ ${mib(s.thresholdBytes)})  throttle ${s.throttlePct}%  dirty pages: ${dirty}${recov}`;
 }
 
 /** One warning line per requested fault whose sync never came. */
@@ -30,10 +31,10 @@ export function summaryText(r: MigrationResult): string {
   const lines: string[] = [];
   const devices = sc.devices.map((d) => `${d.name} (${d.profile}, ${d.workload})`).join(', ') || 'none';
   lines.push(`seed: ${r.seed}`);
-  lines.push(`guest: ${mib(sc.ramBytes)} RAM, ${sc.vcpus} vCPU writer(s); devices: ${devices}`);
-  lines.push(`link: bandwidth ${mib(sc.bandwidth)}/s, downtime limit ${sc.downtimeLimitMs} ms, auto-converge ${sc.autoConverge ? 'on' : 'off'}, enable-migration=${sc.enableMigration}, iommu=${sc.iommu}, policy ${sc.policy}`);
+  lines.push(`guest: ${mib(sc.ramBytes)} RAM (${sc.memory === 'versions' ? 'page versions' : 'bytes'}), ${sc.vcpus} vCPU writer(s); devices: ${devices}`);
+  lines.push(`link: bandwidth ${mib(sc.bandwidth)}/s, link speed ${formatLinkSpeed(sc.linkSpeed)}, downtime limit ${sc.downtimeLimitMs} ms, auto-converge ${sc.autoConverge ? 'on' : 'off'}, enable-migration=${sc.enableMigration}, iommu=${sc.iommu}, policy ${sc.policy}`);
   if (r.tracking !== 'none') {
-    const how = r.tracking === 'device-logging' ? 'device DMA logging' : r.tracking === 'iommu' ? 'IOMMU dirty tracking (iommufd HWPT)' : 'none for devices: every RAM section dirty on every sync';
+    const how = r.tracking === 'device-logging' ? 'device DMA logging' : r.tracking === 'iommu' ? `IOMMU dirty tracking (iommufd HWPT, RAM mapped at ${sc.ramBacking === 'huge' ? '2 MiB where aligned' : '4 KiB'})` : 'none for devices: every RAM section dirty on every sync';
     lines.push(`tracking: ${how}; trackers ${r.trackers.join(', ')}; ranges ${r.ranges.map((x) => `[${x.iova} +${x.length}]`).join(' ')}`);
   }
   if (r.failure) {
@@ -42,7 +43,7 @@ export function summaryText(r: MigrationResult): string {
     lines.push(...faultWarnings(r));
     return `${lines.join('\n')}\n`;
   }
-  lines.push(`result: completed in ${seconds(r.totalTimeMs)} simulated (${seconds(r.wallMs)} wall), ${r.iterations} syncs, ${r.windows} windows of 100 ms`);
+  lines.push(`result: completed in ${seconds(r.totalTimeMs)} simulated, ${r.iterations} syncs, ${r.windows} windows of 100 ms`);
   lines.push(`downtime: ${seconds(r.downtimeMs)} (limit ${r.scenario.downtimeLimitMs} ms)`);
   const last = r.iterationStats.filter((s) => s.phase === 'precopy').at(-1);
   lines.push(r.converged
@@ -56,7 +57,7 @@ export function summaryText(r: MigrationResult): string {
   if (r.droppedPage) lines.push(`test switch: the vCPU log dropped the dirty bit of page ${r.droppedPage} in the final sync`);
   const c = r.check!;
   lines.push(c.identical
-    ? `memory: identical (${c.pagesCompared} pages compared)`
+    ? `memory: identical (${c.pagesCompared} pages compared${sc.memory === 'versions' ? ' by write version' : ''})`
     : `memory: MISMATCH: ${c.differingPages} of ${c.pagesCompared} pages differ; first: ${c.firstDiffering.map((p) => `page ${p} (RAM offset 0x${(p * sc.pageSize).toString(16)})`).join(', ')}`);
   lines.push(...faultWarnings(r));
   return `${lines.join('\n')}\n`;

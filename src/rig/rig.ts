@@ -109,7 +109,9 @@ class RigImpl implements Rig {
     const { policy, verifyZeroed, logger } = this.#coordinatorOptions;
     this.coordinator = new Coordinator({
       trackers, memory: this.host.memory, allocate: (bytes) => this.host.alloc(bytes),
-      ...(policy !== undefined && { policy }), ...(verifyZeroed !== undefined && { verifyZeroed }), ...(logger !== undefined && { logger }),
+      ...(policy !== undefined && { policy }), ...(verifyZeroed !== undefined && { verifyZeroed }),
+      // The host's logger by default: recovery lines carry the same bound context as the devices'.
+      logger: logger ?? this.host.logger.child({ component: 'coordinator' }),
     });
     return this.coordinator;
   }

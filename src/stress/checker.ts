@@ -8,8 +8,10 @@
 // set ≥ g that covers P. Then:
 //   (a) no lost page: P appears in some set in [c, u]. Set u began after the write was in the
 //       log, and REPORT reads-and-clears, so only a lost update can make P miss all of them.
-//   (b) precision: a page reported in set s has a write W to its granule (at the writing
-//       tracker's granule size) with c_W ≤ s ≤ u_W, or lies in a range recovery marked in s.
+//   (b) precision: a page reported in set s has a write W to its granule with c_W ≤ s ≤ u_W,
+//       or lies in a range recovery marked in s. A write is in every log that watches it, so
+//       "its granule" is each log's: the writing device's, and, when the device is attached to
+//       a HWPT, the IOPTE's (one page, or the 2 MiB block of a huge mapping).
 // Set s is checked once every burst dispatched before it completed has finished, in set order:
 // by then every burst with c ≤ s or g ≤ s is known.
 //
@@ -20,6 +22,7 @@ import assert from 'node:assert/strict';
 import { generatePages, type WorkloadSpec } from '../workload/workload.js';
 import type { BurstResult } from '../dma/types.js';
 import { isPowerOfTwo } from '../util/bits.js';
+import { IOMMU_PAGE_2M } from '../iommufd/abi.js';
 
 export interface PageRange { from: number; to: number }
 
@@ -29,6 +32,12 @@ export interface CheckerConfig {
   granulePages: number[];
   /** Windows in guest pages, partitioning [0, guestPages); set s covers windows[s % K]. */
   windows: PageRange[];
+  /**
+   * IOMMU logs beside the devices' own: which trackers' writes a HWPT log sees too, and the
+   * page ranges its 2 MiB IOPTEs cover (aligned to HUGE_PAGES, each block inside one window).
+   * Its 4 KiB IOPTEs need nothing more: a device's own granule already holds the page.
+   */
+  iommu?: { attached: boolean[]; huge: PageRange[] };
 }
 
 export interface BurstSpec {
@@ -73,12 +82,19 @@ interface Burst extends BurstSpec {
 interface PendingSet { index: number; dispatched: number; report: SetReport }
 
 const EXAMPLES = 5;
+/** Guest pages under one 2 MiB IOPTE. */
+export const HUGE_PAGES = Number(IOMMU_PAGE_2M / 4096n);
 
 export class StressChecker {
   readonly #config: CheckerConfig;
   readonly #windowOf: Int32Array;
   /** Latest set index u of a known write that may still explain a report of the page. */
   readonly #coverUntil: Int32Array;
+  /** Per 2 MiB block: 1 when a HWPT maps it huge. */
+  readonly #hugeBlock: Uint8Array;
+  /** Per 2 MiB block: as #coverUntil, for writes of attached trackers into a huge block. */
+  readonly #hugeCoverUntil: Int32Array;
+  readonly #attached: boolean[];
   /** Latest set that reported the page. */
   readonly #lastSeen: Int32Array;
   /** Set index a page was last counted lost in (one count per page and set). */
@@ -105,6 +121,17 @@ export class StressChecker {
       for (const w of config.windows) assert.ok(w.from % g === 0 && (w.to % g === 0 || w.to === n), 'windows are aligned to every granule');
     }
     this.#coverUntil = new Int32Array(n).fill(-1);
+    const blocks = Math.ceil(n / HUGE_PAGES);
+    this.#hugeBlock = new Uint8Array(blocks);
+    this.#hugeCoverUntil = new Int32Array(blocks).fill(-1);
+    this.#attached = config.iommu?.attached ?? [];
+    for (const r of config.iommu?.huge ?? []) {
+      assert.ok(r.from % HUGE_PAGES === 0 && r.to % HUGE_PAGES === 0 && r.to <= n, 'huge mappings are whole 2 MiB blocks of the guest');
+      for (let b = r.from / HUGE_PAGES; b < r.to / HUGE_PAGES; b++) {
+        assert.ok(this.#windowOf[b * HUGE_PAGES] === this.#windowOf[(b + 1) * HUGE_PAGES - 1], 'a huge block lies inside one window');
+        this.#hugeBlock[b] = 1;
+      }
+    }
     this.#lastSeen = new Int32Array(n).fill(-1);
     this.#lostIn = new Int32Array(n).fill(-1);
   }
@@ -181,11 +208,14 @@ export class StressChecker {
       const g = b.result!.setsBegunAtEnd;
       const gp = this.#config.granulePages[b.tracker]!;
       const pages = b.pages!;
+      const attached = this.#attached[b.tracker] === true;
       for (let i = 0; i < b.result!.attempted; i++) {
         const first = pages[i]! - (pages[i]! % gp);
         const u = this.#firstCover(g, windowOf[first]!);
         const end = Math.min(first + gp, this.#config.guestPages);
         for (let q = first; q < end; q++) if (coverUntil[q]! < u) coverUntil[q] = u;
+        const block = (pages[i]! / HUGE_PAGES) | 0;
+        if (attached && this.#hugeBlock[block] === 1 && this.#hugeCoverUntil[block]! < u) this.#hugeCoverUntil[block] = u;
       }
       b.applied = true;
       if (b.lossChecked) this.#retained--;
@@ -193,8 +223,11 @@ export class StressChecker {
     });
     // (b) precision, then record what the set showed.
     const seen = this.#lastSeen;
+    const hugeBlock = this.#hugeBlock;
+    const hugeCoverUntil = this.#hugeCoverUntil;
     for (const page of report.pages) {
-      if (coverUntil[page]! < s) {
+      const block = (page / HUGE_PAGES) | 0;
+      if (coverUntil[page]! < s && !(hugeBlock[block] === 1 && hugeCoverUntil[block]! >= s)) {
         if (report.marked.some((r) => page >= r.from && page < r.to)) this.totals.markedOnly++;
         else {
           this.totals.imprecise++;

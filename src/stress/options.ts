@@ -24,6 +24,11 @@ export interface StressOptions {
   /** Devices (default 4), profiles cycling through `profiles`. */
   trackers?: number;
   profiles?: StressProfile[];
+  /**
+   * IOMMU trackers (default 0): HWPTs with dirty tracking over the guest (4 KiB and 2 MiB
+   * mappings), device t attached to HWPT t mod N, each HWPT one more tracker in every report set.
+   */
+  iommuTrackers?: number;
   /** DMA queues per device, each one burst in flight at a time (default 2). */
   queues?: number;
   /** Stop after this many report sets... */
@@ -57,6 +62,7 @@ export interface StressOptions {
 export interface FilledStressOptions {
   trackers: number;
   profiles: StressProfile[];
+  iommuTrackers: number;
   queues: number;
   reportSets: number | null;
   seconds: number | null;
@@ -75,7 +81,7 @@ export interface FilledStressOptions {
   progressIntervalMs: number;
 }
 
-export const STRESS_DEFAULTS = { trackers: 4, queues: 2, seconds: 10, guestPages: 16384, burstWrites: 4096, writesPerSet: 8192, windows: 2 } as const;
+export const STRESS_DEFAULTS = { trackers: 4, iommuTrackers: 0, queues: 2, seconds: 10, guestPages: 16384, burstWrites: 4096, writesPerSet: 8192, windows: 2 } as const;
 /** Largest granule a stress tracker may pick, in pages: windows are aligned to it. */
 export const MAX_GRANULE_PAGES = 4;
 
@@ -86,6 +92,7 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min
 export const stressSchema = z.strictObject({
   trackers: int(1, 64).default(STRESS_DEFAULTS.trackers),
   profiles: z.array(z.enum(STRESS_PROFILES)).min(1).optional(),
+  iommuTrackers: int(0, 64).default(STRESS_DEFAULTS.iommuTrackers),
   queues: int(1, 64).default(STRESS_DEFAULTS.queues),
   reportSets: int(1).optional(),
   seconds: z.number().positive().max(Number.MAX_SAFE_INTEGER).optional(),
@@ -107,6 +114,7 @@ export const stressSchema = z.strictObject({
 export function fillStressOptions(options: StressOptions): FilledStressOptions {
   const o = parseOptions(stressSchema, options);
   if (o.reportSets !== undefined && o.seconds !== undefined) badOption(['reportSets'], 'excludes seconds');
+  if (o.iommuTrackers > o.trackers) badOption(['iommuTrackers'], `must be at most trackers (${o.trackers}): every HWPT has a device attached`);
   const unit = o.windows * MAX_GRANULE_PAGES;
   if (o.guestPages % unit !== 0) badOption(['guestPages'], `must be a multiple of ${unit} (windows × ${MAX_GRANULE_PAGES})`);
   if (o.workload === 'shared-words' && o.guestPages < o.trackers) badOption(['guestPages'], 'shared-words needs at least one page per tracker');

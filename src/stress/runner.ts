@@ -14,9 +14,13 @@ import type { Errno } from '../uapi/errno.js';
 import { createPrng, type Prng } from '../util/prng.js';
 import type { WorkloadSpec } from '../workload/workload.js';
 import { StressChecker, type CheckerTotals, type PageRange } from './checker.js';
+import { StressRecorder, type StressHistory } from './history.js';
+import type { LatencySummary } from '../util/percentile.js';
 import { MAX_GRANULE_PAGES, fillStressOptions, type FilledStressOptions, type StressFaultKind, type StressOptions, type StressProgress } from './options.js';
 import { ceilDiv } from '../util/bits.js';
 import { createRig, type Rig } from '../rig/rig.js';
+import type { BurstResult, LogTarget } from '../dma/types.js';
+import { iommuTrackers, stressIommuMappings, type StressIommu } from './iommu.js';
 
 const PAGE = 4096n;
 /** Guest memory sits above 4 GiB in IOVA space, as a VM's high RAM would. */
@@ -27,8 +31,17 @@ export interface StressReport {
   seed: bigint;
   options: Omit<FilledStressOptions, 'onProgress' | 'seed'>;
   devices: Array<{ name: string; profile: string; pageSize: number }>;
+  /** The IOMMU trackers (--iommu-trackers): HWPTs, the devices attached to each, the guest's IOPTEs. */
+  iommu: {
+    trackers: Array<{ name: string; hwptId: number; devices: string[] }>;
+    hugePages: number;
+    smallPages: number;
+    /** Log bits the bursts marked in HWPT logs (one per write: each write meets one IOPTE). */
+    granulesMarked: number;
+  };
   writes: number;
   writesAttempted: number;
+  /** Log bits the bursts marked, every log summed (the devices' own and the HWPTs'). */
   granulesMarked: number;
   bursts: number;
   staleBursts: number;
@@ -45,6 +58,10 @@ export interface StressReport {
   writesPerSecond: number;
   setsPerSecond: number;
   checker: CheckerTotals;
+  /** Wall time of each completed report set as the runner waited for it (REPORTs issued to last mark); null when none completed. */
+  reportSetLatency: LatencySummary | null;
+  /** Latency histogram, per-device throughput over time, faults and recoveries (the HTML report's charts). */
+  history: StressHistory;
   /** Every invariant held. */
   ok: boolean;
 }
@@ -104,8 +121,8 @@ function drawFault(prng: Prng, rate: number, kinds: StressFaultKind[]): Fault | 
 /**
  * A stress run, step by step:
  *
- *   planStress (what the seed fixes) → buildRig (host, pool, coordinator) → probeAndStart (every
- *   device PROBEd and STARTed over the guest) → startLanes (DMA lanes, o.queues per device) →
+ *   planStress (what the seed fixes) → buildRig (host, pool, IOMMU trackers, coordinator) →
+ *   probeAndStart (every tracker PROBEd and STARTed over the guest) → startLanes (DMA lanes, o.queues per device) →
  *   runSets (runSet after runSet until the budget is spent or a set stops the run) →
  *   stopAndCheck (lanes drained, the checker's verdict, STOP) → summarise (the report).
  *
@@ -115,8 +132,8 @@ export async function runStress(options: StressOptions): Promise<StressReport> {
   const o = fillStressOptions(options);
   const plan = planStress(o);
   const rig = await buildRig(o, plan);
-  const dma = new DmaTraffic();
-  const tally = newTally();
+  const dma = new DmaTraffic(plan.devices.length);
+  const tally = newTally(plan.devices.length);
   const started = performance.now();
   let progress: Progress | null = null;
   try {
@@ -143,6 +160,8 @@ export interface StressPlan {
   guestBytes: bigint;
   /** The guest's memory, written by every lane. */
   guest: SharedArrayBuffer;
+  /** The IOMMU trackers' layout; filled in when the rig makes them. */
+  iommu: StressIommu;
 }
 
 export function planStress(o: FilledStressOptions): StressPlan {
@@ -157,7 +176,14 @@ export function planStress(o: FilledStressOptions): StressPlan {
     devices: stressDevices(o),
     guestBytes,
     guest: new SharedArrayBuffer(Number(guestBytes)),
+    iommu: planIommu(o),
   };
+}
+
+/** The IOPTEs over the guest (only with IOMMU trackers); the HWPTs come with the rig. */
+function planIommu(o: FilledStressOptions): StressIommu {
+  const mappings = o.iommuTrackers > 0 ? stressIommuMappings(o.guestPages, stressWindows(o.guestPages, o.windows)) : [];
+  return { mappings, hwptOf: [], trackers: [] };
 }
 
 /** The host with the run's devices, the DMA pool, and a coordinator that checks every bitmap starts zeroed. */
@@ -166,6 +192,7 @@ function buildRig(o: FilledStressOptions, plan: StressPlan): Promise<Rig> {
     host: { userMemoryBytes: 1 << 20, devices: plan.devices, contract: o.contract },
     dma: { threads: o.threads },
     coordinator: { policy: o.policy, verifyZeroed: true },
+    extraTrackers: iommuTrackers(o.iommuTrackers, GUEST_IOVA, plan.iommu.mappings, plan.iommu),
   });
 }
 
@@ -182,11 +209,19 @@ interface Tracking {
 async function probeAndStart(o: FilledStressOptions, plan: StressPlan, coordinator: Coordinator): Promise<Tracking> {
   checkProbed(await coordinator.probeAll());
   const pageSizes = await coordinator.startAll({ ranges: [{ iova: GUEST_IOVA, length: plan.guestBytes }], pageSize: PAGE });
-  const granulePages = checkedGranulePages(pageSizes);
+  checkedGranulePages(pageSizes);
+  // The checker's trackers are the devices, in device order; the IOMMU trackers' granules are their IOPTEs.
+  const granulePages = plan.devices.map((d) => Number(pageSizes.get(d.name)! / PAGE));
   const windows = stressWindows(o.guestPages, o.windows);
-  const checker = new StressChecker({ guestPages: o.guestPages, granulePages, windows });
+  const checker = new StressChecker({ guestPages: o.guestPages, granulePages, windows, iommu: checkerIommu(plan) });
   const bitmap = coordinator.createBitmap({ length: BigInt(windows[0]!.to - windows[0]!.from) * PAGE, pageSize: PAGE });
   return { granulePages, windows, checker, bitmap };
+}
+
+/** What the checker knows of the IOMMU logs: whose writes they see, where they log 2 MiB granules. */
+function checkerIommu({ iommu, devices }: StressPlan): { attached: boolean[]; huge: PageRange[] } | undefined {
+  if (iommu.trackers.length === 0) return undefined;
+  return { attached: devices.map((_, t) => iommu.hwptOf[t] !== null && iommu.hwptOf[t] !== undefined), huge: iommu.mappings.filter((m) => m.huge) };
 }
 
 /** The DMA side of a run: what the lanes wrote, and how the report-set loop waits on them. */
@@ -194,8 +229,11 @@ class DmaTraffic {
   writes = 0;
   writesAttempted = 0;
   granulesMarked = 0;
+  iommuGranulesMarked = 0;
   staleBursts = 0;
   writesSinceSet = 0;
+  /** Writes logged per device. */
+  readonly writesByDevice: number[];
   /** Lanes with a burst in flight: pacing waits for writes only while some lane can write. */
   busyLanes = 0;
   /** Devices the coordinator retired: their DMA ends with them. */
@@ -205,6 +243,10 @@ class DmaTraffic {
   readonly burstDone = new Signal();
   readonly setDone = new Signal();
   readonly lanes: Array<Promise<void>> = [];
+
+  constructor(devices: number) {
+    this.writesByDevice = new Array<number>(devices).fill(0);
+  }
 
   /** Stop every lane and wait for their bursts; idempotent. */
   async stop(): Promise<void> {
@@ -222,10 +264,11 @@ interface SetsTally {
   zeroingViolations: number;
   stoppedBy: StressReport['stoppedBy'];
   injected: Record<StressFaultKind, number>;
+  recorder: StressRecorder;
 }
 
-function newTally(): SetsTally {
-  return { sets: 0, pagesReported: 0, zeroingViolations: 0, stoppedBy: null, injected: { 'report-error': 0, 'tracker-error': 0, 'slow-report': 0, 'die-in-report': 0 } };
+function newTally(devices: number): SetsTally {
+  return { sets: 0, pagesReported: 0, zeroingViolations: 0, stoppedBy: null, injected: { 'report-error': 0, 'tracker-error': 0, 'slow-report': 0, 'die-in-report': 0 }, recorder: new StressRecorder(devices) };
 }
 
 /** Everything the steps after probeAndStart share. */
@@ -259,7 +302,7 @@ async function lane(run: StressRun, t: number, q: number): Promise<void> {
   const workload: WorkloadSpec = { kind: o.workload, pageBase: 0, pageCount: o.guestPages, writer: t, writers: o.trackers, stream: t * o.queues + q };
   let burstId = 0;
   while (!dma.stopping) {
-    const target = device.burstTarget();
+    const target = ownLogged(device.burstTarget());
     if (target === null) {
       if (dma.retired.has(t) || device.dead) return; // a retired device's DMA ends with it
       await Promise.race([dma.setDone.wait(), dma.burstDone.wait()]);
@@ -271,13 +314,30 @@ async function lane(run: StressRun, t: number, q: number): Promise<void> {
     const result = await run.pool.run({ guest: plan.guest, guestIova: GUEST_IOVA, logs: target.logs, control: target.control, workload, seed: plan.workloadSeed, burstId: spec.burstId, count: spec.count })
       .finally(() => { dma.busyLanes--; });
     dma.writes += result.logged;
+    dma.writesByDevice[t]! += result.logged;
     dma.writesAttempted += result.attempted;
-    for (const g of result.granules) dma.granulesMarked += g;
+    countGranules(dma, target.logs, result);
     if (result.stale) dma.staleBursts++;
     dma.writesSinceSet += result.logged;
     checker.burstDone(id, result);
     dma.burstDone.notify();
   }
+}
+
+/**
+ * A stress device writes only while its own log runs (between a restart's STOP and START, and
+ * once retired, it waits or ends): the HWPT log it is attached to sees those writes too.
+ */
+function ownLogged<T extends { logs: LogTarget[] }>(target: T | null): T | null {
+  return target !== null && target.logs.some((l) => l.kind === 'log') ? target : null;
+}
+
+/** Log bits a burst marked, every log summed, and the HWPT logs' on their own. */
+function countGranules(dma: DmaTraffic, logs: readonly LogTarget[], result: BurstResult): void {
+  result.granules.forEach((g, k) => {
+    dma.granulesMarked += g;
+    if (logs[k]!.kind === 'hwpt') dma.iommuGranulesMarked += g;
+  });
 }
 
 interface Progress {
@@ -321,11 +381,14 @@ async function runSets(run: StressRun): Promise<void> {
 async function runSet(run: StressRun): Promise<boolean> {
   const { o, plan, coordinator, tally, dma, tracking: { windows, bitmap, checker } } = run;
   const index = tally.sets;
-  for (const device of run.rig.devices) {
+  const { recorder } = tally;
+  const now = () => performance.now() - run.started;
+  for (const [t, device] of run.rig.devices.entries()) {
     const fault = drawFault(plan.faultPrng, o.faultRate, plan.faultKinds);
     if (fault === null || device.dead) continue;
     await device.injectFault(fault);
     tally.injected[fault.kind as StressFaultKind]++;
+    recorder.event({ atMs: now(), set: index, device: plan.devices[t]!.name, type: 'fault', kind: fault.kind as StressFaultKind, errno: null });
   }
   const window = windows[index % windows.length]!;
   const reportWindow: ReportWindow = { iova: GUEST_IOVA + BigInt(window.from) * PAGE, length: BigInt(window.to - window.from) * PAGE, pageSize: PAGE };
@@ -334,20 +397,24 @@ async function runSet(run: StressRun): Promise<boolean> {
   const cells = run.rig.cells;
   Atomics.store(cells, CONTROL_SETS_BEGUN, index + 1);
   let outcome;
+  const issued = performance.now();
   try {
     outcome = await coordinator.reportSet(reportWindow, bitmap);
   } catch (error) {
     if (error instanceof DmalogError && error.code === 'DMALOG_ZEROING_RULE') {
       tally.zeroingViolations++;
       tally.stoppedBy = { set: index, errno: 'DMALOG_ZEROING_RULE', tracker: null };
+      recorder.event({ atMs: now(), set: index, device: 'all', type: 'stop', kind: 'stopped', errno: 'DMALOG_ZEROING_RULE' });
       return false;
     }
     if (error instanceof ReportSetError) {
       tally.stoppedBy = { set: index, errno: error.errno, tracker: error.tracker };
+      recorder.event({ atMs: now(), set: index, device: error.tracker, type: 'stop', kind: 'stopped', errno: error.errno });
       return false;
     }
     throw error;
   }
+  recorder.latency(performance.now() - issued);
   Atomics.store(cells, CONTROL_SETS_COMPLETED, index + 1);
   const pages: number[] = [];
   tally.pagesReported += bitmap.consume((bit) => pages.push(window.from + bit));
@@ -357,7 +424,18 @@ async function runSet(run: StressRun): Promise<boolean> {
     to: Number(ceilDiv(r.iova + r.length - GUEST_IOVA, PAGE)),
   })));
   checker.setDone(index, { pages: Int32Array.from(pages), marked });
-  outcome.outcomes.forEach((x, t) => { if (x.recovery === 'retired') dma.retired.add(t); });
+  // Outcomes are in the coordinator's order: the IOMMU trackers (never retired: no faults) first.
+  const firstDevice = run.rig.extraTrackers.length;
+  outcome.outcomes.forEach((x, i) => {
+    const t = i - firstDevice;
+    if (t < 0) return;
+    // A retired tracker stays 'retired' in every later set: its event is the set that retired it.
+    if (x.errno !== null || (x.recovery === 'retired' && !dma.retired.has(t))) {
+      recorder.event({ atMs: now(), set: index, device: plan.devices[t]!.name, type: 'recovery', kind: x.recovery, errno: x.errno });
+    }
+    if (x.recovery === 'retired') dma.retired.add(t);
+  });
+  recorder.sample(now(), dma.writesByDevice);
   return true;
 }
 
@@ -387,6 +465,7 @@ function summarise(run: StressRun, { totals, elapsedMs }: Checked): StressReport
     seed: o.seed,
     options: shown,
     devices: plan.devices.map((d, i) => ({ name: d.name, profile: d.profile, pageSize: tracking.granulePages[i]! * Number(PAGE) })),
+    iommu: iommuSummary(plan.iommu, dma),
     writes: dma.writes,
     writesAttempted: dma.writesAttempted,
     granulesMarked: dma.granulesMarked,
@@ -410,8 +489,15 @@ function summarise(run: StressRun, { totals, elapsedMs }: Checked): StressReport
     writesPerSecond: dma.writes / (elapsedMs / 1000),
     setsPerSecond: tally.sets / (elapsedMs / 1000),
     checker: totals,
+    reportSetLatency: tally.recorder.summary(),
+    history: tally.recorder.history(elapsedMs, dma.writesByDevice),
     ok: totals.lost === 0 && totals.imprecise === 0 && tally.zeroingViolations === 0,
   };
+}
+
+function iommuSummary(iommu: StressIommu, dma: DmaTraffic): StressReport['iommu'] {
+  const pages = (huge: boolean) => iommu.mappings.filter((m) => m.huge === huge).reduce((n, m) => n + m.to - m.from, 0);
+  return { trackers: iommu.trackers, hugePages: pages(true), smallPages: pages(false), granulesMarked: dma.iommuGranulesMarked };
 }
 
 function faultTotal(injected: Record<StressFaultKind, number>): number {

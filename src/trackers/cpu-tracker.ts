@@ -21,6 +21,7 @@ export interface CpuTrackerOptions {
 /** Test-only: which dirty page to lose on its way to the bitmap. */
 export type DropFilter = (pageIova: bigint) => boolean;
 
+/** The vCPUs' dirty log (KVM's, at the host page size) as a tracker a coordinator reports from. */
 export class CpuDirtyTracker implements DirtyTracker {
   readonly kind = 'cpu' as const;
   readonly name: string;

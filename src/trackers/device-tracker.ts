@@ -28,6 +28,11 @@ import type { DirtyTracker } from './tracker.js';
 export interface StartLogging { pageSize: bigint | number; ranges: Array<{ iova: bigint | number; length: bigint | number }> }
 export interface ReportDirty { iova: bigint | number; length: bigint | number; pageSize: bigint | number; bitmap: number }
 
+/**
+ * One device's typed layer (`host.device(name)`): PROBE, START, REPORT and STOP built as the raw
+ * structs and sent through the same ioctl path and checks, DMA on the device's behalf, fault
+ * injection, and the log generation DMA engines on a pool check before they mark its log.
+ */
 export class DeviceTracker implements DirtyTracker {
   readonly kind = 'device' as const;
   readonly #host: Host;

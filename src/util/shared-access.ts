@@ -35,6 +35,10 @@ export class SharedAccess {
     return Atomics.exchange(a, i, v);
   }
 
+  add32(a: Int32Array, i: number, v: number): number {
+    return Atomics.add(a, i, v);
+  }
+
   atomicLoad32(a: Int32Array, i: number): number {
     return Atomics.load(a, i);
   }
@@ -60,10 +64,6 @@ export class SharedAccess {
     a.fill(v);
   }
 
-  /** Plain write of a[i] on a Uint32Array (guest memory, as the DMA engine stores data). */
-  storeU32(a: Uint32Array, i: number, v: number): void {
-    a[i] = v;
-  }
 }
 
 export const DIRECT_ACCESS = new SharedAccess();

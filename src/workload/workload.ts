@@ -50,8 +50,10 @@ export function checkWorkload(spec: WorkloadSpec): void {
  * The pages burst `burst` of `spec.stream` writes, in order, into `out` (allocated if absent or
  * too small; the first `count` entries are the result). They depend on `count` (a ring burst
  * starts at burst × count): a burst stopped after n writes wrote the first n of its full count.
+ * `ringAt`, when given, is how many pages the stream wrote before this burst: a ring burst then
+ * starts there instead, so bursts of different counts continue one another.
  */
-export function generatePages(spec: WorkloadSpec, seed: bigint | number, burst: number, count: number, out?: Int32Array): Int32Array {
+export function generatePages(spec: WorkloadSpec, seed: bigint | number, burst: number, count: number, out?: Int32Array, ringAt?: number): Int32Array {
   const pages = out && out.length >= count ? out : new Int32Array(count);
   const { pageBase, pageCount } = spec;
   const prng = createPrng(mix(seed, K_STREAM, spec.stream, burst));
@@ -72,7 +74,7 @@ export function generatePages(spec: WorkloadSpec, seed: bigint | number, burst: 
     case 'ring': {
       // Each stream walks the ring from its own start; burst k continues where burst k-1 stopped.
       const start = draw(createPrng(mix(seed, K_STREAM, spec.stream, -1)), pageCount);
-      const at = Number((BigInt(start) + BigInt(burst) * BigInt(count)) % BigInt(pageCount));
+      const at = Number((BigInt(start) + (ringAt === undefined ? BigInt(burst) * BigInt(count) : BigInt(ringAt))) % BigInt(pageCount));
       for (let i = 0; i < count; i++) pages[i] = pageBase + ((at + i) % pageCount);
       break;
     }

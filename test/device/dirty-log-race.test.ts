@@ -2,13 +2,12 @@
 // REPORTing random windows; every write must turn up in some REPORT (none lost, none invented).
 // The log is large enough for two summary levels, so the set-going-up / clear-going-down
 // protocol between writers and the reader is exercised at every level.
-import { Worker } from 'node:worker_threads';
 import test from 'ava';
 import { IovaBitmap } from '../../src/bitmap/iova-bitmap.js';
-import { popcount32 } from '../../src/util/bits.js';
 import { DirtyLog, planLog, summaryLevelWords } from '../../src/device/dirty-log.js';
 import { ok } from '../../src/util/result.js';
 import type { RaceWriterData } from '../fixtures/log-race-writer.js';
+import { compareSeen, readWhileWriting } from '../helpers/race.js';
 
 const WRITER = new URL('../fixtures/log-race-writer.js', import.meta.url);
 const T = 4096n;
@@ -31,36 +30,14 @@ test('writes racing with REPORTs are each reported once logged, across two summa
   };
 
   const parts = 2;
-  const workers = Array.from({ length: parts }, (_, part) => new Worker(WRITER, {
-    workerData: { descriptor: planned, shadow, baseIova: Number(BASE), granules: GRANULES, writes: 50_000, part, parts } satisfies RaceWriterData,
-  }));
-  t.teardown(() => Promise.all(workers.map((w) => w.terminate())));
-  let running = parts;
-  const finished = Promise.all(workers.map((w) => new Promise((resolve, reject) => {
-    w.once('message', () => { running--; resolve(null); });
-    w.once('error', reject);
-  })));
-  let x = 5;
-  let reports = 0;
-  while (running > 0) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    const g0 = x % GRANULES;
-    report(g0, 1 + ((x >>> 3) % Math.min(GRANULES - g0, 1 << (x & 15))));
-    reports++;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await finished;
+  const reports = await readWhileWriting(t, WRITER, parts,
+    (part) => ({ descriptor: planned, shadow, baseIova: Number(BASE), granules: GRANULES, writes: 50_000, part, parts } satisfies RaceWriterData), 5, (x) => {
+      const g0 = x % GRANULES;
+      report(g0, 1 + ((x >>> 3) % Math.min(GRANULES - g0, 1 << (x & 15))));
+    });
   report(0, GRANULES); // everything still logged
 
-  const written = new Uint32Array(shadow);
-  let lost = 0;
-  let invented = 0;
-  let total = 0;
-  for (let i = 0; i < written.length; i++) {
-    lost += popcount32(written[i]! & ~seen[i]!);
-    invented += popcount32(seen[i]! & ~written[i]!);
-    total += popcount32(written[i]!);
-  }
+  const { lost, invented, total } = compareSeen(new Uint32Array(shadow), seen);
   t.is(total, 100_000);
   t.is(lost, 0);
   t.is(invented, 0);

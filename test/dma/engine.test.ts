@@ -66,6 +66,23 @@ test('a burst stores each page\'s stamp in guest memory and marks exactly its pa
   }
 });
 
+test('layout versions: a burst adds one to the version of each page it writes (repeats count) and marks the same granules', (t) => {
+  const tk = task({ guest: new SharedArrayBuffer(GUEST_PAGES * 4), layout: 'versions' });
+  const before = new Uint32Array(tk.guest);
+  before[3] = 0xffffffff; // a version wraps like any u32
+  const pages = [...generatePages(workload, 11n, 5, 300)];
+  const r = runBurst(tk);
+  t.like(r, { attempted: 300, logged: 300, stale: false });
+  const expected = new Uint32Array(GUEST_PAGES);
+  expected[3] = 0xffffffff;
+  for (const p of pages) expected[p] = (expected[p]! + 1) >>> 0;
+  t.deepEqual(new Uint32Array(tk.guest), expected);
+  t.deepEqual(dirtyGranules(firstLog(tk)), [...new Set(pages.map((p) => Number(GUEST_IOVA / PAGE) + p))].sort((a, b) => a - b));
+  // One version per page: a workload past the versions is refused like one past the bytes.
+  t.throws(() => runBurst(task({ guest: new SharedArrayBuffer(GUEST_PAGES * 2), layout: 'versions' })), { instanceOf: DmalogError });
+  t.throws(() => runBurst(task({ layout: 'pages' as 'bytes' })), { instanceOf: DmalogError });
+});
+
 test('writes outside the tracked ranges store data but mark nothing', (t) => {
   const half = BigInt(GUEST_PAGES / 2) * PAGE;
   const tk = task({ logs: only(log(PAGE, [{ iova: GUEST_IOVA, length: half }])) });

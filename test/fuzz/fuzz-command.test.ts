@@ -1,5 +1,8 @@
 // `dmalog fuzz` as a user runs it: seed first, counts, exit codes, and the replay line.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { formatReport, replayCommand } from '../../src/cli/commands/fuzz.js';
@@ -88,7 +91,7 @@ test('fuzz --help exits 0', async (t) => {
 
 test('a failed run prints the command that replays it up to and including the failing call', (t) => {
   const report: FuzzReport = {
-    seed: '42', calls: 1234, lanes: 6, iommuLanes: 2, counts: { ok: 1, EINVAL: 1233 }, byProfile: {}, byIommu: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
+    seed: '42', calls: 1234, lanes: 6, iommuLanes: 2, counts: { ok: 1, EINVAL: 1233 }, byProfile: {}, byIommu: {}, byState: {}, dma: {}, stateChanges: 0, verifies: 0, rounds: 0,
     rssBaselineBytes: 0, rssPeakDeltaBytes: 0, elapsedMs: 1,
     failure: { code: 'DMALOG_FUZZ_FAILURE', kind: 'canary', detail: 'x', callIndex: 1233, lane: 3, profile: 'mlx5', call: null },
   };
@@ -96,4 +99,21 @@ test('a failed run prints the command that replays it up to and including the fa
   t.true(formatReport(report).includes(`replay: ${replayCommand(report)}\n`));
   // A run with other than the default iommufd lanes replays only with the same number.
   t.is(replayCommand({ ...report, iommuLanes: 0 }), 'dmalog fuzz --seed 42 --calls 1234 --iommu-lanes 0');
+});
+
+test('fuzz --report FILE writes the HTML heatmap report; a bad path exits 2 before any call', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dmalog-fuzz-report-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'fuzz.html');
+  const { code, stdout, stderr } = await dmalog('fuzz', '--calls', '400', '--seed', '5', '--report', file);
+  t.is(code, 0, stderr);
+  t.true(stdout.includes(`report: ${file}\n`));
+  const html = readFileSync(file, 'utf8');
+  t.regex(html, /<svg id="chart-outcomes"/);
+  t.regex(html, /id="banner" class="banner banner-ok"/);
+  const bad = await dmalog('fuzz', '--calls', '400', '--report', dir);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--report .*not a regular file/);
+  t.false(bad.stderr.includes('dmalog fuzz: seed'), 'refused before the run began');
+  t.regex((await dmalog('fuzz', '--help')).stdout, /--report FILE\n.*\n.*\(default: none/);
 });

@@ -128,6 +128,56 @@ both('a mapping added after attach is marked too; unmap takes its bits; detach s
   t.deepEqual(await iommufd.mappings(ioas), [{ iova: 0n, length: 16n * PAGE, huge: false }]);
 });
 
+/** Device `name` attached to a dirty-tracking HWPT (tracking on) over an IOAS mapping each [first page, pages) at 4 KiB. */
+async function trackedThrough(t: ExecutionContext, transport: TransportKind, name: string, maps: Array<[bigint, bigint]>) {
+  const host = await hostOn(t, transport);
+  const iommufd = await host.openIommufd();
+  const fd = host.open(name);
+  const ioas = await iommufd.allocIoas();
+  for (const [first, pages] of maps) await iommufd.map(ioas, first * PAGE, pages * PAGE);
+  const dev = await iommufd.bind(fd);
+  const hwpt = await iommufd.allocHwpt(dev, ioas, { dirtyTracking: true });
+  await iommufd.attach(dev, hwpt);
+  await iommufd.setDirtyTracking(hwpt, true);
+  return { host, iommufd, fd, ioas, hwpt };
+}
+
+both('host.dmaWrite by a device attached to a HWPT, to IOVA not all mapped in its IOAS: an IOMMU fault, EFAULT, logged nowhere', async (t, transport) => {
+  const { host, iommufd, fd, hwpt } = await trackedThrough(t, transport, 'mlx', [[0n, 16n], [32n, 16n]]);
+  const device = host.device('mlx');
+  // The device's own log covers the hole too: a faulting write must not reach it either.
+  await device.startLogging({ pageSize: PAGE, ranges: [{ iova: 0n, length: 64n * PAGE }] });
+  t.is(await errnoOf(host.dmaWrite(fd, 20n * PAGE, 1n)), 'EFAULT', 'in the hole between the mappings');
+  t.is(await errnoOf(host.dmaWrite(fd, 15n * PAGE, 2n * PAGE)), 'EFAULT', 'runs off the end of a mapping');
+  t.is(await errnoOf(host.dmaWrite(fd, 48n * PAGE, PAGE)), 'EFAULT', 'past the last mapping');
+  t.is(await errnoOf(host.dmaRead(fd, 20n * PAGE, 1n)), 'EFAULT', 'a read faults alike');
+  const window = { iova: 0n, length: 64n * PAGE, pageSize: PAGE, bitmap: BITMAP_AT };
+  const hwptBits = () => iommufd.getDirtyBitmap({ hwptId: hwpt, ...window, noClear: true });
+  t.is(await hwptBits(), 0, 'the HWPT log has none of them');
+  t.is(await device.report(window), 0, 'nor has the device log');
+  await host.dmaWrite(fd, 33n * PAGE, 1n); // mapped: both logs
+  await host.dmaRead(fd, 0n, 16n * PAGE);
+  t.is(await hwptBits(), 1);
+  t.deepEqual(setBits(host.memory, BITMAP_AT, 64), [33]);
+  host.zero(BITMAP_AT, 8);
+  t.is(await device.report(window), 1);
+  t.deepEqual(setBits(host.memory, BITMAP_AT, 64), [33]);
+});
+
+both('host.dmaWrite racing an unmap: a write issued after the unmap faults (EFAULT); one issued before it is in the HWPT log until the unmap takes it', async (t, transport) => {
+  const { host, iommufd, fd, ioas, hwpt } = await trackedThrough(t, transport, 'none', [[0n, 16n], [16n, 16n]]);
+  // Issued together: the iommufd takes them in call order, so the first write lands before the
+  // unmap, the second after it, whatever the thread hop.
+  const [before, unmapped, after, other] = await Promise.allSettled([
+    host.dmaWrite(fd, 3n * PAGE, 1n), iommufd.unmap(ioas, 0n, 16n * PAGE), host.dmaWrite(fd, 4n * PAGE, 1n), host.dmaWrite(fd, 17n * PAGE, 1n)]);
+  t.is(before.status, 'fulfilled');
+  t.is(unmapped.status, 'fulfilled');
+  t.is(after.status === 'rejected' ? (after.reason as { errno?: string }).errno : 'resolved', 'EFAULT');
+  t.is(other.status, 'fulfilled');
+  t.is(await iommufd.getDirtyBitmap({ hwptId: hwpt, iova: 0n, length: 32n * PAGE, pageSize: PAGE, bitmap: BITMAP_AT }), 1, 'the unmap took page 3 with its mapping');
+  t.deepEqual(setBits(host.memory, BITMAP_AT, 32), [17]);
+});
+
 both('host.close ends the iommufd: later calls reject ENODEV; close of the handle is idempotent', async (t, transport) => {
   const host = await hostOn(t, transport);
   const iommufd = await host.openIommufd();

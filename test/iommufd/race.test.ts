@@ -2,14 +2,13 @@
 // pages and huge 2 MiB granules) while this thread keeps issuing GET_DIRTY_BITMAP on random
 // windows, clearing and NO_CLEAR mixed: the union of the clearing GETs is exactly what was written
 // (none lost, none invented).
-import { Worker } from 'node:worker_threads';
 import test from 'ava';
-import { popcount32 } from '../../src/util/bits.js';
 import { IOMMU_HWPT_GET_DIRTY_BITMAP } from '../../src/iommufd/abi.js';
 import { iommufdIoctl } from '../../src/iommufd/ioctl.js';
 import { PAGE } from '../helpers/abi.js';
 import { HUGE, putGet, rig } from '../helpers/iommufd.js';
 import type { IommuRaceWriterData } from '../fixtures/iommu-race-writer.js';
+import { compareSeen, readWhileWriting } from '../helpers/race.js';
 
 const WRITER = new URL('../fixtures/iommu-race-writer.js', import.meta.url);
 const BASE = 1n << 32n;
@@ -38,37 +37,15 @@ test('two writer threads and a GETting thread: every write reported by a clearin
   };
 
   const parts = 2;
-  const workers = Array.from({ length: parts }, (_, part) => new Worker(WRITER, {
-    workerData: { descriptor, shadow, base: BASE, smallPages: SMALL_PAGES, hugeGranules: HUGE_GRANULES, writes: 40_000, part, parts } satisfies IommuRaceWriterData,
-  }));
-  t.teardown(() => Promise.all(workers.map((w) => w.terminate())));
-  let running = parts;
-  const finished = Promise.all(workers.map((w) => new Promise((resolve, reject) => {
-    w.once('message', () => { running--; resolve(null); });
-    w.once('error', reject);
-  })));
-  let x = 7;
-  let gets = 0;
-  while (running > 0) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    const p0 = x % PAGES;
-    get(p0, 1 + ((x >>> 3) % Math.min(PAGES - p0, 1 << (x & 15))), (x & 0x30000) === 0);
-    gets++;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await finished;
+  const gets = await readWhileWriting(t, WRITER, parts,
+    (part) => ({ descriptor, shadow, base: BASE, smallPages: SMALL_PAGES, hugeGranules: HUGE_GRANULES, writes: 40_000, part, parts } satisfies IommuRaceWriterData), 7, (x) => {
+      const p0 = x % PAGES;
+      get(p0, 1 + ((x >>> 3) % Math.min(PAGES - p0, 1 << (x & 15))), (x & 0x30000) === 0);
+    });
   get(0, PAGES, true); // a NO_CLEAR read at the end takes nothing away either
   get(0, PAGES, false);
 
-  const written = new Uint32Array(shadow);
-  let lost = 0;
-  let invented = 0;
-  let total = 0;
-  for (let i = 0; i < written.length; i++) {
-    lost += popcount32(written[i]! & ~seen[i]!);
-    invented += popcount32(seen[i]! & ~written[i]!);
-    total += popcount32(written[i]!);
-  }
+  const { lost, invented, total } = compareSeen(new Uint32Array(shadow), seen);
   t.true(total > 70_000, `pages written: ${total}`);
   t.is(lost, 0);
   t.is(invented, 0);

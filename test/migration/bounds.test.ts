@@ -4,8 +4,13 @@ import test from 'ava';
 import { estimateFootprint } from '../../src/migration/footprint.js';
 import { compareMemory } from '../../src/migration/memory-check.js';
 import { migrate } from '../../src/migration/migration.js';
-import { MAX_RAM_BYTES, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../../src/migration/options.js';
+import { AUTO_BYTES_MAX_RAM, MAX_BYTE_RAM_BYTES, MAX_RAM_BYTES, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../../src/migration/options.js';
 import { DmalogError } from '../../src/errors.js';
+import { planLog } from '../../src/device/dirty-log.js';
+import { MAX_USER_MEMORY_BYTES } from '../../src/host/options.js';
+import { buildMemoryMap, trackingRanges } from '../../src/migration/memory-map.js';
+import { bitmapBytes } from '../../src/uapi/user-memory.js';
+import { failed } from '../../src/util/result.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -34,6 +39,12 @@ test('guest RAM is refused past the typed-array limit and bandwidth or link spee
   };
   t.is(fillMigrationOptions({ ram: MAX_RAM_BYTES }).ram, MAX_RAM_BYTES);
   bad({ ram: MAX_RAM_BYTES + 4096 }, 'ram');
+  t.is(fillMigrationOptions({ ram: MAX_BYTE_RAM_BYTES, memory: 'bytes' }).memory, 'bytes');
+  bad({ ram: MAX_BYTE_RAM_BYTES + 4096, memory: 'bytes' }, 'ram');
+  // auto: bytes up to AUTO_BYTES_MAX_RAM, versions above.
+  t.is(fillMigrationOptions({ ram: AUTO_BYTES_MAX_RAM }).memory, 'bytes');
+  t.is(fillMigrationOptions({ ram: AUTO_BYTES_MAX_RAM + 4096 }).memory, 'versions');
+  t.is(fillMigrationOptions({ ram: '16M', memory: 'versions' }).memory, 'versions');
   bad({ ram: '1P' }, 'ram');
   bad({ bandwidth: MIN_RATE_BYTES - 1 }, 'bandwidth');
   bad({ linkSpeed: 1 }, 'linkSpeed');
@@ -44,6 +55,30 @@ test('guest RAM is refused past the typed-array limit and bandwidth or link spee
   bad({ faults: [{ device: 'mlx5-0', iteration: 32, kind: 'report-error' }] }, 'faults[0].iteration');
   t.is(fillMigrationOptions({ seed: '0xffffffffffffffff' }).seed, (1n << 64n) - 1n);
   t.is(fillMigrationOptions({ faults: [{ device: 'mlx5-0', iteration: 31, kind: 'report-error' }] }).faults.length, 1);
+});
+
+test('page versions cost 8 bytes per page in the estimate, not twice the RAM', (t) => {
+  const bytes = estimateFootprint(fillMigrationOptions({ ...small, ram: '1G', memory: 'bytes' }), 2).bytes;
+  const versions = estimateFootprint(fillMigrationOptions({ ...small, ram: '1G', memory: 'versions' }), 2).bytes;
+  t.true(bytes > 2 * GiB);
+  t.true(versions < 200 * MiB, String(versions));
+  // 1 TiB in versions mode: 2 GiB of versions plus the bitmaps, within 4 GiB.
+  const tib = estimateFootprint(fillMigrationOptions({ ram: '1T', devices: [{ profile: 'mlx5' }, { profile: 'pds' }] }), 2).bytes;
+  t.true(tib > 2 * GiB && tib < 4 * GiB, String(tib));
+});
+
+test('the largest guest (4 TiB) fits the host as it is: its report bitmap in user memory, every log within the default maxLogBytes', (t) => {
+  const map = buildMemoryMap({ ramBytes: MAX_RAM_BYTES, pageSize: 4096, bars: Array.from({ length: 8 }, (_, i): [string, number] => [`d${i}`, 32 * MiB]) });
+  const largest = map.ram.reduce((m, x) => (x.length > m ? x.length : m), 0n);
+  // One bit per 4 KiB page of the largest section: 128 MiB, far below user memory's 4 GiB.
+  t.true(Number(bitmapBytes(largest / 4096n)) <= 129 * MiB);
+  t.true(Number(bitmapBytes(largest / 4096n)) < MAX_USER_MEMORY_BYTES);
+  // Every tracker logs the three tracking ranges at 4 KiB: 128 MiB and summaries, under 256 MiB.
+  const log = planLog(4096n, trackingRanges(map), 256 * MiB);
+  t.false(failed(log));
+  // Past 4 TiB the logs would need more than the default: RAM is capped there (and page indexes stay below 2^30).
+  const beyond = buildMemoryMap({ ramBytes: 2 * MAX_RAM_BYTES, pageSize: 4096 });
+  t.true(failed(planLog(4096n, trackingRanges(beyond), 256 * MiB)));
 });
 
 test('migrate refuses a guest whose estimate exceeds maxMemory before starting anything', async (t) => {
@@ -65,12 +100,14 @@ test('a run that throws mid-window ends its writer pool without an unhandled rej
   const onUnhandled = () => { unhandled++; };
   process.on('unhandledRejection', onUnhandled);
   t.teardown(() => { process.off('unhandledRejection', onUnhandled); });
-  // The first sync's hook throws while that window's bursts are still queued on two pool threads:
-  // closing the pool under them terminated them ("Terminating worker thread", unhandled) in about
-  // one run of three, or crashed on a late result ("Unexpected message from Worker").
-  for (let i = 0; i < 4; i++) {
+  // A hook throws at a sync. When writers raced the syncs, that window's bursts were still queued
+  // on two pool threads, and closing the pool under them terminated them ("Terminating worker
+  // thread", unhandled) in about one run of three, or crashed on a late result ("Unexpected message
+  // from Worker"). Writes no longer overlap a sync; the run must still end clean, at the first sync
+  // and at a later one (after stretches of writes have run).
+  for (const at of [1, 2, 1, 3]) {
     const bug = new Error('hook failed');
-    const error = await t.throwsAsync(migrate({ ram: '16M', writerThreads: 2 }, { onIteration: () => { throw bug; } }));
+    const error = await t.throwsAsync(migrate({ ram: '16M', writerThreads: 2 }, { onIteration: (s) => { if (s.iteration === at) throw bug; } }));
     t.is(error, bug);
   }
   await new Promise((resolve) => setTimeout(resolve, 100));

@@ -7,7 +7,7 @@
 // suite ran against. A cache without them (a checkout installed some other way) falls back to the
 // registry; with no registry either the tests skip, except under CI where that is a failure.
 import { execFile, spawnSync, type ExecFileException } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -191,4 +191,14 @@ check('npx dmalog stress from the consumer project finds its thread entry points
   t.is(summary.lost, 0);
   t.is(summary.imprecise, 0);
   t.true(summary.ok);
+});
+
+check('npx dmalog profile from the consumer project: threads named by role, locations in the shipped src/*.ts', async (t) => {
+  const out = path.join(dir, 'profiles');
+  const r = await run('npx', ['--offline', 'dmalog', 'profile', '--dir', out, '--top', '30', 'stress', '--trackers', '1', '--report-sets', '20', '--threads', '1', '--seed', '1'], consumer, 60_000);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).sort(), ['dma-pool-1.cpuprofile', 'main.cpuprofile', 'tracker-mlx5-0.cpuprofile']);
+  // Paths are the installed package's own sources, relative to it.
+  t.regex(r.stdout, /  src\/[\w/-]+\.ts:\d+$/m);
+  t.false(/  dist\/(src|workers)\//.test(r.stdout), r.stdout);
 });

@@ -197,3 +197,44 @@ test('retiring bursts does not hide a loss: a page missing long into a run is st
   const { k } = longRun(2000, { set, page: victim });
   t.like(k.finish(), { lost: 1, imprecise: 0, lostExamples: [{ page: victim, set }] });
 });
+
+// ---- a HWPT log beside the devices' own: its 2 MiB IOPTEs -------------------------------------
+
+test('a page of a 2 MiB IOPTE reported after an attached tracker wrote elsewhere in it is explained; without the huge mapping, or by an unattached tracker, it is imprecise', (t) => {
+  const guestPages = 2048;
+  const windows = [{ from: 0, to: 1024 }, { from: 1024, to: 2048 }];
+  const spec = (tracker: number): BurstSpec => ({ tracker, workload: { kind: 'uniform', pageBase: 0, pageCount: 512, writer: 0, writers: 1, stream: 0 }, seed: 3n, burstId: 0, count: 1 });
+  const written = generatePages(spec(0).workload, 3n, 0, 1)[0]!;
+  const neighbour = written === 0 ? 1 : 0; // same 2 MiB block [0, 512), another page
+  const run = (config: CheckerConfig, tracker: number) => {
+    const k = new StressChecker(config);
+    k.burstDone(k.dispatch(spec(tracker)), result(0, 0));
+    k.setDone(0, report([written, neighbour].sort((a, b) => a - b)));
+    return k.finish();
+  };
+  const base = { guestPages, granulePages: [1, 1], windows };
+  t.like(run({ ...base, iommu: { attached: [true, false], huge: [{ from: 0, to: 512 }] } }, 0), { lost: 0, imprecise: 0 });
+  t.like(run(base, 0), { lost: 0, imprecise: 1 });
+  t.like(run({ ...base, iommu: { attached: [true, false], huge: [{ from: 0, to: 512 }] } }, 1), { lost: 0, imprecise: 1 });
+  t.like(run({ ...base, iommu: { attached: [true, true], huge: [{ from: 512, to: 1024 }] } }, 0), { lost: 0, imprecise: 1 }, 'a huge block elsewhere explains nothing here');
+});
+
+test('the explanation of a 2 MiB IOPTE write ends with the first set covering its window, as a page\'s does', (t) => {
+  const guestPages = 2048;
+  const windows = [{ from: 0, to: 1024 }, { from: 1024, to: 2048 }];
+  const k = new StressChecker({ guestPages, granulePages: [1], windows, iommu: { attached: [true], huge: [{ from: 0, to: 1024 }] } });
+  const spec: BurstSpec = { tracker: 0, workload: { kind: 'uniform', pageBase: 0, pageCount: 512, writer: 0, writers: 1, stream: 0 }, seed: 3n, burstId: 0, count: 1 };
+  const written = generatePages(spec.workload, 3n, 0, 1)[0]!;
+  const neighbour = written === 0 ? 1 : 0;
+  k.burstDone(k.dispatch(spec), result(0, 0));
+  k.setDone(0, report([neighbour, written].sort((a, b) => a - b))); // window 0: read and cleared
+  k.setDone(1, report([])); // window 1
+  k.setDone(2, report([neighbour])); // window 0 again: nothing wrote since
+  t.like(k.finish(), { lost: 0, imprecise: 1 });
+});
+
+test('huge mappings must be whole 2 MiB blocks inside one window', (t) => {
+  const windows = [{ from: 0, to: 768 }, { from: 768, to: 1536 }];
+  t.throws(() => new StressChecker({ guestPages: 1536, granulePages: [1], windows, iommu: { attached: [true], huge: [{ from: 512, to: 1024 }] } }), { message: /inside one window/ });
+  t.throws(() => new StressChecker({ guestPages: 1536, granulePages: [1], windows, iommu: { attached: [true], huge: [{ from: 0, to: 256 }] } }), { message: /whole 2 MiB blocks/ });
+});

@@ -1,5 +1,8 @@
 // `dmalog stress` as a user runs it: SEED first, the summary or JSON, documented exit codes.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { UsageError } from '../../src/cli/args.js';
@@ -62,4 +65,32 @@ test('--policy fail stopping the run early exits 3, also when it stops at set 0 
   t.is(stress(...early).status, EXIT_STOPPED_EARLY); // text mode too
   // the same faults under restart are recovered and the run completes
   t.is(stress('--report-sets', '20', '--faults', '1', '--policy', 'restart', '--seed', '3', ...SMALL).status, 0);
+});
+
+test('the summary gives report-set latency p50/p99/max, in text and as reportSetLatency in --json', (t) => {
+  const text = stress('--report-sets', '15', '--seed', '3', ...SMALL);
+  t.is(text.status, 0, text.stderr);
+  t.regex(text.stdout, /^\s+report-set latency\s+p50 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms\s+\(15 sets\)$/m);
+  const json = stress('--report-sets', '15', '--seed', '3', '--json', ...SMALL);
+  const r = JSON.parse(json.stdout) as { reportSetLatency: { count: number; p50Ms: number; p99Ms: number; maxMs: number }; history: { latencyHistogram: Array<{ sets: number }> } };
+  t.is(r.reportSetLatency.count, 15);
+  t.true(r.reportSetLatency.p50Ms <= r.reportSetLatency.p99Ms && r.reportSetLatency.p99Ms <= r.reportSetLatency.maxMs);
+  t.is(r.history.latencyHistogram.reduce((a, b) => a + b.sets, 0), 15);
+});
+
+test('--report FILE writes the HTML report; a bad path is refused before the run', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dmalog-stress-report-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'stress.html');
+  const r = stress('--report-sets', '10', '--seed', '4', '--report', file, ...SMALL);
+  t.is(r.status, 0, r.stderr);
+  t.true(r.stdout.includes(`report: ${file}\n`));
+  const html = readFileSync(file, 'utf8');
+  t.regex(html, /<svg id="chart-latency"/);
+  t.regex(html, /id="banner" class="banner banner-ok"/);
+  const bad = stress('--report-sets', '10', '--report', path.join(dir, 'missing', 'x.html'), ...SMALL);
+  t.is(bad.status, 2);
+  t.regex(bad.stderr, /--report .*does not exist/);
+  t.false(bad.stdout.includes('SEED='), 'refused before the run began');
+  t.regex(stress('--help').stdout, /--report FILE .*\n.*\(default: none/);
 });

@@ -25,6 +25,7 @@ const BOUNDS: Array<[keyof StressOptions, unknown, unknown, unknown, unknown]> =
   ['burstWrites', 1, 1 << 24, 0, (1 << 24) + 1],
   ['writesPerSet', 0, Number.MAX_SAFE_INTEGER, -1, Number.MAX_SAFE_INTEGER + 2],
   ['windows', 1, 64, 0, 65],
+  ['iommuTrackers', 0, 64, -1, 65],
   ['threads', 1, 256, 0, 257],
   ['progressIntervalMs', 1, Number.MAX_SAFE_INTEGER, 0, Number.MAX_SAFE_INTEGER + 2],
 ];
@@ -32,7 +33,8 @@ const BOUNDS: Array<[keyof StressOptions, unknown, unknown, unknown, unknown]> =
 for (const [name, lowest, highest, below, above] of BOUNDS) {
   test(`${name}: ${String(lowest)} .. ${String(highest)}, one past either is DMALOG_BAD_OPTION`, (t) => {
     // guestPages must stay a multiple of windows × 4 pages: vary one with the other at its least.
-    const base: StressOptions = name === 'windows' ? { guestPages: 64 * 4 * 16 } : name === 'guestPages' ? { windows: 1 } : {};
+    // iommuTrackers may reach trackers: vary it with 64 of them.
+    const base: StressOptions = name === 'windows' ? { guestPages: 64 * 4 * 16 } : name === 'guestPages' ? { windows: 1 } : name === 'iommuTrackers' ? { trackers: 64 } : {};
     for (const v of [lowest, highest]) {
       t.is(refusal({ ...base, [name]: v }), 'ok', `${name} = ${String(v)}`);
       t.is((fillStressOptions({ ...base, [name]: v }) as unknown as Record<string, unknown>)[name], v);
@@ -55,6 +57,7 @@ test('choices, types and how fields relate are DMALOG_BAD_OPTION naming the opti
     [{ bogus: 1 }, 'bogus'],
     [{ reportSets: 3, seconds: 1 }, 'reportSets'],
     [{ guestPages: 12 }, 'guestPages'],
+    [{ trackers: 2, iommuTrackers: 3 }, 'iommuTrackers'],
     [{ workload: 'shared-words', guestPages: 8, windows: 1, trackers: 9 }, 'guestPages'],
   ];
   for (const [o, name] of cases) t.true(refusal(o).startsWith(`DMALOG_BAD_OPTION ${name}: `), `${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? String(v) : v))} → ${refusal(o)}`);

@@ -52,6 +52,17 @@ test('ring: burst k continues where burst k-1 stopped, wrapping at the end of th
   for (let i = 1; i < seq.length; i++) t.is(seq[i], 10 + ((seq[i - 1]! - 10 + 1) % 100));
 });
 
+test('ring with ringAt: bursts of different counts continue one another', (t) => {
+  const s = spec({ kind: 'ring', pageBase: 10, pageCount: 100 });
+  const b0 = [...generatePages(s, 5n, 0, 70, undefined, 0)];
+  const b1 = [...generatePages(s, 5n, 1, 7, undefined, 70)];
+  const b2 = [...generatePages(s, 5n, 2, 45, undefined, 77)];
+  const seq = [...b0, ...b1, ...b2];
+  for (let i = 1; i < seq.length; i++) t.is(seq[i], 10 + ((seq[i - 1]! - 10 + 1) % 100));
+  // Without it, burst 1 of 7 would start at 7 pages past the start, inside burst 0.
+  t.is(generatePages(s, 5n, 1, 7)[0], 10 + ((b0[0]! - 10 + 7) % 100));
+});
+
 test('hot: about hotProbability of the writes land in the writer\'s hot set, the same set for every stream', (t) => {
   const s = spec({ kind: 'hot', pageBase: 0, pageCount: 16384, hotFraction: 1 / 64, hotProbability: 0.9 });
   const counts = new Map<number, number>();

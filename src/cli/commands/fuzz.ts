@@ -1,15 +1,17 @@
 // ABI fuzzing from the command line: print the seed first, run, print the counts per errno, and
 // on a failure the exact command that replays it.
-import { FUZZ_DEFAULTS, runFuzz, sortedCounts, type FuzzReport } from '../../fuzz/runner.js';
+import { FUZZ_DEFAULTS, replayLine, runFuzz, sortedCounts, type FuzzReport } from '../../fuzz/runner.js';
 import { EXIT, UsageError, parseFlags, parseIntArg, parseSeed } from '../args.js';
 import { createProgress } from '../progress.js';
+import { checkOutputFile, writeOutputFile } from '../files.js';
+import { renderFuzzReport } from '../../fuzz/report-html.js';
 import { randomSeed } from '../../util/prng.js';
 
 /** More would only slow the device lanes down: the iommufd lanes run in the main thread. */
 const MAX_IOMMU_LANES = 64;
 
 export const summary = 'fuzz the ioctl ABI with random arguments and check every outcome';
-export const help = `usage: dmalog fuzz [--calls N] [--seed N] [--iommu-lanes N] [--json]
+export const help = `usage: dmalog fuzz [--calls N] [--seed N] [--iommu-lanes N] [--json] [--report FILE]
 
 Makes N VFIO_DEVICE_FEATURE calls (default 100000) with random argsz, flags, feature indexes,
 payloads, pointers, page sizes, ranges and report windows against mlx5, pds and none devices in
@@ -33,7 +35,10 @@ its window, keeping pre-set bits, and clear them unless NO_CLEAR.
   --iommu-lanes N
               iommufd lanes besides the device lanes, 0..64 (default 2); a replay needs
               the same N
-  --json      print the report as JSON on stdout instead of text
+  --json      print the report as JSON on stdout instead of text (default off)
+  --report FILE
+              also write a self-contained HTML report (outcomes by profile and state)
+              to FILE (default: none; checked before the run)
 
 Progress goes to stderr every few seconds. Exit codes: 0 every check held, 1 the first failure
 (with the command that replays it), 2 bad usage, 70 internal error (a bug in dmalog).
@@ -45,21 +50,29 @@ export async function run(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     'iommu-lanes': { type: 'string' },
     json: { type: 'boolean' },
+    report: { type: 'string' },
   });
   const calls = values.calls === undefined ? 100_000 : parseIntArg(values.calls, '--calls', 1);
   const seed = values.seed === undefined ? randomSeed() : parseSeed(values.seed);
   const iommuLanes = values['iommu-lanes'] === undefined ? FUZZ_DEFAULTS.iommuLanes : parseIntArg(values['iommu-lanes'], '--iommu-lanes', 0, MAX_IOMMU_LANES);
+  const reportFile = values.report ?? null;
+  if (reportFile !== null) checkOutputFile(reportFile, '--report');
   process.stderr.write(`dmalog fuzz: seed ${seed}, ${calls} calls\n`);
-  const progress = createProgress(process.stderr);
+  // The runner paces its progress events itself (every second on a terminal, else every 10 s).
+  const progress = createProgress(process.stderr, { everyMs: 0 });
   const report = await runFuzz({
     seed,
     calls,
     iommuLanes,
     progressEveryMs: progress.live ? 1000 : 10_000,
-    onProgress: (done, total) => progress.update(`fuzz: ${done}/${total} calls`),
+    onProgress: (done, total) => progress.phase({ phase: 'fuzz', done, total, unit: 'calls' }),
   });
   progress.end();
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  if (reportFile !== null) {
+    writeOutputFile(reportFile, '--report', renderFuzzReport(report));
+    if (!values.json) process.stdout.write(`report: ${reportFile}\n`);
+  }
   if (report.failure) {
     process.stderr.write(`dmalog fuzz: FAILED at call ${report.failure.callIndex}; replay: ${replayCommand(report)}\n`);
     return EXIT.failed;
@@ -69,9 +82,9 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The command line that replays a failed run up to and including its failing call. */
 export function replayCommand(report: FuzzReport): string {
-  if (!report.failure) throw new UsageError('the run did not fail');
-  const lanes = report.iommuLanes === FUZZ_DEFAULTS.iommuLanes ? '' : ` --iommu-lanes ${report.iommuLanes}`;
-  return `dmalog fuzz --seed ${report.seed} --calls ${report.failure.callIndex + 1}${lanes}`;
+  const line = replayLine(report);
+  if (line === null) throw new UsageError('the run did not fail');
+  return line;
 }
 
 /** The iommufd lanes' share of the outcome table: one row per outcome, a column per kind of lane. */

@@ -1,10 +1,12 @@
 // dmalog stress: DMA engines race report sets into one bitmap; the checker proves no dirty page
 // was lost (or, under --contract plain, counts the ones that were).
 import { GUEST_IOVA, runStress, type StressReport } from '../../stress/runner.js';
-import { STRESS_DEFAULTS, STRESS_PROFILES, type StressOptions, type StressProfile } from '../../stress/options.js';
+import { STRESS_DEFAULTS, STRESS_PROFILES, type StressOptions, type StressProfile, type StressProgress } from '../../stress/options.js';
 import { WORKLOAD_KINDS } from '../../workload/workload.js';
 import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSeed, parseSize } from '../args.js';
-import { createProgress } from '../progress.js';
+import { createProgress, formatEta } from '../progress.js';
+import { checkOutputFile, writeOutputFile } from '../files.js';
+import { renderStressReport } from '../../stress/report-html.js';
 import { randomSeed } from '../../util/prng.js';
 
 export const summary = 'race DMA writes against report sets and check that no dirty page is lost';
@@ -21,23 +23,30 @@ Prints SEED first; the same seed gives the same writes and faults.
 options:
   --trackers N          devices (default ${STRESS_DEFAULTS.trackers})
   --profiles LIST       profiles the devices cycle through: mlx5,pds (default mlx5,pds)
+  --iommu-trackers N    IOMMU trackers, at most --trackers (default ${STRESS_DEFAULTS.iommuTrackers}): iommufd HWPTs with
+                        dirty tracking over the guest (2 MiB IOPTEs over its first half, 4 KiB
+                        elsewhere), device t attached to HWPT t mod N; every write is then
+                        logged by the device and by its HWPT, and every report set reads both
   --queues N            DMA queues per device (default ${STRESS_DEFAULTS.queues})
-  --report-sets N       stop after N report sets
+  --report-sets N       stop after N report sets (default: none, the run lasts --seconds)
   --seconds S           stop after S seconds (default ${STRESS_DEFAULTS.seconds}; also 500ms, 2m)
   --workload KIND       ${WORKLOAD_KINDS.join(' | ')} (default uniform); shared-words puts
                         different devices' pages in the same bitmap words
   --contract C          atomic (seed uAPI, Atomics.or) | plain (merged kernel, read-modify-write)
+                        (default atomic)
   --faults RATE         chance per REPORT of an injected fault: report-error, tracker-error,
                         slow-report (default 0)
-  --kill                faults may also kill a tracker thread mid-REPORT
+  --kill                faults may also kill a tracker thread mid-REPORT (default off)
   --policy P            restart (default) | fail (stop logging at the first REPORT error)
   --seed N              64-bit seed (decimal or 0x hex; default random)
-  --guest SIZE          guest memory, all of it tracked (default 64M)
+  --guest SIZE          guest memory, all of it tracked, bytes in binary units (default 64M)
   --burst N             writes per DMA burst (default ${STRESS_DEFAULTS.burstWrites})
   --writes-per-set N    least writes between two report sets (default ${STRESS_DEFAULTS.writesPerSet}; 0 = back to back)
   --windows K           report windows the span is split into, reported in turn (default ${STRESS_DEFAULTS.windows})
   --threads N           DMA pool threads (default: cores)
-  --json                print the summary as JSON on stdout
+  --json                print the summary as JSON on stdout (default off: a text table)
+  --report FILE         also write a self-contained HTML report (latency histogram, throughput,
+                        faults and recoveries) to FILE (default: none; checked before the run)
   --help
 
 exit codes: 0 every invariant held over the whole run, 1 one was broken, 2 bad usage,
@@ -49,9 +58,15 @@ exit codes: 0 every invariant held over the whole run, 1 one was broken, 2 bad u
 /** Nothing broke, but --policy fail ended the run before its budget: it tested less than asked. */
 export const EXIT_STOPPED_EARLY = 3;
 
+/** The exit codes stress adds to the common ones (listed in the top-level help too). */
+export const exitCodes = {
+  [EXIT_STOPPED_EARLY]: 'nothing broken, but --policy fail stopped the run early at a failed REPORT',
+};
+
 const FLAGS = {
   trackers: { type: 'string' },
   profiles: { type: 'string' },
+  'iommu-trackers': { type: 'string' },
   queues: { type: 'string' },
   'report-sets': { type: 'string' },
   seconds: { type: 'string' },
@@ -67,6 +82,7 @@ const FLAGS = {
   windows: { type: 'string' },
   threads: { type: 'string' },
   json: { type: 'boolean' },
+  report: { type: 'string' },
 } as const;
 
 const PAGE = 4096n;
@@ -76,12 +92,13 @@ function parseSeconds(text: string): number {
 }
 
 /** argv → options; every bad value is a UsageError. */
-export function parseStressArgs(argv: string[]): { options: StressOptions; json: boolean } {
+export function parseStressArgs(argv: string[]): { options: StressOptions; json: boolean; report: string | null } {
   const { values: v } = parseFlags(argv, FLAGS);
   if (v['report-sets'] !== undefined && v.seconds !== undefined) throw new UsageError('--report-sets and --seconds exclude each other');
   const options: StressOptions = { seed: v.seed !== undefined ? parseSeed(v.seed) : randomSeed() };
   if (v.trackers !== undefined) options.trackers = parseIntArg(v.trackers, '--trackers', 1, 64);
   if (v.profiles !== undefined) options.profiles = v.profiles.split(',').map((p) => parseChoice(p.trim(), '--profiles', STRESS_PROFILES)) as StressProfile[];
+  if (v['iommu-trackers'] !== undefined) options.iommuTrackers = parseIntArg(v['iommu-trackers'], '--iommu-trackers', 0, 64);
   if (v.queues !== undefined) options.queues = parseIntArg(v.queues, '--queues', 1, 64);
   if (v['report-sets'] !== undefined) options.reportSets = parseIntArg(v['report-sets'], '--report-sets', 1);
   if (v.seconds !== undefined) options.seconds = parseSeconds(v.seconds);
@@ -103,7 +120,8 @@ export function parseStressArgs(argv: string[]): { options: StressOptions; json:
   if (options.workload === 'shared-words' && (options.guestPages ?? STRESS_DEFAULTS.guestPages) < (options.trackers ?? STRESS_DEFAULTS.trackers)) {
     throw new UsageError('--workload shared-words needs at least one guest page per tracker');
   }
-  return { options, json: v.json ?? false };
+  if (v.report !== undefined) checkOutputFile(v.report, '--report');
+  return { options, json: v.json ?? false, report: v.report ?? null };
 }
 
 const n = (v: number) => Math.round(v).toLocaleString('en-US');
@@ -116,7 +134,8 @@ function millions(v: number): string {
 export function reproduceLine(r: StressReport): string {
   const o = r.options;
   const budget = o.reportSets !== null ? `--report-sets ${o.reportSets}` : `--seconds ${o.seconds}`;
-  const parts = [`dmalog stress --seed ${r.seed}`, `--trackers ${o.trackers}`, `--profiles ${o.profiles.join(',')}`, `--queues ${o.queues}`, budget,
+  const parts = [`dmalog stress --seed ${r.seed}`, `--trackers ${o.trackers}`, `--profiles ${o.profiles.join(',')}`,
+    ...(o.iommuTrackers > 0 ? [`--iommu-trackers ${o.iommuTrackers}`] : []), `--queues ${o.queues}`, budget,
     `--workload ${o.workload}`, `--contract ${o.contract}`, `--faults ${o.faultRate}`, ...(o.kill ? ['--kill'] : []), `--policy ${o.policy}`,
     `--guest ${o.guestPages % 256 === 0 ? `${o.guestPages / 256}M` : `${o.guestPages * 4}K`}`, `--burst ${o.burstWrites}`, `--writes-per-set ${o.writesPerSet}`, `--windows ${o.windows}`];
   return parts.join(' ');
@@ -131,11 +150,30 @@ function stopLine(r: StressReport): string {
     : `stopped at report set ${s.set}${of}: REPORT failed with ${s.errno} on ${s.tracker ?? '?'} (policy ${r.options.policy}: logging stopped everywhere)`;
 }
 
+/** p50/p99/max of the report sets' wall latency. */
+export function latencyLine(r: StressReport): string {
+  const l = r.reportSetLatency;
+  if (l === null) return 'no report set completed';
+  const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
+  return `p50 ${ms(l.p50Ms)}, p99 ${ms(l.p99Ms)}, max ${ms(l.maxMs)}  (${n(l.count)} sets)`;
+}
+
+/** The IOMMU trackers' rows, when the run had any. */
+function iommuRows(r: StressReport): Array<[string, string]> {
+  const { iommu } = r;
+  if (iommu.trackers.length === 0) return [];
+  return [
+    ['iommu trackers', iommu.trackers.map((x) => `${x.name} (HWPT ${x.hwptId}: ${x.devices.join(', ')})`).join('; ')],
+    ['iommu mappings', `${n(iommu.hugePages / 512)} x 2M + ${n(iommu.smallPages)} x 4K; ${n(iommu.granulesMarked)} HWPT log bits marked`],
+  ];
+}
+
 export function formatSummary(r: StressReport): string {
   const inj = r.faults.injected;
   const kinds = (Object.keys(inj) as Array<keyof typeof inj>).filter((k) => inj[k] > 0).map((k) => `${k} ${inj[k]}`).join(', ');
   const rows: Array<[string, string]> = [
     ['devices', r.devices.map((d) => `${d.name} (${d.pageSize / 1024}K)`).join(', ')],
+    ...iommuRows(r),
     ['writes logged', `${n(r.writes)}  (${n(r.bursts)} bursts; ${n(r.writesAttempted - r.writes)} writes after a log stopped, in ${n(r.staleBursts)} bursts)`],
     ['report sets', n(r.reportSets)],
     ['pages reported', n(r.pagesReported)],
@@ -146,6 +184,7 @@ export function formatSummary(r: StressReport): string {
     ['REPORT errors', n(r.faults.reportErrors)],
     ['recovered', `${n(r.faults.restarts)} restarted, ${n(r.faults.retired)} retired`],
     ['throughput', `${millions(r.writesPerSecond)} writes/s, ${Math.round(r.setsPerSecond)} report sets/s`],
+    ['report-set latency', latencyLine(r)],
     ['elapsed', `${(r.elapsedMs / 1000).toFixed(2)} s`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -161,20 +200,36 @@ export function formatSummary(r: StressReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * One progress line: where the run stands against its budget (report sets or seconds), at what
+ * rate, when it should end, and the checker's counts so far.
+ */
+export function progressText(p: StressProgress, reportSets: number | null, seconds: number | null): string {
+  const rate = p.elapsedMs > 0 ? p.reportSets * 1000 / p.elapsedMs : 0;
+  const left = reportSets !== null ? (rate > 0 ? (reportSets - p.reportSets) / rate * 1000 : NaN) : seconds! * 1000 - p.elapsedMs;
+  const eta = (reportSets !== null ? p.reportSets >= reportSets : left <= 0) ? '' : `  ETA ${formatEta(left)}`;
+  return `[${(p.elapsedMs / 1000).toFixed(1).padStart(6)} s] sets ${p.reportSets}${reportSets !== null ? `/${reportSets}` : ''} (${Math.round(rate)}/s)${eta}` +
+    `  writes ${millions(p.writes)}  lost ${p.lost}  imprecise ${p.imprecise}  faults ${p.faults}`;
+}
+
 export function toJson(r: StressReport): string {
   return JSON.stringify(r, (_k, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2);
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { options, json } = parseStressArgs(argv);
+  const { options, json, report: reportFile } = parseStressArgs(argv);
   (json ? process.stderr : process.stdout).write(`SEED=${options.seed}\n`);
-  const progress = createProgress(process.stderr);
-  const budget = options.reportSets !== undefined ? `/${options.reportSets}` : '';
-  options.onProgress = (p) => progress.update(
-    `[${(p.elapsedMs / 1000).toFixed(1).padStart(6)} s] sets ${p.reportSets}${budget}  writes ${millions(p.writes)}  lost ${p.lost}  imprecise ${p.imprecise}  faults ${p.faults}`);
+  // The runner paces its progress events itself: every one is shown.
+  const progress = createProgress(process.stderr, { everyMs: 0 });
+  const seconds = options.reportSets === undefined ? options.seconds ?? STRESS_DEFAULTS.seconds : null;
+  options.onProgress = (p) => progress.status(progressText(p, options.reportSets ?? null, seconds));
   const report = await runStress(options);
   progress.end();
   process.stdout.write(json ? `${toJson(report)}\n` : formatSummary(report));
+  if (reportFile !== null) {
+    writeOutputFile(reportFile, '--report', renderStressReport(report));
+    if (!json) process.stdout.write(`report: ${reportFile}\n`);
+  }
   if (!report.ok) return EXIT.failed;
   if (report.stoppedBy === null) return EXIT.ok;
   if (json) process.stderr.write(`${stopLine(report)}\n`); // the text summary carries it already
