@@ -38,7 +38,7 @@ before → after) with the command that replays it.
   --reduction R    dfs: sleep-sets (default; schedules differing only in the order of commuting
                    steps run once) or none
   --replay S       run one printed schedule (actor:count,...) of one scenario and print its trace
-                   and memory hash; past its end each actor goes on in turn
+                   and memory hash; past its end each actor goes on in turn (default: none, explore)
   --keep-going     go on past the first violation (dfs: exhaust the bound and count the
                    violating schedules; the first one is shrunk and printed); default off
   --json           print the report(s) as JSON on stdout instead of text
