@@ -219,8 +219,7 @@ export class Coordinator {
     started.forEach((s, i) => {
       if (s.owed.length === 0) return;
       const w = { iova: window.iova, length: window.length };
-      for (const r of intersect(s.owed, w)) {
-        marker.set(r.iova, r.length);
+      for (const r of markOwed(marker, s.owed, w)) {
         outcomes[i]!.markedBytes += r.length;
         outcomes[i]!.marked.push(r);
       }
@@ -288,6 +287,17 @@ export class Coordinator {
     await this.stopAll();
     this.#state = 'closed';
   }
+}
+
+/**
+ * A recovery mark: every page of `owed` inside `window` set in `marker` (the set's bitmap); the
+ * ranges marked. The caller flushes `marker` once every tracker's marks are in. `dmalog explore`
+ * runs this same function against writers and REPORTs (src/explore/actors.ts).
+ */
+export function markOwed(marker: IovaBitmap, owed: readonly LoggingRange[], window: LoggingRange): LoggingRange[] {
+  const marked = intersect(owed, window);
+  for (const r of marked) marker.set(r.iova, r.length);
+  return marked;
 }
 
 export function errnoOf(error: unknown): Errno {

@@ -7,6 +7,7 @@ import * as migrate from './migrate.js';
 import * as serve from './serve.js';
 import * as profile from './profile.js';
 import * as sweep from './sweep.js';
+import * as explore from './explore.js';
 
 export interface Command {
   summary: string;
@@ -24,6 +25,7 @@ export const COMMANDS: Record<string, Command> = {
   serve,
   profile,
   sweep,
+  explore,
 };
 
 /** What 0, 1, 2 and 70 mean for every command. */
