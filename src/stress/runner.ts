@@ -331,7 +331,7 @@ async function lane(run: StressRun, t: number, q: number): Promise<void> {
  * have landed after the restart's span mark (its thread preempted between its generation check
  * and its next write). A device's write is in its log, whichever log that is: the lane logs it
  * again through the device's DMA path (the log it has now, and its HWPT's), and only then holds it
- * to the no-loss rule, with \`setsBegunAtEnd\` read after that mark. With no log now (between STOP
+ * to the no-loss rule, with `setsBegunAtEnd` read after that mark. With no log now (between STOP
  * and START, or the device gone) the restart's span mark, made later, covers it.
  */
 export async function relogRacingWrite(
