@@ -2,7 +2,10 @@
 // sets, faults from the seed, and the checker's verdict. Each run is a few seconds at most.
 import test from 'ava';
 import { GUEST_IOVA, relogRacingWrite, runStress, type StressReport } from '../../src/stress/runner.js';
-import { CONTROL_SETS_BEGUN, type BurstResult } from '../../src/dma/types.js';
+import { CONTROL_FIRST_LOG_GEN, CONTROL_SETS_BEGUN, controlCells, type BurstResult } from '../../src/dma/types.js';
+import { runBurst } from '../../src/dma/engine.js';
+import { Coordinator } from '../../src/coordinator/coordinator.js';
+import { createHost } from '../../src/host/host.js';
 import { VfioError } from '../../src/errors.js';
 import { generatePages, type WorkloadSpec } from '../../src/workload/workload.js';
 import type { StressOptions } from '../../src/stress/options.js';
@@ -129,4 +132,44 @@ test('plain contract with shared-words: the checker detects and counts lost bits
   t.false(lossy!.ok);
   t.is(lossy!.checker.lostExamples.length, Math.min(5, lossy!.lost));
   for (const f of lossy!.checker.lostExamples) t.true(f.page % 8 === f.tracker, 'a lost page is one its tracker wrote');
+});
+
+// The race by hand, in one thread: a DMA queue holds its log target (generation g), a restart
+// (STOP, START, span mark) runs to its end, and only then does the queue's next write land, as
+// when its thread was preempted between its generation check and its next store. The write stores
+// its data, marks the dropped log, and the burst goes stale with it not counted as logged.
+test('the write of a burst preempted across a whole restart is in no later set unless its lane logs it again', async (t) => {
+  const host = await createHost({ transport: 'in-thread', userMemoryBytes: 1 << 20, devices: [{ name: 'nic', profile: 'mlx5' }] });
+  t.teardown(() => host.close());
+  const dev = host.device('nic');
+  const cells = controlCells(1);
+  dev.bindLogGeneration(cells, CONTROL_FIRST_LOG_GEN);
+  const coordinator = new Coordinator({ trackers: [dev], memory: host.memory, allocate: (b) => host.alloc(b), policy: 'restart' });
+  const pages = 64;
+  await coordinator.startAll({ ranges: [{ iova: GUEST_IOVA, length: BigInt(pages) * 4096n }], pageSize: 4096n });
+  const window = { iova: GUEST_IOVA, length: BigInt(pages) * 4096n, pageSize: 4096n };
+  const bitmap = coordinator.createBitmap(window);
+  const held = dev.burstTarget()!; // the queue took its target before the restart
+  await dev.injectFault({ kind: 'report-error' });
+  const restarted = await coordinator.reportSet(window, bitmap);
+  t.is(restarted.outcomes[0]!.recovery, 'restarted');
+  t.is(bitmap.consume(), pages, 'the restart marked the span: everything written so far is covered');
+  const workload: WorkloadSpec = { kind: 'uniform', pageBase: 0, pageCount: pages, writer: 0, writers: 1, stream: 0 };
+  const spec = { seed: 3n, burstId: 0 };
+  const guest = new SharedArrayBuffer(pages * 4);
+  const burst = runBurst({ guest, layout: 'versions', guestIova: GUEST_IOVA, logs: held.logs, control: held.control, workload, ...spec, count: 4 });
+  t.like(burst, { attempted: 1, logged: 0, stale: true });
+  const page = generatePages(workload, spec.seed, spec.burstId, 1)[0]!;
+  t.is(new Int32Array(guest)[page], 1, 'its data landed');
+  const reported = async (): Promise<number[]> => {
+    await coordinator.reportSet(window, bitmap, { zero: true });
+    const bits: number[] = [];
+    bitmap.consume((b) => bits.push(b));
+    return bits;
+  };
+  t.deepEqual(await reported(), [], 'left as it was, the write is in no set: its mark went to the dropped log');
+  const relogged = await relogRacingWrite(dev, burst, workload, spec, cells);
+  t.like(relogged, { attempted: 1, logged: 1 });
+  t.deepEqual(await reported(), [page], 'logged again by its device, the next set reports it');
+  await coordinator.close();
 });
