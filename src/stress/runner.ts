@@ -336,10 +336,11 @@ async function lane(run: StressRun, t: number, q: number): Promise<void> {
  */
 export async function relogRacingWrite(
   device: { dmaWrite(iova: bigint, length: bigint): Promise<void> },
-  result: BurstResult, workload: WorkloadSpec, spec: { seed: bigint; burstId: number }, cells: Int32Array,
+  result: BurstResult, workload: WorkloadSpec, spec: { seed: bigint; burstId: number; count: number }, cells: Int32Array,
 ): Promise<BurstResult> {
   if (!result.stale || result.attempted <= result.logged) return result;
-  const pages = generatePages(workload, spec.seed, spec.burstId, result.attempted);
+  // The pages of the full-count burst (a ring burst k starts at k × count), of which it wrote a prefix.
+  const pages = generatePages(workload, spec.seed, spec.burstId, spec.count);
   for (let i = result.logged; i < result.attempted; i++) {
     try {
       await device.dmaWrite(GUEST_IOVA + BigInt(pages[i]!) * PAGE, PAGE);

@@ -73,8 +73,8 @@ test('restart racing DMA: a write whose burst went stale is logged again and hel
 test('relogRacingWrite: the racing writes go through the device again; the burst then counts them, with the sets begun after', async (t) => {
   const cells = new Int32Array(new SharedArrayBuffer(16));
   const workload: WorkloadSpec = { kind: 'uniform', pageBase: 0, pageCount: 1000, writer: 0, writers: 1, stream: 0 };
-  const spec = { seed: 5n, burstId: 3 };
-  const pages = generatePages(workload, spec.seed, spec.burstId, 10);
+  const spec = { seed: 5n, burstId: 3, count: 10 };
+  const pages = generatePages(workload, spec.seed, spec.burstId, spec.count);
   const calls: bigint[] = [];
   const device = { dmaWrite: async (iova: bigint) => { calls.push(iova); Atomics.store(cells, CONTROL_SETS_BEGUN, 9); } };
   const stale: BurstResult = { attempted: 7, logged: 6, granules: [7], setsCompletedAtStart: 2, setsBegunAtEnd: 4, stale: true };
@@ -85,6 +85,12 @@ test('relogRacingWrite: the racing writes go through the device again; the burst
   t.is(calls.length, 1);
   const gone = { dmaWrite: async () => { throw new VfioError('ENODEV'); } };
   t.like(await relogRacingWrite(gone, stale, workload, spec, cells), { logged: 7 }, 'a device gone is retired: its span marks cover the write');
+  // A ring burst cut short wrote the prefix of its full-count burst (burst k starts at k × count).
+  const ring: WorkloadSpec = { ...workload, kind: 'ring' };
+  calls.length = 0;
+  await relogRacingWrite(device, stale, ring, spec, cells);
+  t.deepEqual(calls, [GUEST_IOVA + BigInt(generatePages(ring, spec.seed, spec.burstId, spec.count)[6]!) * 4096n]);
+  t.not(generatePages(ring, spec.seed, spec.burstId, spec.count)[6], generatePages(ring, spec.seed, spec.burstId, 7)[6], 'the full count decides');
   const broken = { dmaWrite: async () => { throw new Error('bug'); } };
   await t.throwsAsync(relogRacingWrite(broken, stale, workload, spec, cells), { message: 'bug' });
 });
@@ -155,11 +161,11 @@ test('the write of a burst preempted across a whole restart is in no later set u
   t.is(restarted.outcomes[0]!.recovery, 'restarted');
   t.is(bitmap.consume(), pages, 'the restart marked the span: everything written so far is covered');
   const workload: WorkloadSpec = { kind: 'uniform', pageBase: 0, pageCount: pages, writer: 0, writers: 1, stream: 0 };
-  const spec = { seed: 3n, burstId: 0 };
+  const spec = { seed: 3n, burstId: 2, count: 4 };
   const guest = new SharedArrayBuffer(pages * 4);
-  const burst = runBurst({ guest, layout: 'versions', guestIova: GUEST_IOVA, logs: held.logs, control: held.control, workload, ...spec, count: 4 });
+  const burst = runBurst({ guest, layout: 'versions', guestIova: GUEST_IOVA, logs: held.logs, control: held.control, workload, ...spec });
   t.like(burst, { attempted: 1, logged: 0, stale: true });
-  const page = generatePages(workload, spec.seed, spec.burstId, 1)[0]!;
+  const page = generatePages(workload, spec.seed, spec.burstId, spec.count)[0]!;
   t.is(new Int32Array(guest)[page], 1, 'its data landed');
   const reported = async (): Promise<number[]> => {
     await coordinator.reportSet(window, bitmap, { zero: true });
