@@ -14,6 +14,7 @@ import {
 import type { Iommufd } from './iommufd.js';
 import { encodeGetDirtyBitmap, encodeSetDirtyTracking } from './structs.js';
 import { checkIommufdCall } from './validate.js';
+import { badOption } from '../util/options.js';
 import { bitmapPointer, idArgument, windowArguments } from '../uapi/typed-args.js';
 
 /** One call, checked then carried out: the bits a GET set (0 for SET), or the errno. */
@@ -51,7 +52,9 @@ export interface GetDirtyBitmapRequest {
 /** A typed GET's arguments as its struct holds them (typed-args.ts: refused rather than wrapped). */
 export function getDirtyBitmapArguments(req: GetDirtyBitmapRequest): { hwptId: number; noClear: boolean; window: { iova: bigint; length: bigint; pageSize: bigint }; bitmap: bigint } {
   const window = windowArguments(req);
-  return { hwptId: idArgument('hwptId', req.hwptId), noClear: req.noClear === true, window, bitmap: bitmapPointer(req.bitmap) };
+  const noClear = req.noClear ?? false;
+  if (typeof noClear !== 'boolean') badOption(['noClear'], 'must be a boolean');
+  return { hwptId: idArgument('hwptId', req.hwptId), noClear, window, bitmap: bitmapPointer(req.bitmap) };
 }
 
 /**

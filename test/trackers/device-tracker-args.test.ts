@@ -75,5 +75,6 @@ test('IommufdCalls: a GET window that is not a u64, or a HWPT id that is not a u
   t.throws(() => calls.getDirtyBitmap({ ...get, hwptId: hwpt + 2 ** 32 }), badOption('hwptId'));
   t.throws(() => calls.getDirtyBitmap({ ...get, bitmap: TWO64 + 0x100n }), { instanceOf: VfioError, message: /^EFAULT/ });
   t.throws(() => calls.getDirtyBitmap({ ...get, bitmap: 0.5 }), { instanceOf: VfioError, message: /^EFAULT/ });
+  t.throws(() => calls.getDirtyBitmap({ ...get, noClear: 1 as never }), badOption('noClear'), 'a truthy non-boolean was taken as NO_CLEAR');
   t.is(calls.getDirtyBitmap(get), 0);
 });
