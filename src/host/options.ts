@@ -97,14 +97,19 @@ const deviceSchema = z.strictObject({
   iommuDirty: z.boolean().optional(),
 });
 
+/** The host page size: a power of two within 4 KiB .. 64 KiB (also the vCPU dirty log's granule). */
+export const hostPageSizeSchema = int(MIN_HOST_PAGE_SIZE, MAX_HOST_PAGE_SIZE).refine(isPowerOfTwo, 'must be a power of two');
+/** The largest dirty log one tracker may allocate, 1 .. 4 GiB. */
+export const maxLogBytesSchema = int(1, MAX_LOG_BYTES);
+
 /** Each field's type and bound; how fields relate (names, page sizes, pds ranges) is checked after. */
 export const hostSchema = z.strictObject({
   userMemoryBytes: int(1, MAX_USER_MEMORY_BYTES).default(1 << 24),
-  hostPageSize: int(MIN_HOST_PAGE_SIZE, MAX_HOST_PAGE_SIZE).refine(isPowerOfTwo, 'must be a power of two').default(4096),
+  hostPageSize: hostPageSizeSchema.default(4096),
   devices: z.array(deviceSchema).min(1, 'must be a non-empty array'),
   contract: z.enum(['atomic', 'plain']).default('atomic'),
   callTimeoutMs: int(1, MAX_CALL_TIMEOUT_MS).default(10_000),
-  maxLogBytes: int(1, MAX_LOG_BYTES).default(256 << 20),
+  maxLogBytes: maxLogBytesSchema.default(256 << 20),
   logLevel: z.enum(LOG_LEVELS as [LogLevel, ...LogLevel[]]).optional(),
   transport: z.enum(TRANSPORT_KINDS as [TransportKind, ...TransportKind[]]).default('worker'),
 });
