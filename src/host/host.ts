@@ -207,6 +207,7 @@ export class Host {
 
   /** Zero `bytes` of user memory at `at` (what a user does to a bitmap between report sets). */
   zero(at: number, bytes: number): void {
+    this.#assertOpen();
     const size = this.memory.byteLength;
     if (!Number.isSafeInteger(at) || !Number.isSafeInteger(bytes) || at < 0 || bytes < 0 || at + bytes > size) {
       throw new DmalogError('DMALOG_BAD_OPTION', `zero: [${String(at)}, +${String(bytes)}) is not inside the ${size} bytes of user memory`);

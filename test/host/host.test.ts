@@ -806,4 +806,6 @@ both('host.free gives memory back to host.alloc; a double free or a foreign poin
   t.is(host.alloc(MEMORY_BYTES), 0, 'everything coalesced back');
   await host.close();
   t.throws(() => host.free(0), { instanceOf: DmalogError, code: 'DMALOG_CLOSED' });
+  t.throws(() => host.alloc(8), { instanceOf: DmalogError, code: 'DMALOG_CLOSED' });
+  t.throws(() => host.zero(0, 8), { instanceOf: DmalogError, code: 'DMALOG_CLOSED' });
 });
