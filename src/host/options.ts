@@ -10,6 +10,8 @@ import { TRANSPORT_KINDS, type TransportKind } from './transport.js';
 
 /** Largest user memory: a Uint8Array (the host's view of it) holds at most 2^32 bytes on Node 20. */
 export const MAX_USER_MEMORY_BYTES = 2 ** 32;
+/** Devices on one host: each has a tracker thread of its own (about 10 MiB each), so a typo of 10000 is refused, not 10000 threads started. */
+export const MAX_DEVICES = 256;
 /** Largest device log: 2^35 log bits, an index every log path keeps exact. */
 export const MAX_LOG_BYTES = 2 ** 32;
 /** Node runs a longer timer after 1 ms (TimeoutOverflowWarning): every call would time out at once. */
@@ -106,7 +108,7 @@ export const maxLogBytesSchema = int(1, MAX_LOG_BYTES);
 export const hostSchema = z.strictObject({
   userMemoryBytes: int(1, MAX_USER_MEMORY_BYTES).default(1 << 24),
   hostPageSize: hostPageSizeSchema.default(4096),
-  devices: z.array(deviceSchema).min(1, 'must be a non-empty array'),
+  devices: z.array(deviceSchema).min(1, 'must be a non-empty array').max(MAX_DEVICES, `at most ${MAX_DEVICES} devices (a tracker thread each)`),
   contract: z.enum(['atomic', 'plain']).default('atomic'),
   callTimeoutMs: int(1, MAX_CALL_TIMEOUT_MS).default(10_000),
   maxLogBytes: maxLogBytesSchema.default(256 << 20),
