@@ -295,8 +295,9 @@ export async function run(argv: string[]): Promise<number> {
   const began = performance.now();
   const result = await migrate(options, progressHooks(progress));
   progress.end();
-  // Wall time varies with the machine: it is not part of the result, nor of the summary.
-  if (!json) process.stderr.write(`wall time: ${((performance.now() - began) / 1000).toFixed(2)} s\n`);
+  // Wall time varies with the machine: it is not part of the result (nor of --json), nor of the
+  // summary; it goes to stderr with the progress, in either output mode.
+  process.stderr.write(`wall time: ${((performance.now() - began) / 1000).toFixed(2)} s\n`);
   if (json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     for (const line of faultWarnings(result)) process.stderr.write(`${line}\n`);

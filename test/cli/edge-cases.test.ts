@@ -1,0 +1,26 @@
+// The command line against what its docs and --help promise, on inputs nobody tuned for: each
+// test is one behaviour the README or a --help states, run through the built CLI.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'dmalog-edge-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+function dmalog(args: string[], env: Record<string, string | undefined> = { DMALOG_LOG_LEVEL: 'silent' }) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('migrate --json: the wall time goes to stderr as in text mode, never into the JSON on stdout', (t) => {
+  const r = dmalog(['migrate', '--ram', '16M', '--threads', '1', '--json']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /^wall time: \d+\.\d\d s$/m);
+  const result = JSON.parse(r.stdout) as Record<string, unknown>;
+  t.is(result['status'], 'completed');
+  t.false(r.stdout.includes('wall time'));
+});
