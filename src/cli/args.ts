@@ -1,6 +1,7 @@
 // Command-line parsing shared by every subcommand: node:util parseArgs plus units for sizes and
 // durations. A bad value is a UsageError (one line naming it, exit code 2).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DmalogError } from '../errors.js';
 import { SEED_MAX } from '../util/prng.js';
 
 export class UsageError extends Error {
@@ -99,6 +100,19 @@ export function parseRate(text: string, what: string): number {
 export function parseChoice<T extends string>(text: string, what: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(text)) throw new UsageError(`${what}: '${text}' must be one of ${choices.join(', ')}`);
   return text as T;
+}
+
+/**
+ * A library refusal (DMALOG_BAD_OPTION, or DMALOG_NO_MEMORY for a run too big) as a usage error:
+ * when its message starts with an option field a flag set (`fieldFlags`: field → flag), it names
+ * that flag and the value given; any other error goes on as it is.
+ */
+export function asFlagUsage(error: unknown, fieldFlags: Readonly<Record<string, string>>, given: Readonly<Record<string, unknown>>): never {
+  if (!(error instanceof DmalogError) || (error.code !== 'DMALOG_BAD_OPTION' && error.code !== 'DMALOG_NO_MEMORY')) throw error;
+  const m = /^([A-Za-z]+): (.*)$/.exec(error.message);
+  const flag = m ? fieldFlags[m[1]!] : undefined;
+  if (m && flag !== undefined && typeof given[flag] === 'string') throw new UsageError(`--${flag} '${given[flag] as string}': ${m[2]}`);
+  throw new UsageError(error.message);
 }
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>;

@@ -16,6 +16,16 @@ function dmalog(args: string[], env: Record<string, string | undefined> = { DMAL
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** One line on stderr starting `dmalog: `, nothing on stdout, exit 2, no stack trace. */
+function isUsageError(t: import('ava').ExecutionContext, r: ReturnType<typeof dmalog>, names: string): void {
+  t.is(r.code, 2, r.stderr);
+  t.is(r.stdout, '');
+  const lines = r.stderr.trimEnd().split('\n');
+  t.is(lines.length, 1, r.stderr);
+  t.true(lines[0]!.startsWith('dmalog: '), lines[0]);
+  t.true(lines[0]!.includes(names), `${lines[0]} should name ${names}`);
+}
+
 test('migrate --json: the wall time goes to stderr as in text mode, never into the JSON on stdout', (t) => {
   const r = dmalog(['migrate', '--ram', '16M', '--threads', '1', '--json']);
   t.is(r.code, 0, r.stderr);
@@ -23,4 +33,9 @@ test('migrate --json: the wall time goes to stderr as in text mode, never into t
   const result = JSON.parse(r.stdout) as Record<string, unknown>;
   t.is(result['status'], 'completed');
   t.false(r.stdout.includes('wall time'));
+});
+
+test('stress: options that do not fit together are one usage line naming the flag, before SEED is printed', (t) => {
+  isUsageError(t, dmalog(['stress', '--iommu-trackers', '5']), "--iommu-trackers '5': must be at most trackers (4)");
+  isUsageError(t, dmalog(['stress', '--trackers', '2', '--iommu-trackers', '3', '--json']), "--iommu-trackers '3'");
 });
