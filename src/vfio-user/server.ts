@@ -41,7 +41,9 @@ export interface VfioUserServerOptions {
 }
 
 export const serverSchema = z.strictObject({
-  socket: z.string().min(1, 'must be a non-empty path').max(107, 'must fit sun_path (at most 107 bytes)'),
+  // sun_path holds 108 bytes with its NUL: the limit is on the path's UTF-8 bytes, not its characters.
+  socket: z.string().min(1, 'must be a non-empty path')
+    .refine((p) => Buffer.byteLength(p, 'utf8') <= 107, 'must fit sun_path (at most 107 bytes in UTF-8)'),
   device: z.enum(SERVE_DEVICES as [ServeDevice, ...ServeDevice[]]).default('mlx5'),
   quirks: z.enum(QUIRKS_NAMES as [QuirksName, ...QuirksName[]]).optional(),
   dropDirtyBit: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).nullable().default(null),

@@ -39,3 +39,9 @@ test('stress: options that do not fit together are one usage line naming the fla
   isUsageError(t, dmalog(['stress', '--iommu-trackers', '5']), "--iommu-trackers '5': must be at most trackers (4)");
   isUsageError(t, dmalog(['stress', '--trackers', '2', '--iommu-trackers', '3', '--json']), "--iommu-trackers '3'");
 });
+
+test('serve: the socket path limit is 107 bytes of UTF-8, not 107 characters (60 characters, 115 bytes: refused)', (t) => {
+  const socket = path.join(os.tmpdir(), 'é'.repeat(55));
+  t.true(socket.length <= 107 && Buffer.byteLength(socket) > 107);
+  isUsageError(t, dmalog(['serve', '--socket', socket]), 'at most 107 bytes');
+});
