@@ -2,7 +2,7 @@
 // dmalog's command line: parse, call the library, map outcomes to documented exit codes.
 import { readFileSync } from 'node:fs';
 import { DmalogError } from '../errors.js';
-import { LOG_LEVELS } from '../host/options.js';
+import { logLevelFromEnv } from '../host/options.js';
 import { EXIT, UsageError } from './args.js';
 import { COMMANDS, usage } from './commands/index.js';
 
@@ -15,14 +15,6 @@ function packageVersion(): string {
 /** The command being run, once known: a usage error points at its own --help. */
 let commandName: string | null = null;
 
-/** A log level nobody can use is refused at the edge, before any command starts a thread. */
-function checkLogLevelEnv(): void {
-  const level = process.env['DMALOG_LOG_LEVEL'];
-  if (level === undefined || level === '') return;
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new UsageError(`DMALOG_LOG_LEVEL: '${level}' must be one of ${LOG_LEVELS.join(', ')}`);
-  }
-}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -43,7 +35,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(command.help);
     return EXIT.ok;
   }
-  checkLogLevelEnv();
+  // A log level nobody can use is refused at the edge, before any command starts a thread.
+  logLevelFromEnv('silent');
   return command.run(rest);
 }
 

@@ -23,7 +23,7 @@ import type { Host } from '../host/host.js';
 import { createRig, type Rig } from '../rig/rig.js';
 import type { DeviceTracker } from '../trackers/device-tracker.js';
 import type { IommuTracker } from '../trackers/iommu-tracker.js';
-import type { LogLevel } from '../host/options.js';
+import { logLevelFromEnv } from '../host/options.js';
 import { ReportSetError, StartError, VfioError } from '../errors.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
 import { createPrng } from '../util/prng.js';
@@ -81,7 +81,7 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
       userMemoryBytes: Number(bitmapBytes(largestSection / BigInt(pageSize))) + (o.devices.length + 1) * (pageSize + 8192) + (64 << 10),
       hostPageSize: pageSize,
       devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, minPageSize: d.minPageSize, maxPageSize: d.maxPageSize, maxRanges: d.maxRanges, maxAddressSpaceBits: d.maxAddressSpaceBits, iommuDirty: d.iommuDirty ?? true })),
-      logLevel: (process.env['DMALOG_LOG_LEVEL'] as LogLevel | undefined) ?? 'silent',
+      logLevel: logLevelFromEnv('silent'),
     },
     dma: { threads: o.writerThreads },
     // The container's choice of trackers follows PROBE (Run.execute).

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ProfileName } from '../device/profiles.js';
 import { createLogger } from '../host/logger.js';
-import { LOG_LEVELS, MAX_USER_MEMORY_BYTES, type LogLevel } from '../host/options.js';
+import { LOG_LEVELS, MAX_USER_MEMORY_BYTES, logLevelFromEnv, type LogLevel } from '../host/options.js';
 import { TRANSPORT_KINDS, type TransportKind } from '../host/transport.js';
 import { parseOptions } from '../util/options.js';
 import type { DeviceFactory } from './device-model.js';
@@ -57,8 +57,7 @@ export type FilledServerOptions = Omit<z.output<typeof serverSchema>, 'quirks' |
 
 export function fillServerOptions(options: VfioUserServerOptions): FilledServerOptions {
   const o = parseOptions(serverSchema, options);
-  const env = process.env['DMALOG_LOG_LEVEL'];
-  const logLevel = o.logLevel ?? ((LOG_LEVELS as readonly string[]).includes(env ?? '') ? env as LogLevel : 'silent');
+  const logLevel = o.logLevel ?? logLevelFromEnv('silent');
   return { ...o, quirks: o.quirks ?? (o.device === 'sample' ? 'libvfio-user' : 'kernel'), logLevel };
 }
 

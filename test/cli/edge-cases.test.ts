@@ -45,3 +45,17 @@ test('serve: the socket path limit is 107 bytes of UTF-8, not 107 characters (60
   t.true(socket.length <= 107 && Buffer.byteLength(socket) > 107);
   isUsageError(t, dmalog(['serve', '--socket', socket]), 'at most 107 bytes');
 });
+
+test('DMALOG_LOG_LEVEL set but empty is unset: each command runs at its own default level', (t) => {
+  const demo = dmalog(['demo'], { DMALOG_LOG_LEVEL: '' });
+  t.is(demo.code, 0, demo.stderr);
+  // demo's default is info: one pino line per PROBE/START/STOP/REPORT.
+  t.regex(demo.stderr, /^\{"level":30,.*"call":"PROBE"/m);
+  const stress = dmalog(['stress', '--report-sets', '1', '--trackers', '1', '--queues', '1', '--threads', '1', '--guest', '1M', '--seed', '1'], { DMALOG_LOG_LEVEL: '' });
+  t.is(stress.code, 0, stress.stderr);
+  // stress defaults to silent.
+  t.false(stress.stderr.includes('"level"'), stress.stderr);
+  const migrate = dmalog(['migrate', '--ram', '16M', '--threads', '1', '--json'], { DMALOG_LOG_LEVEL: '' });
+  t.is(migrate.code, 0, migrate.stderr);
+  t.false(migrate.stderr.includes('"level"'));
+});
