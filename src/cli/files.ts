@@ -1,7 +1,7 @@
 // Files named on the command line, checked before a run starts: an input file must be a small
 // regular file (not /dev/zero, a FIFO, a directory), an output path a regular file in a directory
 // that exists, so that a bad path is one usage line up front, not a stack trace after the run.
-import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './args.js';
 
@@ -52,7 +52,8 @@ export function checkOutputFile(file: string, what: string): void {
   try {
     const st = statSync(resolved);
     if (!st.isFile()) throw new UsageError(`${what} ${file}: not a regular file (${st.isDirectory() ? 'a directory' : 'a device, FIFO or socket'})`);
-    accessSync(resolved, constants.W_OK);
+    // Opened for writing, not truncated: access() says yes to root on a read-only file system.
+    closeSync(openSync(resolved, constants.O_WRONLY | constants.O_NONBLOCK));
     return;
   } catch (error) {
     if (error instanceof UsageError) throw error;
@@ -65,6 +66,10 @@ export function checkOutputFile(file: string, what: string): void {
     else if (st === undefined) throw new UsageError(`${what} ${file}: directory ${path.dirname(file)} does not exist (it is not created)`);
     else if (!st.isDirectory()) throw new UsageError(`${what} ${file}: ${path.dirname(file)} is not a directory`);
     accessSync(dir, constants.W_OK | constants.X_OK);
+    // Created and removed again: only that proves the file can be made there (root passes
+    // access() in /proc, /sys or on a read-only mount, and would fail only after the run).
+    closeSync(openSync(resolved, 'wx'));
+    unlinkSync(resolved);
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`${what} ${file}: cannot write in ${path.dirname(file)} (${codeOf(error)})`);

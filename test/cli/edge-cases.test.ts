@@ -1,11 +1,12 @@
 // The command line against what its docs and --help promise, on inputs nobody tuned for: each
 // test is one behaviour the README or a --help states, run through the built CLI.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { checkOutputFile } from '../../src/cli/files.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dmalog-edge-'));
@@ -58,4 +59,22 @@ test('DMALOG_LOG_LEVEL set but empty is unset: each command runs at its own defa
   const migrate = dmalog(['migrate', '--ram', '16M', '--threads', '1', '--json'], { DMALOG_LOG_LEVEL: '' });
   t.is(migrate.code, 0, migrate.stderr);
   t.false(migrate.stderr.includes('"level"'));
+});
+
+test('--report in a directory where no file can be made (/proc) is refused before the run, even for root', (t) => {
+  for (const command of [['migrate', '--ram', '16M'], ['stress', '--report-sets', '1'], ['fuzz', '--calls', '1']]) {
+    isUsageError(t, dmalog([...command, '--report', '/proc/dmalog-report.html']), '/proc/dmalog-report.html');
+  }
+});
+
+test('--report: the check before the run leaves no file behind, and an existing file is kept until the run writes it', (t) => {
+  const fresh = path.join(dir, 'fresh.html');
+  checkOutputFile(fresh, '--report');
+  t.false(existsSync(fresh));
+  const kept = path.join(dir, 'kept.html');
+  writeFileSync(kept, 'before');
+  checkOutputFile(kept, '--report');
+  t.is(readFileSync(kept, 'utf8'), 'before');
+  t.is(dmalog(['fuzz', '--calls', '1', '--iommu-lanes', '0', '--seed', '1', '--report', kept]).code, 0);
+  t.true(readFileSync(kept, 'utf8').startsWith('<!DOCTYPE html>'));
 });
