@@ -5,6 +5,7 @@ import { DmalogError } from '../errors.js';
 import { logLevelFromEnv } from '../host/options.js';
 import { EXIT, UsageError } from './args.js';
 import { COMMANDS, usage } from './commands/index.js';
+import { profileOwnArgs } from './commands/profile.js';
 
 /** The installed package's version: read from its package.json (dist/src/cli → package root), never copied. */
 function packageVersion(): string {
@@ -30,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   if (!command) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
   commandName = name;
   // profile's own options come before the command it runs; a --help after that is the command's.
-  const own = name === 'profile' ? rest.slice(0, 1) : rest;
+  const own = name === 'profile' ? profileOwnArgs(rest) : rest;
   if (own.includes('--help') || own.includes('-h')) {
     process.stdout.write(command.help);
     return EXIT.ok;

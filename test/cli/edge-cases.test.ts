@@ -78,3 +78,12 @@ test('--report: the check before the run leaves no file behind, and an existing 
   t.is(dmalog(['fuzz', '--calls', '1', '--iommu-lanes', '0', '--seed', '1', '--report', kept]).code, 0);
   t.true(readFileSync(kept, 'utf8').startsWith('<!DOCTYPE html>'));
 });
+
+test('profile: a --help among profile\'s own options (after --top N or --dir DIR) is profile\'s help, exit 0', (t) => {
+  for (const args of [['--top', '3', '--help'], ['--dir', dir, '-h'], ['--top=3', '--help']]) {
+    const r = dmalog(['profile', ...args]);
+    t.is(r.code, 0, r.stderr);
+    t.true(r.stdout.startsWith('usage: dmalog profile '), r.stdout);
+    t.is(r.stderr, '');
+  }
+});

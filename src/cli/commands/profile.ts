@@ -1,4 +1,4 @@
-// `dmalog profile [--top N] [--dir DIR] <command> [args...]`: any other command under the CPU
+// `dmalog profile [--top N] [--dir DIR] <command> [args...]`: another command under the CPU
 // profiler (src/profile/run.ts), one profile per thread named after what the thread is.
 import { fileURLToPath } from 'node:url';
 import { UsageError, parseIntArg } from '../args.js';
@@ -31,6 +31,19 @@ const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 /** The package root: profile locations are shown relative to it (dist/src/cli/commands → root). */
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const PROFILED = ['migrate', 'stress', 'fuzz', 'demo'];
+
+/**
+ * The arguments that are profile's own: its options up to the command (`--top N`, `--dir DIR`,
+ * their `=` forms, and anything else starting with `-`, which parseProfileArgs refuses). A
+ * `--help` among them is profile's; one after the command is the command's.
+ */
+export function profileOwnArgs(argv: readonly string[]): string[] {
+  let i = 0;
+  for (; i < argv.length && argv[i]!.startsWith('-'); i++) {
+    if ((argv[i] === '--top' || argv[i] === '--dir') && i + 1 < argv.length) i++;
+  }
+  return argv.slice(0, i);
+}
 
 export interface ProfileArgs { top: number; dir: string; command: string; args: string[] }
 
