@@ -19,9 +19,11 @@ let commandName: string | null = null;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  // No command is bad usage like any other: one line on stderr, exit 2 (profile says the same).
+  if (name === undefined) throw new UsageError(`which command? (one of ${Object.keys(COMMANDS).join(', ')})`);
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
-    return name === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(`${packageVersion()}\n`);

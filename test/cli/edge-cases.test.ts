@@ -87,3 +87,10 @@ test('profile: a --help among profile\'s own options (after --top N or --dir DIR
     t.is(r.stderr, '');
   }
 });
+
+test('dmalog with no command is bad usage like any other: one line on stderr naming the commands, exit 2', (t) => {
+  isUsageError(t, dmalog([]), 'migrate');
+  const help = dmalog(['--help']);
+  t.is(help.code, 0);
+  t.true(help.stdout.includes('commands:'));
+});
