@@ -453,6 +453,11 @@ class Run {
     const deviceRate = devicePages * this.pageSize / seconds;
     const vcpuRate = vcpuPages * this.pageSize / seconds;
     const pending = `pending ${MiBps(last.pendingBytes)} vs threshold ${MiBps(this.threshold)}`;
+    // State the devices send at switchover, above the threshold by itself: no writer is to blame
+    // and no dirty rate (0 MiB/s, say) explains it.
+    if (this.stateBytes > this.threshold) {
+      return { code: 'pending-above-threshold', message: `${cap} reached: the devices' state alone (${MiBps(this.stateBytes)}) is above the threshold (${pending})` };
+    }
     if (devicePages * this.pageSize + this.stateBytes > this.threshold && devicePages >= vcpuPages) {
       return { code: 'device-dirty-rate', message: `${cap} reached: device DMA dirties ${MiBps(deviceRate)}/s against a bandwidth of ${MiBps(this.o.bandwidth)}/s (${pending}); auto-converge ${this.o.autoConverge ? `throttles vCPUs only (at ${r.throttlePct}%)` : 'is off and would throttle vCPUs only'}` };
     }

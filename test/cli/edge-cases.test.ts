@@ -94,3 +94,14 @@ test('dmalog with no command is bad usage like any other: one line on stderr nam
   t.is(help.code, 0);
   t.true(help.stdout.includes('commands:'));
 });
+
+test('migrate: a device state above the threshold by itself is not blamed on a dirty rate (exit 3, pending-above-threshold)', (t) => {
+  const config = path.join(dir, 'big-state.json');
+  writeFileSync(config, JSON.stringify({ ram: '16M', devices: [{ profile: 'mlx5', stateBytes: '64M' }], maxIterations: 3 }));
+  const r = dmalog(['migrate', '--config', config, '--threads', '1', '--json']);
+  t.is(r.code, 3, r.stderr);
+  const result = JSON.parse(r.stdout) as { converged: boolean; notConverged: { code: string; message: string } };
+  t.false(result.converged);
+  t.is(result.notConverged.code, 'pending-above-threshold');
+  t.true(result.notConverged.message.includes("the devices' state alone (64.0 MiB)"), result.notConverged.message);
+});
