@@ -24,7 +24,10 @@ export function parseSize(text: string, what: string): bigint {
   const unit = SIZE_UNITS[m[2]!.toUpperCase()]!;
   const [whole, frac = ''] = m[1]!.split('.');
   const scale = 10n ** BigInt(frac.length);
-  const bytes = (BigInt(whole!) * scale + BigInt(frac || '0')) * unit / scale;
+  const scaled = (BigInt(whole!) * scale + BigInt(frac || '0')) * unit;
+  // A fraction is a way to write bytes (1.5G), never part of one: 1.3K (1331.2 bytes) is refused, not cut.
+  if (scaled % scale !== 0n && scaled > 0n) throw new UsageError(`${what}: '${text}' is not a whole number of bytes`);
+  const bytes = scaled / scale;
   if (bytes <= 0n) throw new UsageError(`${what}: '${text}' must be more than 0 bytes`);
   if (bytes >= 1n << 64n) throw new UsageError(`${what}: '${text}' does not fit in 64 bits`);
   return bytes;

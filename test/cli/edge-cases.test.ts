@@ -105,3 +105,14 @@ test('migrate: a device state above the threshold by itself is not blamed on a d
   t.is(result.notConverged.code, 'pending-above-threshold');
   t.true(result.notConverged.message.includes("the devices' state alone (64.0 MiB)"), result.notConverged.message);
 });
+
+test('sizes are whole bytes: a fraction that leaves part of a byte is refused, not cut (text or a config number)', (t) => {
+  isUsageError(t, dmalog(['migrate', '--bandwidth', '128.3K']), "--bandwidth: '128.3K' is not a whole number of bytes");
+  isUsageError(t, dmalog(['stress', '--guest', '1.3K']), "--guest: '1.3K' is not a whole number of bytes");
+  const config = path.join(dir, 'fraction.json');
+  writeFileSync(config, JSON.stringify({ ram: 16 * 2 ** 20 + 0.5 }));
+  isUsageError(t, dmalog(['migrate', '--config', config]), 'ram: must be a whole number of bytes');
+  // 128.5M and 1.5G are whole numbers of bytes.
+  const ok = dmalog(['migrate', '--ram', '16M', '--bandwidth', '128.5M', '--link-speed', '1.5G', '--max-iterations', '1', '--max-memory', '1']);
+  t.true(ok.stderr.includes("--ram '16M'"), ok.stderr); // refused by the memory cap only, after the sizes parsed
+});
