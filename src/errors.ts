@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   DMALOG_UNSUPPORTED: 'a device cannot serve the run (no DMA logging, a granule the stress windows cannot hold)',
   DMALOG_INJECTED_FAULT: 'a fault injected on purpose fired in a tracker (InjectedFault)',
   DMALOG_FUZZ_FAILURE: 'the fuzzer caught a broken rule (FuzzFailure; `kind` says which)',
+  DMALOG_SWEEP_OUTPUT: 'a sweep output cannot be read, written or joined: not sweep records, an I/O error, or points of another grid (GridMismatch); the message names the file',
 } as const;
 
 export type DmalogCode = keyof typeof ERROR_CODES;
@@ -95,4 +96,17 @@ export class FuzzFailure extends DmalogError {
   constructor(readonly kind: FailureKind, readonly detail: string) {
     super('DMALOG_FUZZ_FAILURE', `${kind}: ${detail}`);
   }
+}
+
+/** A sweep output file that cannot be read as records or written (the message names the file and line). */
+export class RecordFileError extends DmalogError {
+  override name = 'RecordFileError';
+  constructor(message: string) {
+    super('DMALOG_SWEEP_OUTPUT', message);
+  }
+}
+
+/** The grid of a sweep output differs from the one being run or merged. */
+export class GridMismatch extends RecordFileError {
+  override name = 'GridMismatch';
 }

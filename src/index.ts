@@ -1,7 +1,7 @@
 // dmalog's public entry.
 export * from './uapi/abi.js';
 export { ERRNO, isErrno, type Errno } from './uapi/errno.js';
-export { ERROR_CODES, VfioError, ReportSetError, StartError, DmalogError, ZeroingViolation, InjectedFault, FuzzFailure, type DmalogCode } from './errors.js';
+export { ERROR_CODES, VfioError, ReportSetError, StartError, DmalogError, ZeroingViolation, InjectedFault, FuzzFailure, RecordFileError, GridMismatch, type DmalogCode } from './errors.js';
 export * from './uapi/structs.js';
 export { UserMemory, bitmapBytes } from './uapi/user-memory.js';
 export { createHost, Host, type FeatureResult, type DeviceSnapshot, type StartLogging, type ReportDirty, type TransportKind, type IommufdHandle } from './host/host.js';
@@ -47,3 +47,7 @@ export { VFIO_USER, HEADER_BYTES as VFIO_USER_HEADER_BYTES, commandName as vfioU
 export { migrationWalk, type MigrationState } from './vfio-user/migration-state.js';
 export type { DeviceModel, DeviceContext, DeviceFactory } from './vfio-user/device-model.js';
 export * from './uapi/migration.js';
+// Sweeps: a grid of migration scenarios run in parallel, resumable and sharded, merged into one result.
+export { parseGrid, points, pointCount, gridSummary, type Grid, type GridFile, type GridSummary, type SweepPoint } from './sweep/grid.js';
+export { runSweep, mergeSweeps, sweepFiles, type SweepOptions, type SweepOutcome, type MergeOutcome, type SweepFiles, type Shard } from './sweep/sweep.js';
+export type { SweepRecord, Outcome as SweepPointOutcome } from './sweep/record.js';

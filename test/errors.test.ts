@@ -4,8 +4,12 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import {
   Coordinator, DmaPool, DmalogError, ERROR_CODES, FuzzFailure, InjectedFault, ReportBitmap, ReportSetError, StartError,
-  VfioError, ZeroingViolation, createHost, migrate, type DmalogCode,
+  VfioError, ZeroingViolation, createHost, migrate, RecordFileError, GridMismatch, type DmalogCode,
 } from '../src/index.js';
+import { readRecords } from '../src/sweep/record.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { DeviceDriver } from '../src/device/driver.js';
 import { runFuzz } from '../src/fuzz/runner.js';
 import { fillHostOptions } from '../src/host/options.js';
@@ -77,6 +81,14 @@ const ROWS: Record<DmalogCode, Row> = {
       const tracker = new DeviceDriver({ device: o.devices[0]!, userMemory: new SharedArrayBuffer(4096), contract: 'atomic', maxLogBytes: 1 << 20 }, () => { throw new Error('no death here'); });
       tracker.injectFault({ kind: 'throw-in-start' });
       tracker.start(PAGE, [SPAN]);
+    },
+  },
+  DMALOG_SWEEP_OUTPUT: {
+    cls: RecordFileError,
+    provoke: () => {
+      const file = path.join(mkdtempSync(path.join(tmpdir(), 'dmalog-errors-')), 'sweep.jsonl');
+      writeFileSync(file, 'not a record\n');
+      return readRecords(file);
     },
   },
   DMALOG_FUZZ_FAILURE: {
@@ -167,4 +179,12 @@ test('README\'s error table has one row per code, in ERROR_CODES order', (t) => 
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const rows = [...readme.matchAll(/^\| `(DMALOG_[A-Z_]+)` \|/gm)].map((m) => m[1]);
   t.deepEqual(rows, Object.keys(ERROR_CODES));
+});
+
+test('GridMismatch is a RecordFileError with the same code', (t) => {
+  const e = new GridMismatch('out/sweep.jsonl: holds points of another grid');
+  t.true(e instanceof RecordFileError);
+  t.true(e instanceof DmalogError);
+  t.is(e.code, 'DMALOG_SWEEP_OUTPUT');
+  t.is(e.name, 'GridMismatch');
 });

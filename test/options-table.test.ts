@@ -1,5 +1,5 @@
 // The options table: for every bounded option of createHost, new Coordinator, runFuzz, migrate and
-// startVfioUserServer,
+// startVfioUserServer, new CpuDirtyTracker,
 // the lowest and the highest accepted value are accepted, and one past either is
 // DMALOG_BAD_OPTION whose message starts with the option's name. Choices accept each choice and
 // refuse anything else. All at the edge (the fill functions): no thread is started.
@@ -15,6 +15,7 @@ import { LOW_RAM_LIMIT } from '../src/migration/memory-map.js';
 import { MAX_BYTE_RAM_BYTES, MAX_RAM_BYTES, MAX_TIME_MS, MAX_WRITE_RATE, MIN_RATE_BYTES, fillMigrationOptions, type MigrationOptions } from '../src/migration/options.js';
 import { MAX_DMA_THREADS } from '../src/dma/pool.js';
 import { FakeTracker } from './helpers/fake-tracker.js';
+import { CpuDirtyTracker, type CpuTrackerOptions } from '../src/trackers/cpu-tracker.js';
 import { fillServerOptions, type VfioUserServerOptions } from '../src/vfio-user/server.js';
 
 const MiB = 2 ** 20;
@@ -103,6 +104,21 @@ edges('host', [
 
 const memory = new SharedArrayBuffer(1 << 16);
 const tracker = new FakeTracker('t0', memory, []);
+// new CpuDirtyTracker (the vCPUs' dirty log)
+
+const cpuFill = ((o: CpuTrackerOptions) => new CpuDirtyTracker(o)) as Edge['fill'];
+const cpuMake = (name: string, v: unknown) => ({ userMemory: new SharedArrayBuffer(64), hostPageSize: 4096, [name]: v });
+
+edges('vCPU tracker', [
+  ...bounds(cpuFill, cpuMake, [
+    ['hostPageSize', 4096, MAX_HOST_PAGE_SIZE, 2048, MAX_HOST_PAGE_SIZE * 2],
+    ['maxLogBytes', 1, MAX_LOG_BYTES, 0, MAX_LOG_BYTES + 1],
+  ]),
+  { name: 'hostPageSize', fill: cpuFill, make: (v) => cpuMake('hostPageSize', v), accepted: [8192], refused: [12288, 4096.5, '4096'] },
+  { name: 'userMemory', fill: cpuFill, make: (v) => cpuMake('userMemory', v), accepted: [new SharedArrayBuffer(8)], refused: [new ArrayBuffer(8), null] },
+  { name: 'name', fill: cpuFill, make: (v) => cpuMake('name', v), accepted: ['kvm'], refused: ['', 7] },
+]);
+
 const coordFill = fillCoordinatorOptions as Edge['fill'];
 const coordinator = (name: string, v: unknown): CoordinatorOptions => ({ trackers: [tracker], memory, allocate: () => 0, [name]: v });
 

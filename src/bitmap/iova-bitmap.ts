@@ -7,6 +7,7 @@
 // (the merged kernel's contract, contract §1) is chosen once, at construction.
 
 import { ceilDiv, floorDiv, popcount32 } from '../util/bits.js';
+import { SharedAccess } from '../util/shared-access.js';
 
 export type Contract = 'atomic' | 'plain';
 
@@ -20,7 +21,8 @@ export function reportBitCount(length: bigint, pageSize: bigint): number {
 // Word masks travel as int32 (bit 31 set = negative), never as `>>> 0` uint32: a uint32 above
 // 2^31 passed to a call V8 does not inline is boxed as a heap number, one allocation per word
 // on a dense REPORT (perf/report.bench.ts, "100 %" rows).
-export class IovaBitmap {
+/** Every access to user memory is one of SharedAccess's (src/util/shared-access.ts). */
+export class IovaBitmap extends SharedAccess {
   readonly window: BitmapWindow;
   readonly bitCount: number;
   /** Distinct report bits this bitmap object set (pages reported), summed at each word flush: exact
@@ -45,6 +47,7 @@ export class IovaBitmap {
   #pendingBase = 0;
 
   constructor(memory: SharedArrayBuffer, bitmapAt: number, window: BitmapWindow, contract: Contract = 'atomic') {
+    super();
     this.window = window;
     this.bitCount = reportBitCount(window.length, window.pageSize);
     this.#lastWord = wordOfBit(this.bitCount - 1);
@@ -68,29 +71,30 @@ export class IovaBitmap {
       case FlushMode.AtomicBytes:
         for (let k = 0; k < 4; k++) {
           const b = (mask >>> (8 * k)) & 0xff;
-          if (b !== 0) Atomics.or(this.#u8, at + k, b);
+          if (b !== 0) this.or8(this.#u8, at + k, b);
         }
         return;
       // Plain mode: the old value was loaded when the word was first touched (#pendingBase), so
       // the store below is a read-modify-write spanning every granule that landed in this word.
       // A concurrent reporter's bits set in between are overwritten: the merged kernel's lost update.
       case FlushMode.PlainAligned:
-        this.#u32![this.#wordAt + w] = this.#pendingBase | mask;
+        this.store32(this.#u32!, this.#wordAt + w, this.#pendingBase | mask);
         return;
       case FlushMode.PlainBytes: {
         const merged = this.#pendingBase | mask;
-        for (let k = 0; k < 4; k++) if (((mask >>> (8 * k)) & 0xff) !== 0) this.#u8[at + k] = (merged >>> (8 * k)) & 0xff;
+        for (let k = 0; k < 4; k++) if (((mask >>> (8 * k)) & 0xff) !== 0) this.store8(this.#u8, at + k, (merged >>> (8 * k)) & 0xff);
         return;
       }
       default:
-        Atomics.or(this.#u32!, this.#wordAt + w, mask);
+        this.or32(this.#u32!, this.#wordAt + w, mask);
     }
   }
 
   #loadWord(w: number): number {
-    if (this.#u32) return this.#u32[this.#wordAt + w]!;
+    if (this.#u32) return this.load32(this.#u32, this.#wordAt + w);
     const at = this.#byteAt + w * 4;
-    return (this.#u8[at]! | (this.#u8[at + 1]! << 8) | (this.#u8[at + 2]! << 16) | (this.#u8[at + 3]! << 24)) >>> 0;
+    const u8 = this.#u8;
+    return (this.load8(u8, at) | (this.load8(u8, at + 1) << 8) | (this.load8(u8, at + 2) << 16) | (this.load8(u8, at + 3) << 24)) >>> 0;
   }
 
   #orWord(w: number, mask: number): void {
@@ -134,7 +138,7 @@ export class IovaBitmap {
     const lo = firstBit & 31;
     if (lo === 0 && w >= 0 && w < this.#lastWord) { // one whole word, nothing to clip
       if (disjoint && this.#mode === FlushMode.AtomicAligned && w !== this.#pendingWord) {
-        Atomics.or(this.#u32!, this.#wordAt + w, mask);
+        this.or32(this.#u32!, this.#wordAt + w, mask);
         this.bitsSet += popcount32(mask);
       } else {
         this.#orWord(w, mask);
@@ -177,7 +181,7 @@ export class IovaBitmap {
     if (w >= 0 && mask !== 0) {
       // Branch rather than a per-mode closure: V8 inlines this, and a dense REPORT flushes once
       // per log word (perf/report.bench.ts, "100 %" rows against the bare read-clear-OR loop).
-      if (this.#mode === FlushMode.AtomicAligned) Atomics.or(this.#u32!, this.#wordAt + w, mask);
+      if (this.#mode === FlushMode.AtomicAligned) this.or32(this.#u32!, this.#wordAt + w, mask);
       else this.#flushOther(w, mask);
       this.bitsSet += popcount32(mask);
     }

@@ -22,6 +22,7 @@ import { intersect, normalize, subtract } from './range-set.js';
 import { ReportBitmap } from './report-bitmap.js';
 import type { DirtyTracker, ReportWindow } from '../trackers/tracker.js';
 import { badOption } from '../util/options.js';
+import { startArguments, windowArguments } from '../uapi/typed-args.js';
 import { fillCoordinatorOptions, type CoordinatorOptions, type RecoveryPolicy } from './options.js';
 
 export type { CoordinatorOptions, RecoveryPolicy } from './options.js';
@@ -120,8 +121,10 @@ export class Coordinator {
    * trackers 0..k-1 are stopped again and a StartError names tracker k and the k rolled back (with
    * k's errno). What is not a VfioError (a closed host, a bug) is rethrown as it is.
    */
-  async startAll(req: { ranges: LoggingRange[]; pageSize: bigint }): Promise<Map<string, bigint>> {
+  async startAll(request: { ranges: LoggingRange[]; pageSize: bigint }): Promise<Map<string, bigint>> {
     this.#assertUsable();
+    // As bigints once: the ranges are kept for restarts and the span marks, which are bigint arithmetic.
+    const req = startArguments(request);
     if (this.#state === 'logging') throw new DmalogError('DMALOG_STATE', 'trackers are already logging (stopAll first)');
     if (this.#stopping > 0) throw new DmalogError('DMALOG_STATE', 'logging is being stopped');
     const started: Started[] = [];
@@ -145,8 +148,9 @@ export class Coordinator {
   /** A bitmap in user memory big enough for `window`, zeroed. */
   createBitmap(window: Pick<ReportWindow, 'length' | 'pageSize'>): ReportBitmap {
     this.#assertUsable();
+    const { length, pageSize } = bitmapWindow({ iova: 0n, length: window?.length, pageSize: window?.pageSize });
     const probe = new ReportBitmap(this.#memory, 0, 0);
-    const bytes = probe.bytesFor({ iova: 0n, ...window });
+    const bytes = probe.bytesFor({ iova: 0n, length, pageSize });
     const at = this.#allocate(bytes);
     const bitmap = new ReportBitmap(this.#memory, at, bytes);
     bitmap.zero();
@@ -158,8 +162,10 @@ export class Coordinator {
    * (DMALOG_ZEROING_RULE) when the bitmap was not zeroed since the last set, unless `zero` asks
    * the coordinator to zero it first.
    */
-  async reportSet(window: ReportWindow, bitmap: ReportBitmap, opts: { zero?: boolean } = {}): Promise<ReportSetResult> {
+  async reportSet(request: ReportWindow, bitmap: ReportBitmap, opts: { zero?: boolean } = {}): Promise<ReportSetResult> {
     this.#assertUsable();
+    const window = bitmapWindow(request);
+    if (!(bitmap instanceof ReportBitmap)) badOption(['bitmap'], 'must be a ReportBitmap (coordinator.createBitmap)');
     if (this.#state !== 'logging') throw new DmalogError('DMALOG_STATE', `no report set while '${this.#state}'`);
     if (this.#stopping > 0) throw new DmalogError('DMALOG_STATE', 'logging is being stopped');
     if (this.#setInFlight) throw new DmalogError('DMALOG_STATE', 'a report set is already in flight');
@@ -219,8 +225,7 @@ export class Coordinator {
     started.forEach((s, i) => {
       if (s.owed.length === 0) return;
       const w = { iova: window.iova, length: window.length };
-      for (const r of intersect(s.owed, w)) {
-        marker.set(r.iova, r.length);
+      for (const r of markOwed(marker, s.owed, w)) {
         outcomes[i]!.markedBytes += r.length;
         outcomes[i]!.marked.push(r);
       }
@@ -288,6 +293,25 @@ export class Coordinator {
     await this.stopAll();
     this.#state = 'closed';
   }
+}
+
+/**
+ * A recovery mark: every page of `owed` inside `window` set in `marker` (the set's bitmap); the
+ * ranges marked. The caller flushes `marker` once every tracker's marks are in. `dmalog explore`
+ * runs this same function against writers and REPORTs (src/explore/actors.ts).
+ */
+export function markOwed(marker: IovaBitmap, owed: readonly LoggingRange[], window: LoggingRange): LoggingRange[] {
+  const marked = intersect(owed, window);
+  for (const r of marked) marker.set(r.iova, r.length);
+  return marked;
+}
+
+/** A window as bigints, with a bitmap to speak of: length and page size positive (else DMALOG_BAD_OPTION). */
+function bitmapWindow(request: unknown): ReportWindow {
+  const window = windowArguments(request);
+  if (window.length === 0n) badOption(['length'], 'must be positive');
+  if (window.pageSize === 0n) badOption(['pageSize'], 'must be positive');
+  return window;
 }
 
 export function errnoOf(error: unknown): Errno {

@@ -5,6 +5,7 @@ import { reportBitCount } from '../bitmap/iova-bitmap.js';
 import { DmalogError, ZeroingViolation } from '../errors.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
 import { ceilDiv, popcount32 } from '../util/bits.js';
+import { SharedAccess } from '../util/shared-access.js';
 import type { ReportWindow } from '../trackers/tracker.js';
 
 export type BitmapState = 'zeroed' | 'collecting' | 'complete' | 'consumed';
@@ -13,7 +14,8 @@ export type BitmapState = 'zeroed' | 'collecting' | 'complete' | 'consumed';
 const DRAIN_CHUNK_BYTES = 4096;
 const ZERO_CHUNK = Buffer.alloc(DRAIN_CHUNK_BYTES);
 
-export class ReportBitmap {
+/** Zeroing and draining go through SharedAccess (src/util/shared-access.ts). */
+export class ReportBitmap extends SharedAccess {
   readonly at: number;
   readonly capacityBytes: number;
   #state: BitmapState = 'zeroed';
@@ -26,6 +28,7 @@ export class ReportBitmap {
 
   /** `at`, `capacityBytes`: where the bitmap lives in user memory (allocated by the caller). */
   constructor(memory: SharedArrayBuffer, at: number, capacityBytes: number) {
+    super();
     this.at = at;
     this.capacityBytes = capacityBytes;
     this.#bytes = new Uint8Array(memory, at, capacityBytes);
@@ -47,7 +50,7 @@ export class ReportBitmap {
 
   zero(): void {
     if (this.#state === 'collecting') throw new DmalogError('DMALOG_STATE', 'cannot zero a bitmap while a report set is collecting into it');
-    this.#bytes.fill(0);
+    this.fill8(this.#bytes, 0);
     this.#state = 'zeroed';
   }
 
@@ -112,11 +115,12 @@ export class ReportBitmap {
       // and only chunks holding a set bit are read word by word.
       for (let from = 0; from < usedBytes; from += DRAIN_CHUNK_BYTES) {
         const to = Math.min(usedBytes, from + DRAIN_CHUNK_BYTES);
+        // (A read outside the access layer: drain runs once the set is complete, when no REPORT writes.)
         if (ZERO_CHUNK.compare(buffer, from, to, 0, to - from) === 0) continue;
         for (let i = from >>> 2, end = to >>> 2; i < end; i++) {
-          let v = words[i]!;
+          let v = this.load32(words, i);
           if (v === 0) continue;
-          words[i] = 0;
+          this.store32(words, i, 0);
           if (i === count - 1) v &= tailMask;
           if (v === 0) continue;
           n += popcount32(v);
@@ -138,7 +142,7 @@ export class ReportBitmap {
         n++;
       });
       if (acc !== 0) visit(word, acc);
-      this.#bytes.fill(0);
+      this.fill8(this.#bytes, 0);
     }
     this.#state = 'zeroed';
     return n;

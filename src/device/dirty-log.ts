@@ -5,13 +5,14 @@
 // Summary levels let a sparse REPORT skip clean words without reading them: level 1 has one bit
 // per log word, level k + 1 one bit per level-k word, until a level fits in TOP_LEVEL_WORDS
 // (1 TiB at 4 KiB: 8 Mi log words, then 256 Ki, 8 Ki and 256 summary words). Ordering that
-// keeps every write findable: a writer ORs the log bit, then sets each level's bit going up and
-// stops at the first one already set (whoever set it goes on up); a reader clears a level's bit
+// keeps every write findable: a writer ORs the log bit, then checks each level's bit going up and
+// sets it where clear, all the way to the top itself (markWord); a reader clears a level's bit
 // before it reads-and-clears the words below it, and sets it again if those keep bits.
 import { wordOfBit, type GranuleProjection, type IovaBitmap } from '../bitmap/iova-bitmap.js';
 import { ceilDiv, floorDiv, popcount32 } from '../util/bits.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import type { Checked } from '../util/result.js';
+import { SharedAccess } from '../util/shared-access.js';
 
 export interface LogRegion {
   iova: bigint;
@@ -78,6 +79,24 @@ export function planLog(granuleSize: bigint, ranges: readonly LoggingRange[], ma
 
 export interface ReadStats { granules: number }
 
+/**
+ * Which write and read-and-clear paths a VariantDirtyLog runs. DirtyLog itself is today's code
+ * (TODAYS_CODE); the other two are kept, on purpose, for `dmalog explore` only, to show that it
+ * finds what they get wrong (src/explore/scenarios.ts):
+ * - mark `shortcut`: the write path before commit 7ede066 ("a log word that had bits needs no
+ *   summary work", and a climb that stops at the first summary bit already set). A writer
+ *   preempted between its log OR and its summary OR hides a second writer's resolved write from
+ *   a REPORT issued meanwhile.
+ * - readClear `load-store`: the read-and-clear of a whole word as a plain load then a plain store
+ *   of 0 instead of one exchange; a write landing between the two is wiped unreported.
+ */
+export interface DirtyLogVariant {
+  mark: 'climb' | 'shortcut';
+  readClear: 'exchange' | 'load-store';
+}
+
+export const TODAYS_CODE: Readonly<DirtyLogVariant> = Object.freeze({ mark: 'climb', readClear: 'exchange' });
+
 // Fields of one region in DirtyLog's number table.
 const R_IOVA = 0;
 const R_END = 1;
@@ -88,7 +107,8 @@ const REGION_FIELDS = 4;
 /** Largest IOVA end the number-only paths handle exactly. */
 const SAFE_END = BigInt(Number.MAX_SAFE_INTEGER);
 
-export class DirtyLog {
+/** Every access to the log and its levels is one of SharedAccess's (src/util/shared-access.ts). */
+export class DirtyLog extends SharedAccess {
   readonly granuleSize: bigint;
   readonly regions: readonly LogRegion[];
   // Int32Array views: on Node 20 an Atomics call on a Uint32Array that returns a value of 2^31
@@ -109,6 +129,7 @@ export class DirtyLog {
   readonly #regionNumbers: Float64Array;
 
   constructor(readonly descriptor: DirtyLogDescriptor) {
+    super();
     this.granuleSize = descriptor.granuleSize;
     this.regions = descriptor.regions;
     this.#log = new Int32Array(descriptor.buffer, 0, descriptor.logWords);
@@ -171,7 +192,7 @@ export class DirtyLog {
     const bit = regions[at + R_BIT_OFFSET]! + j0;
     // A write ending in the granule it starts in (most DMA writes): no second division.
     if (q - Math.floor(q) + (b - a) * perT <= 1) {
-      this.#markWord(wordOfBit(bit), 1 << (bit & 31));
+      this.markWord(wordOfBit(bit), 1 << (bit & 31));
       return 1;
     }
     const j1 = Math.floor((b - 1) * perT) - first;
@@ -186,7 +207,7 @@ export class DirtyLog {
     while (b < end) {
       const lo = b & 31;
       const n = Math.min(32 - lo, end - b);
-      this.#markWord(wordOfBit(b), n === 32 ? -1 : ((1 << n) - 1) << lo);
+      this.markWord(wordOfBit(b), n === 32 ? -1 : ((1 << n) - 1) << lo);
       b += n;
     }
   }
@@ -199,8 +220,8 @@ export class DirtyLog {
    * write that has already resolved (test/device/dirty-log-preemption.test.ts). Bottom-up, so a
    * REPORT that clears a level after we looked at it descends to what we set.
    */
-  #markWord(w: number, mask: number): void {
-    Atomics.or(this.#log, w, mask);
+  protected markWord(w: number, mask: number): void {
+    this.or32(this.#log, w, mask);
     // Plain reads of the levels: each follows our atomic OR below it, which any REPORT's clear of
     // that level (made before its read-and-clear of the words below) synchronizes with, so a
     // stale "set" cannot be seen. Atomics.load would cost about as much as the OR itself.
@@ -208,13 +229,13 @@ export class DirtyLog {
     // (perf/logging.bench.ts, "1 thread, markWriteNumber").
     const s = w >>> 5;
     const sBit = 1 << (w & 31);
-    if ((this.#summary[s]! & sBit) === 0) Atomics.or(this.#summary, s, sBit);
+    if ((this.load32(this.#summary, s) & sBit) === 0) this.or32(this.#summary, s, sBit);
     const levels = this.#levels;
     for (let k = 2, below = s; k < levels.length; k++) {
       const level = levels[k]!;
       const up = below >>> 5;
       const upBit = 1 << (below & 31);
-      if ((level[up]! & upBit) === 0) Atomics.or(level, up, upBit);
+      if ((this.load32(level, up) & upBit) === 0) this.or32(level, up, upBit);
       below = up;
     }
   }
@@ -257,7 +278,7 @@ export class DirtyLog {
     const top = this.#levels[topLevel]!;
     const shift = 5 * topLevel;
     for (let s = read.w0 >>> shift; s <= read.w1 >>> shift; s++) {
-      if (top[s] === 0) continue; // plain read: a racing writer sets the bit after the bits below
+      if (this.load32(top, s) === 0) continue; // plain read: a racing writer sets the bit after the bits below
       this.#drain(topLevel, s, read);
     }
     return read.found;
@@ -269,14 +290,14 @@ export class DirtyLog {
     const level = this.#levels[k]!;
     const childShift = 5 * (k - 1);
     const mask = wordMask(s, read.w0 >>> childShift, read.w1 >>> childShift);
-    const old = Atomics.and(level, s, ~mask);
+    const old = this.and32(level, s, ~mask);
     let keep = (old & ~mask) !== 0;
     let pending = old & mask;
     while (pending !== 0) {
       const bit = 31 - Math.clz32(pending & -pending);
       pending &= pending - 1;
       if (this.#drain(k - 1, (s << 5) + bit, read)) {
-        Atomics.or(level, s, 1 << bit);
+        this.or32(level, s, 1 << bit);
         keep = true;
       }
     }
@@ -289,7 +310,7 @@ export class DirtyLog {
     const summary = this.#summary;
     const { bitOffset, firstBit, lastBit, clearFirst, clearLast, innerFrom, innerTo, projection } = read;
     const sMask = wordMask(s, read.w0, read.w1);
-    const had = Atomics.and(summary, s, ~sMask);
+    const had = this.and32(summary, s, ~sMask);
     let keep = (had & ~sMask) !== 0;
     let pending = had & sMask;
     let found = 0;
@@ -302,9 +323,9 @@ export class DirtyLog {
       const clear = inner ? FULL_WORD : wordMask(w, clearFirst, clearLast);
       // An RMW even when nothing is cleared (edge words of partial granules), so that a writer
       // racing with this read synchronizes with it. Exchange when the whole word goes.
-      const old = clear === FULL_WORD ? Atomics.exchange(log, w, 0) : Atomics.and(log, w, ~clear);
+      const old = clear === FULL_WORD ? this.takeWord(log, w) : this.and32(log, w, ~clear);
       if ((old & ~clear) !== 0) { // bits this REPORT did not clear
-        Atomics.or(summary, s, 1 << k);
+        this.or32(summary, s, 1 << k);
         keep = true;
       }
       const dirty = old & visit;
@@ -318,11 +339,70 @@ export class DirtyLog {
     return keep;
   }
 
+  /** Read-and-clear of a whole log word: one exchange, which no write can fall into. */
+  protected takeWord(log: Int32Array, w: number): number {
+    return this.exchange32(log, w, 0);
+  }
+
+  /** The log (level 0) and every summary level, for VariantDirtyLog. */
+  protected levelArrays(): readonly Int32Array[] {
+    return this.#levels;
+  }
+
   /** Granules currently logged (for tests and checkers; not a REPORT). */
   countDirty(): number {
     let n = 0;
     for (let i = 0; i < this.#log.length; i++) n += popcount32(this.#log[i]!);
     return n;
+  }
+}
+
+/**
+ * DirtyLog with the paths DirtyLogVariant names: only `dmalog explore` constructs it. A subclass
+ * rather than a flag in DirtyLog, so that the write and REPORT loops of every other run carry no
+ * branch for it (perf/RESULTS.md, "explore: memory-access layer").
+ */
+export class VariantDirtyLog extends DirtyLog {
+  readonly #shortcut: boolean;
+  readonly #loadStore: boolean;
+
+  constructor(descriptor: DirtyLogDescriptor, variant: Readonly<DirtyLogVariant> = TODAYS_CODE) {
+    super(descriptor);
+    this.#shortcut = variant.mark === 'shortcut';
+    this.#loadStore = variant.readClear === 'load-store';
+  }
+
+  /**
+   * `shortcut`: the write path before commit 7ede066, as it was. It trusts whoever made the word
+   * or a summary bit non-zero to finish the climb.
+   */
+  protected override markWord(w: number, mask: number): void {
+    if (!this.#shortcut) {
+      super.markWord(w, mask);
+      return;
+    }
+    const levels = this.levelArrays();
+    if (this.or32(levels[0]!, w, mask) !== 0) return;
+    const s = w >>> 5;
+    const sBit = 1 << (w & 31);
+    if ((this.load32(levels[1]!, s) & sBit) !== 0) return; // set already: whoever set it went on up
+    this.or32(levels[1]!, s, sBit);
+    for (let k = 2, below = s; k < levels.length; k++) {
+      const level = levels[k]!;
+      const up = below >>> 5;
+      const upBit = 1 << (below & 31);
+      if ((this.load32(level, up) & upBit) !== 0) return;
+      this.or32(level, up, upBit);
+      below = up;
+    }
+  }
+
+  /** `load-store`: what the exchange is not, two accesses a write can fall between. */
+  protected override takeWord(log: Int32Array, w: number): number {
+    if (!this.#loadStore) return super.takeWord(log, w);
+    const old = this.load32(log, w);
+    this.store32(log, w, 0);
+    return old;
   }
 }
 

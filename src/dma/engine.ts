@@ -5,9 +5,10 @@
 // it (the device's own, its IOMMU's HWPT log), as a device's DMA lands before its dirty bits do:
 // whoever sees a bit sees the data.
 import { DmalogError } from '../errors.js';
-import { DirtyLog } from '../device/dirty-log.js';
+import { DirtyLog, type DirtyLogDescriptor } from '../device/dirty-log.js';
 import { HWPT_EPOCH, HwptLog } from '../iommufd/hwpt-log.js';
 import { checkWorkload, generatePages } from '../workload/workload.js';
+import { DIRECT_ACCESS, type SharedAccess } from '../util/shared-access.js';
 import { CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED, type BurstResult, type BurstTask, type LogTarget } from './types.js';
 
 const DEFAULT_PAGE_BYTES = 4096;
@@ -34,10 +35,18 @@ function cached<T>(cache: WeakMap<SharedArrayBuffer, T>, buffer: SharedArrayBuff
 }
 
 /** What marks one write: the target's log as `markWrite` and `markWriteNumber`. */
-interface Marker { markWrite(iova: bigint, length: bigint): number; markWriteNumber(iova: number, length: number): number }
+export interface Marker { markWrite(iova: bigint, length: bigint): number; markWriteNumber(iova: number, length: number): number }
 
-function markerOf(target: LogTarget): Marker {
-  if (target.kind === 'log') return cached(logs, target.log.buffer, () => new DirtyLog(target.log));
+/** What `dmalog explore` hands runBurst instead of the direct layer (src/explore/actors.ts). */
+export interface EngineAccess {
+  memory: SharedAccess;
+  /** A device log whose accesses go through the same layer. */
+  dirtyLog(descriptor: DirtyLogDescriptor): Marker;
+}
+
+function markerOf(target: LogTarget, explore: EngineAccess | undefined): Marker {
+  // Logs of another access layer are its own, never the cached ones.
+  if (target.kind === 'log') return explore ? explore.dirtyLog(target.log) : cached(logs, target.log.buffer, () => new DirtyLog(target.log));
   const buffers = target.log.mappings.map((m) => m.log.buffer);
   const hit = hwptLogs.get(target.log.control);
   if (hit && hit.buffers.length === buffers.length && hit.buffers.every((b, i) => b === buffers[i])) return hit.log;
@@ -62,7 +71,12 @@ function watchesOf(targets: readonly LogTarget[], cells: Int32Array | null): Wat
   return watches;
 }
 
-export function runBurst(task: BurstTask): BurstResult {
+/**
+ * `explore`: the access layer of `dmalog explore` (src/util/shared-access.ts), for device logs
+ * only (an HWPT log keeps the direct one); every other caller leaves it out.
+ */
+export function runBurst(task: BurstTask, explore?: EngineAccess): BurstResult {
+  const access = explore ? explore.memory : DIRECT_ACCESS;
   const pageBytes = task.pageBytes ?? DEFAULT_PAGE_BYTES;
   const { workload, count } = task;
   if (!Number.isSafeInteger(count) || count < 0) throw new DmalogError('DMALOG_BAD_OPTION', 'task.count must be a non-negative integer');
@@ -83,20 +97,20 @@ export function runBurst(task: BurstTask): BurstResult {
   const guest = cached(guestViews, task.guest, () => new Int32Array(task.guest));
   const targets = task.logs;
   if (!Array.isArray(targets)) throw new DmalogError('DMALOG_BAD_OPTION', 'task.logs must be an array of log targets');
-  const markers = targets.map(markerOf);
+  const markers = targets.map((t) => markerOf(t, explore));
   // IOVAs as numbers are exact up to 2^53 (DirtyLog.markWriteNumber); past that, bigints.
   const numeric = task.guestIova + BigInt(spanBytes) <= BigInt(Number.MAX_SAFE_INTEGER);
   const base = Number(task.guestIova);
   const control = task.control;
   const cells = control ? cached(controlViews, control.cells, () => new Int32Array(control.cells)) : null;
   const watches = watchesOf(targets, cells);
-  const setsCompletedAtStart = cells ? Atomics.load(cells, CONTROL_SETS_COMPLETED) : 0;
+  const setsCompletedAtStart = cells ? access.atomicLoad32(cells, CONTROL_SETS_COMPLETED) : 0;
   const granules = targets.map(() => 0);
   let attempted = 0;
   let logged = 0;
   // A burst handed a HWPT descriptor that is stale already writes nothing: its IOVA may be
   // unmapped. (A moved-on log generation is seen after the first write, as it always was.)
-  let stale = watches.some((w) => w.epoch && Atomics.load(w.cells, w.slot) !== w.value);
+  let stale = watches.some((w) => w.epoch && access.atomicLoad32(w.cells, w.slot) !== w.value);
   const one = markers.length === 1 ? markers[0]! : null;
   const watch = watches.length === 1 ? watches[0]! : null;
   if (stale) {
@@ -106,29 +120,29 @@ export function runBurst(task: BurstTask): BurstResult {
     let marked = 0;
     for (let i = 0; i < count; i++) {
       const page = pages[i]!;
-      if (versions) Atomics.add(guest, page, 1);
-      else guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
+      if (versions) access.add32(guest, page, 1);
+      else access.store32(guest, page * wordsPerPage, stampOf(workload.stream, task.burstId, page));
       attempted++;
       marked += numeric ? one.markWriteNumber(base + page * pageBytes, pageBytes) : one.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));
       // A changed generation or epoch means the mark may have missed the live log: it is not counted.
-      if (watch !== null && Atomics.load(watch.cells, watch.slot) !== watch.value) { stale = true; break; }
+      if (watch !== null && access.atomicLoad32(watch.cells, watch.slot) !== watch.value) { stale = true; break; }
       logged++;
     }
     granules[0] = marked;
   } else {
     for (let i = 0; i < count; i++) {
       const page = pages[i]!;
-      if (versions) Atomics.add(guest, page, 1);
-      else guest[page * wordsPerPage] = stampOf(workload.stream, task.burstId, page);
+      if (versions) access.add32(guest, page, 1);
+      else access.store32(guest, page * wordsPerPage, stampOf(workload.stream, task.burstId, page));
       attempted++;
       for (let k = 0; k < markers.length; k++) {
         granules[k]! += numeric ? markers[k]!.markWriteNumber(base + page * pageBytes, pageBytes) : markers[k]!.markWrite(task.guestIova + BigInt(page * pageBytes), BigInt(pageBytes));
       }
-      for (let k = 0; k < watches.length; k++) if (Atomics.load(watches[k]!.cells, watches[k]!.slot) !== watches[k]!.value) stale = true;
+      for (let k = 0; k < watches.length; k++) if (access.atomicLoad32(watches[k]!.cells, watches[k]!.slot) !== watches[k]!.value) stale = true;
       if (stale) break;
       if (markers.length > 0) logged++;
     }
   }
-  const setsBegunAtEnd = cells ? Atomics.load(cells, CONTROL_SETS_BEGUN) : 0;
+  const setsBegunAtEnd = cells ? access.atomicLoad32(cells, CONTROL_SETS_BEGUN) : 0;
   return { attempted, logged, granules, setsCompletedAtStart, setsBegunAtEnd, stale };
 }

@@ -19,6 +19,13 @@ export interface DeviceSlot {
   readonly logger: Logger;
   /** Fds open on the device now. */
   openFds: number;
+  /**
+   * Feature calls still running on the device. They hold the file as the kernel's fd reference
+   * does: closing the last fd stops logging only once they have returned (close_device runs at
+   * the file's last reference), so a START still in flight cannot leave a device logging with no
+   * fd open on it.
+   */
+  readonly inFlight: Set<Promise<unknown>>;
 }
 
 /** Fds start above stdin, stdout and stderr, as a process's would. */

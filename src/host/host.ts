@@ -102,7 +102,7 @@ export class Host {
     this.#flushLog = flush;
     this.#bindLog = bind;
     this.#table = new FdTable(options.devices.map((config, i): DeviceSlot => (
-      { config, transport: transports[i]!, log: null, iommu: null, logger: logger.child({ device: config.name }), openFds: 0 })));
+      { config, transport: transports[i]!, log: null, iommu: null, logger: logger.child({ device: config.name }), openFds: 0, inFlight: new Set() })));
   }
 
   /**
@@ -147,8 +147,18 @@ export class Host {
   }
 
   /** `ioctl` with what the call produced (chosen page size, pages reported). */
-  async featureCall(fd: number, request: number, ptr: number | bigint): Promise<FeatureResult> {
-    return this.#core.featureCall(this.#slot(fd), request, ptr);
+  featureCall(fd: number, request: number, ptr: number | bigint): Promise<FeatureResult> {
+    let slot: DeviceSlot;
+    try {
+      slot = this.#slot(fd);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const call = this.#core.featureCall(slot, request, ptr);
+    slot.inFlight.add(call);
+    const done = (): void => { slot.inFlight.delete(call); };
+    call.then(done, done);
+    return call;
   }
 
   /**
@@ -197,6 +207,7 @@ export class Host {
 
   /** Zero `bytes` of user memory at `at` (what a user does to a bitmap between report sets). */
   zero(at: number, bytes: number): void {
+    this.#assertOpen();
     const size = this.memory.byteLength;
     if (!Number.isSafeInteger(at) || !Number.isSafeInteger(bytes) || at < 0 || bytes < 0 || at + bytes > size) {
       throw new DmalogError('DMALOG_BAD_OPTION', `zero: [${String(at)}, +${String(bytes)}) is not inside the ${size} bytes of user memory`);
@@ -292,7 +303,11 @@ export class Host {
   async #closeFd(fd: number): Promise<void> {
     this.#assertOpen();
     const { slot, last } = this.#table.close(fd);
-    if (!last || slot.log === null || slot.transport.dead) return;
+    if (!last) return;
+    // The kernel's close_device runs once the calls holding the file have returned.
+    await Promise.allSettled([...slot.inFlight]);
+    // Reopened meanwhile: the device stays open, as its open count never reached 0.
+    if (slot.openFds > 0 || slot.log === null || slot.transport.dead) return;
     await stopLogging(slot);
     slot.logger.info({ fd }, 'last fd closed: logging stopped');
   }

@@ -6,12 +6,13 @@
 import { VfioError } from '../errors.js';
 import { GET_DIRTY_BITMAP_BYTES, IOMMU_HWPT_DIRTY_TRACKING_ENABLE, IOMMU_HWPT_GET_DIRTY_BITMAP, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR, IOMMU_HWPT_SET_DIRTY_TRACKING, SET_DIRTY_TRACKING_BYTES } from '../iommufd/abi.js';
 import { HwptLog } from '../iommufd/hwpt-log.js';
-import type { GetDirtyBitmapRequest } from '../iommufd/ioctl.js';
+import { getDirtyBitmapArguments, type GetDirtyBitmapRequest } from '../iommufd/ioctl.js';
 import type { Mapping } from '../iommufd/iommufd.js';
 import type { ServiceAnswer } from '../iommufd/service.js';
 import { encodeGetDirtyBitmap, encodeSetDirtyTracking } from '../iommufd/structs.js';
 import { IommuTracker, type IommuDirtyCalls } from '../trackers/iommu-tracker.js';
 import { ERRNO } from '../uapi/errno.js';
+import { idArgument } from '../uapi/typed-args.js';
 import type { DeviceSlot } from './fd-table.js';
 import type { IommufdTransport } from './iommufd-transport.js';
 import type { TransportKind } from './transport.js';
@@ -119,16 +120,18 @@ export class IommufdHandle implements IommuDirtyCalls {
 
   /** IOMMU_HWPT_SET_DIRTY_TRACKING through the raw path; rejects with VfioError. */
   async setDirtyTracking(hwptId: number, enable: boolean): Promise<void> {
+    const id = idArgument('hwptId', hwptId);
     await this.#typed(SET_DIRTY_TRACKING_BYTES, IOMMU_HWPT_SET_DIRTY_TRACKING, (view, at) => encodeSetDirtyTracking(view, at, {
-      size: SET_DIRTY_TRACKING_BYTES, flags: enable ? IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0, hwptId, reserved: 0,
+      size: SET_DIRTY_TRACKING_BYTES, flags: enable ? IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0, hwptId: id, reserved: 0,
     }));
   }
 
   /** IOMMU_HWPT_GET_DIRTY_BITMAP through the raw path; resolves the bits it set, rejects with VfioError. */
   async getDirtyBitmap(req: GetDirtyBitmapRequest): Promise<number> {
+    const args = getDirtyBitmapArguments(req);
     return this.#typed(GET_DIRTY_BITMAP_BYTES, IOMMU_HWPT_GET_DIRTY_BITMAP, (view, at) => encodeGetDirtyBitmap(view, at, {
-      size: GET_DIRTY_BITMAP_BYTES, hwptId: req.hwptId, flags: req.noClear ? IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR : 0,
-      reserved: 0, iova: req.iova, length: req.length, pageSize: req.pageSize, data: BigInt(req.bitmap),
+      size: GET_DIRTY_BITMAP_BYTES, hwptId: args.hwptId, flags: args.noClear ? IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR : 0,
+      reserved: 0, ...args.window, data: args.bitmap,
     }));
   }
 

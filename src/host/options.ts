@@ -10,6 +10,8 @@ import { TRANSPORT_KINDS, type TransportKind } from './transport.js';
 
 /** Largest user memory: a Uint8Array (the host's view of it) holds at most 2^32 bytes on Node 20. */
 export const MAX_USER_MEMORY_BYTES = 2 ** 32;
+/** Devices on one host: each has a tracker thread of its own (about 10 MiB each), so a typo of 10000 is refused, not 10000 threads started. */
+export const MAX_DEVICES = 256;
 /** Largest device log: 2^35 log bits, an index every log path keeps exact. */
 export const MAX_LOG_BYTES = 2 ** 32;
 /** Node runs a longer timer after 1 ms (TimeoutOverflowWarning): every call would time out at once. */
@@ -109,14 +111,19 @@ const deviceSchema = z.strictObject({
   iommuDirty: z.boolean().optional(),
 });
 
+/** The host page size: a power of two within 4 KiB .. 64 KiB (also the vCPU dirty log's granule). */
+export const hostPageSizeSchema = int(MIN_HOST_PAGE_SIZE, MAX_HOST_PAGE_SIZE).refine(isPowerOfTwo, 'must be a power of two');
+/** The largest dirty log one tracker may allocate, 1 .. 4 GiB. */
+export const maxLogBytesSchema = int(1, MAX_LOG_BYTES);
+
 /** Each field's type and bound; how fields relate (names, page sizes, pds ranges) is checked after. */
 export const hostSchema = z.strictObject({
   userMemoryBytes: int(1, MAX_USER_MEMORY_BYTES).default(1 << 24),
-  hostPageSize: int(MIN_HOST_PAGE_SIZE, MAX_HOST_PAGE_SIZE).refine(isPowerOfTwo, 'must be a power of two').default(4096),
-  devices: z.array(deviceSchema).min(1, 'must be a non-empty array'),
+  hostPageSize: hostPageSizeSchema.default(4096),
+  devices: z.array(deviceSchema).min(1, 'must be a non-empty array').max(MAX_DEVICES, `at most ${MAX_DEVICES} devices (a tracker thread each)`),
   contract: z.enum(['atomic', 'plain']).default('atomic'),
   callTimeoutMs: int(1, MAX_CALL_TIMEOUT_MS).default(10_000),
-  maxLogBytes: int(1, MAX_LOG_BYTES).default(256 << 20),
+  maxLogBytes: maxLogBytesSchema.default(256 << 20),
   logLevel: z.enum(LOG_LEVELS as [LogLevel, ...LogLevel[]]).optional(),
   transport: z.enum(TRANSPORT_KINDS as [TransportKind, ...TransportKind[]]).default('worker'),
 });

@@ -14,6 +14,8 @@ import {
 import type { Iommufd } from './iommufd.js';
 import { encodeGetDirtyBitmap, encodeSetDirtyTracking } from './structs.js';
 import { checkIommufdCall } from './validate.js';
+import { badOption } from '../util/options.js';
+import { bitmapPointer, idArgument, windowArguments } from '../uapi/typed-args.js';
 
 /** One call, checked then carried out: the bits a GET set (0 for SET), or the errno. */
 export function iommufdCall(iommufd: Iommufd, memory: UserMemory, request: number, argPointer: unknown, contract: Contract): Checked<number> {
@@ -47,6 +49,14 @@ export interface GetDirtyBitmapRequest {
   noClear?: boolean;
 }
 
+/** A typed GET's arguments as its struct holds them (typed-args.ts: refused rather than wrapped). */
+export function getDirtyBitmapArguments(req: GetDirtyBitmapRequest): { hwptId: number; noClear: boolean; window: { iova: bigint; length: bigint; pageSize: bigint }; bitmap: bigint } {
+  const window = windowArguments(req);
+  const noClear = req.noClear ?? false;
+  if (typeof noClear !== 'boolean') badOption(['noClear'], 'must be a boolean');
+  return { hwptId: idArgument('hwptId', req.hwptId), noClear, window, bitmap: bitmapPointer(req.bitmap) };
+}
+
 /**
  * The typed layer over one iommufd. `scratchAt`: 48 bytes of user memory for the structs (e.g.
  * from host.alloc); calls are synchronous, so one scratch serves every call.
@@ -64,16 +74,17 @@ export class IommufdCalls {
   /** IOMMU_HWPT_SET_DIRTY_TRACKING; throws VfioError. */
   setDirtyTracking(hwptId: number, enable: boolean): void {
     encodeSetDirtyTracking(this.#view, this.scratchAt, {
-      size: SET_DIRTY_TRACKING_BYTES, flags: enable ? IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0, hwptId, reserved: 0,
+      size: SET_DIRTY_TRACKING_BYTES, flags: enable ? IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0, hwptId: idArgument('hwptId', hwptId), reserved: 0,
     });
     this.#call(IOMMU_HWPT_SET_DIRTY_TRACKING);
   }
 
   /** IOMMU_HWPT_GET_DIRTY_BITMAP; returns the bits it set, throws VfioError. */
   getDirtyBitmap(req: GetDirtyBitmapRequest): number {
+    const args = getDirtyBitmapArguments(req);
     encodeGetDirtyBitmap(this.#view, this.scratchAt, {
-      size: GET_DIRTY_BITMAP_BYTES, hwptId: req.hwptId, flags: req.noClear ? IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR : 0,
-      reserved: 0, iova: req.iova, length: req.length, pageSize: req.pageSize, data: BigInt(req.bitmap),
+      size: GET_DIRTY_BITMAP_BYTES, hwptId: args.hwptId, flags: args.noClear ? IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR : 0,
+      reserved: 0, ...args.window, data: args.bitmap,
     });
     return this.#call(IOMMU_HWPT_GET_DIRTY_BITMAP);
   }

@@ -9,10 +9,10 @@ import type { ReportWindow } from '../trackers/tracker.js';
 import { CONTROL_SETS_BEGUN, CONTROL_SETS_COMPLETED } from '../dma/types.js';
 import type { Fault } from '../device/driver.js';
 import type { DeviceOptions } from '../host/options.js';
-import { DmalogError, ReportSetError } from '../errors.js';
+import { DmalogError, ReportSetError, VfioError } from '../errors.js';
 import type { Errno } from '../uapi/errno.js';
 import { createPrng, type Prng } from '../util/prng.js';
-import type { WorkloadSpec } from '../workload/workload.js';
+import { generatePages, type WorkloadSpec } from '../workload/workload.js';
 import { StressChecker, type CheckerTotals, type PageRange } from './checker.js';
 import { StressRecorder, type StressHistory } from './history.js';
 import type { LatencySummary } from '../util/percentile.js';
@@ -311,8 +311,9 @@ async function lane(run: StressRun, t: number, q: number): Promise<void> {
     const spec = { tracker: t, workload, seed: plan.workloadSeed, burstId: burstId++, count: o.burstWrites };
     const id = checker.dispatch(spec);
     dma.busyLanes++;
-    const result = await run.pool.run({ guest: plan.guest, guestIova: GUEST_IOVA, logs: target.logs, control: target.control, workload, seed: plan.workloadSeed, burstId: spec.burstId, count: spec.count })
+    const ran = await run.pool.run({ guest: plan.guest, guestIova: GUEST_IOVA, logs: target.logs, control: target.control, workload, seed: plan.workloadSeed, burstId: spec.burstId, count: spec.count })
       .finally(() => { dma.busyLanes--; });
+    const result = await relogRacingWrite(device, ran, workload, spec, run.rig.cells);
     dma.writes += result.logged;
     dma.writesByDevice[t]! += result.logged;
     dma.writesAttempted += result.attempted;
@@ -322,6 +323,33 @@ async function lane(run: StressRun, t: number, q: number): Promise<void> {
     checker.burstDone(id, result);
     dma.burstDone.notify();
   }
+}
+
+/**
+ * A stale burst stopped after a write whose data is in guest memory but whose mark may have gone
+ * to a log that a restart's STOP then dropped: the generation moved while it ran, and the store can
+ * have landed after the restart's span mark (its thread preempted between its generation check
+ * and its next write). A device's write is in its log, whichever log that is: the lane logs it
+ * again through the device's DMA path (the log it has now, and its HWPT's), and only then holds it
+ * to the no-loss rule, with `setsBegunAtEnd` read after that mark. With no log now (between STOP
+ * and START, or the device gone) the restart's span mark, made later, covers it.
+ */
+export async function relogRacingWrite(
+  device: { dmaWrite(iova: bigint, length: bigint): Promise<void> },
+  result: BurstResult, workload: WorkloadSpec, spec: { seed: bigint; burstId: number; count: number }, cells: Int32Array,
+): Promise<BurstResult> {
+  if (!result.stale || result.attempted <= result.logged) return result;
+  // The pages of the full-count burst (a ring burst k starts at k × count), of which it wrote a prefix.
+  const pages = generatePages(workload, spec.seed, spec.burstId, spec.count);
+  for (let i = result.logged; i < result.attempted; i++) {
+    try {
+      await device.dmaWrite(GUEST_IOVA + BigInt(pages[i]!) * PAGE, PAGE);
+    } catch (error) {
+      // Gone: the coordinator retires it and marks its span in every set from then on.
+      if (!(error instanceof VfioError)) throw error;
+    }
+  }
+  return { ...result, logged: result.attempted, setsBegunAtEnd: Atomics.load(cells, CONTROL_SETS_BEGUN) };
 }
 
 /**

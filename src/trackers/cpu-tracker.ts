@@ -8,6 +8,12 @@ import { DirtyLog, planLog, type DirtyLogDescriptor } from '../device/dirty-log.
 import { VfioError } from '../errors.js';
 import type { LoggingRange } from '../uapi/structs.js';
 import { failed } from '../util/result.js';
+import { z } from 'zod';
+import { hostPageSizeSchema, maxLogBytesSchema } from '../host/options.js';
+import { UserMemory } from '../uapi/user-memory.js';
+import { checkReportWindow } from '../uapi/validate.js';
+import { bitmapPointer, startArguments, windowArguments } from '../uapi/typed-args.js';
+import { parseOptions } from '../util/options.js';
 
 export interface CpuTrackerOptions {
   name?: string;
@@ -21,11 +27,19 @@ export interface CpuTrackerOptions {
 /** Test-only: which dirty page to lose on its way to the bitmap. */
 export type DropFilter = (pageIova: bigint) => boolean;
 
+const cpuTrackerSchema = z.strictObject({
+  name: z.string().min(1, 'must be a non-empty string').optional(),
+  userMemory: z.custom<SharedArrayBuffer>((v) => v instanceof SharedArrayBuffer, 'must be a SharedArrayBuffer'),
+  hostPageSize: hostPageSizeSchema,
+  maxLogBytes: maxLogBytesSchema.default(256 << 20),
+});
+
 /** The vCPUs' dirty log (KVM's, at the host page size) as a tracker a coordinator reports from. */
 export class CpuDirtyTracker implements DirtyTracker {
   readonly kind = 'cpu' as const;
   readonly name: string;
   readonly #memory: SharedArrayBuffer;
+  readonly #user: UserMemory;
   readonly #granule: bigint;
   readonly #maxLogBytes: number;
   #log: DirtyLog | null = null;
@@ -34,10 +48,12 @@ export class CpuDirtyTracker implements DirtyTracker {
   dropped: bigint | null = null;
 
   constructor(options: CpuTrackerOptions) {
-    this.name = options.name ?? 'vcpus';
-    this.#memory = options.userMemory;
-    this.#granule = BigInt(options.hostPageSize);
-    this.#maxLogBytes = options.maxLogBytes ?? 256 << 20;
+    const o = parseOptions(cpuTrackerSchema, options);
+    this.name = o.name ?? 'vcpus';
+    this.#memory = o.userMemory;
+    this.#user = new UserMemory(o.userMemory);
+    this.#granule = BigInt(o.hostPageSize);
+    this.#maxLogBytes = o.maxLogBytes;
   }
 
   async probe(): Promise<boolean> {
@@ -45,8 +61,9 @@ export class CpuDirtyTracker implements DirtyTracker {
   }
 
   async startLogging(req: { pageSize: bigint; ranges: LoggingRange[] }): Promise<bigint> {
+    const { ranges } = startArguments(req);
     if (this.#log) throw new VfioError('EINVAL', 'the vCPU dirty log is already on');
-    const plan = planLog(this.#granule, req.ranges, this.#maxLogBytes);
+    const plan = planLog(this.#granule, ranges, this.#maxLogBytes);
     if (failed(plan)) throw new VfioError(plan.errno, 'vCPU dirty log');
     this.#log = new DirtyLog(plan);
     return this.#granule;
@@ -56,18 +73,23 @@ export class CpuDirtyTracker implements DirtyTracker {
     this.#log = null;
   }
 
-  async report(req: ReportWindow & { bitmap: number }): Promise<number> {
+  async report(request: ReportWindow & { bitmap: number }): Promise<number> {
+    const window = windowArguments(request);
+    const pointer = bitmapPointer(request.bitmap);
     const log = this.#log;
     if (!log) throw new VfioError('EINVAL', 'the vCPU dirty log is off');
+    // The core's REPORT checks, before the log is read and cleared (contract §3.7).
+    const req = checkReportWindow(this.#user, { ...window, bitmap: pointer });
+    if (failed(req)) throw new VfioError(req.errno, 'vCPU dirty log REPORT');
     const drop = this.#drop;
     const bitmap = drop
-      ? new DroppingBitmap(this.#memory, req.bitmap, req, (iova) => {
+      ? new DroppingBitmap(this.#memory, req.bitmapAt, req, (iova) => {
         if (!drop(iova)) return false;
         this.#drop = null;
         this.dropped = iova;
         return true;
       })
-      : new IovaBitmap(this.#memory, req.bitmap, req);
+      : new IovaBitmap(this.#memory, req.bitmapAt, req);
     log.readAndClear(req.iova, req.length, bitmap);
     return bitmap.bitsSet;
   }

@@ -23,6 +23,7 @@ import {
 import { DmalogError, VfioError } from '../errors.js';
 import { type Errno } from '../uapi/errno.js';
 import { encodeFeatureHeader, encodeLoggingControl, encodeLoggingRange, encodeLoggingReport } from '../uapi/structs.js';
+import { bitmapPointer, startArguments, windowArguments } from '../uapi/typed-args.js';
 import type { DirtyTracker } from './tracker.js';
 
 export interface StartLogging { pageSize: bigint | number; ranges: Array<{ iova: bigint | number; length: bigint | number }> }
@@ -116,13 +117,14 @@ export class DeviceTracker implements DirtyTracker {
 
   /** START; resolves the page size the device chose. */
   async startLogging(req: StartLogging): Promise<bigint> {
+    const { pageSize, ranges } = startArguments(req);
     const at = this.#header(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START, LOGGING_CONTROL_BYTES);
     const view = new DataView(this.#host.memory);
     const rangesAt = at + FEATURE_HEADER_BYTES + LOGGING_CONTROL_BYTES;
     // Scratch holds LOG_MAX_RANGES ranges; past that the core refuses (E2BIG) before reading any.
     const room = logMaxRanges(this.#host.options.hostPageSize);
-    req.ranges.slice(0, room).forEach((r, i) => encodeLoggingRange(view, rangesAt + i * LOGGING_RANGE_BYTES, { iova: BigInt(r.iova), length: BigInt(r.length) }));
-    encodeLoggingControl(view, at + FEATURE_HEADER_BYTES, { pageSize: BigInt(req.pageSize), numRanges: req.ranges.length, reserved: 0, ranges: BigInt(rangesAt) });
+    ranges.slice(0, room).forEach((r, i) => encodeLoggingRange(view, rangesAt + i * LOGGING_RANGE_BYTES, r));
+    encodeLoggingControl(view, at + FEATURE_HEADER_BYTES, { pageSize, numRanges: ranges.length, reserved: 0, ranges: BigInt(rangesAt) });
     const res = await this.#host.featureCall(this.fd, VFIO_DEVICE_FEATURE, at);
     this.#log = this.#host.logDescriptor(this.fd);
     Atomics.add(this.#cells, this.#genSlot, 1);
@@ -140,10 +142,10 @@ export class DeviceTracker implements DirtyTracker {
 
   /** REPORT into the bitmap at user address `bitmap`; resolves the number of bits it set. */
   async report(req: ReportDirty): Promise<number> {
+    const window = windowArguments(req);
+    const bitmap = bitmapPointer(req.bitmap);
     const at = this.#header(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, LOGGING_REPORT_BYTES);
-    encodeLoggingReport(new DataView(this.#host.memory), at + FEATURE_HEADER_BYTES, {
-      iova: BigInt(req.iova), length: BigInt(req.length), pageSize: BigInt(req.pageSize), bitmap: BigInt(req.bitmap),
-    });
+    encodeLoggingReport(new DataView(this.#host.memory), at + FEATURE_HEADER_BYTES, { ...window, bitmap });
     const res = await this.#host.featureCall(this.fd, VFIO_DEVICE_FEATURE, at);
     return res.pagesReported!;
   }

@@ -8,7 +8,7 @@ import {
   VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_RESERVED_MASK,
   VFIO_DEVICE_FEATURE_SET, logMaxRanges, type LoggingFeature,
 } from './abi.js';
-import { decodeFeatureHeader, decodeLoggingControl, decodeLoggingRange, decodeLoggingReport, type LoggingRange } from './structs.js';
+import { decodeFeatureHeader, decodeLoggingControl, decodeLoggingRange, decodeLoggingReport, type LoggingRange, type LoggingReport } from './structs.js';
 import { bitmapBytes, type UserMemory } from './user-memory.js';
 import { ceilDiv, isPowerOfTwo } from '../util/bits.js';
 import type { Checked } from '../util/result.js';
@@ -106,7 +106,15 @@ function overlaps(a: LoggingRange, b: LoggingRange): boolean {
 export function checkReport(mem: UserMemory, reportPtr: number): Checked<ReportRequest> {
   const at = mem.locate(reportPtr, LOGGING_REPORT_BYTES);
   if (at === null) return { errno: 'EFAULT' };
-  const report = decodeLoggingReport(mem.view, at);
+  return checkReportWindow(mem, decodeLoggingReport(mem.view, at));
+}
+
+/**
+ * Steps 7.2-7.5 on a report read already: the page size, the window's end and length, and the
+ * bitmap inside user memory, all before any log is read (a log read and cleared into a bitmap that
+ * then faults would lose those bits). Every tracker's REPORT goes through it, the vCPUs' too.
+ */
+export function checkReportWindow(mem: UserMemory, report: LoggingReport): Checked<ReportRequest> {
   if (report.pageSize < MIN_REPORT_PAGE_SIZE || !isPowerOfTwo(report.pageSize)) return { errno: 'EINVAL' };
   if (endOverflows(report.iova, report.length)) return { errno: 'EOVERFLOW' };
   if (report.length === 0n) return { errno: 'EINVAL' };

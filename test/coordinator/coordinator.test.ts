@@ -409,3 +409,36 @@ test('a report set whose window needs a bigger bitmap is refused with DMALOG_BAD
   t.is(bitmap.state, 'zeroed');
   t.is((await coordinator.reportSet(W1, bitmap)).outcomes.length, 2); // still usable
 });
+
+// ---- arguments: numbers are u64s too, and what is no window is refused before anything runs ----
+
+test('host: ranges given as numbers survive a restart (the span mark is bigint arithmetic): the set recovers, nothing lost', async (t) => {
+  const host = await hostWith(t, [MLX5, PDS]);
+  const handles = [host.device('mlx'), host.device('pds')];
+  const coordinator = new Coordinator({ trackers: handles, memory: host.memory, allocate: (b) => host.alloc(b), policy: 'restart' });
+  await coordinator.startAll({ ranges: [{ iova: 0, length: 2 * 1024 * 1024 }], pageSize: 4096 } as never);
+  const bitmap = coordinator.createBitmap({ length: 1 << 20, pageSize: 4096 } as never);
+  await handles[1]!.dmaWrite(7n * PAGE, 1n);
+  await handles[0]!.injectFault({ kind: 'report-error' });
+  const result = await coordinator.reportSet({ iova: 0, length: 1 << 20, pageSize: 4096 } as never, bitmap);
+  t.deepEqual(result.outcomes.map((o) => [o.name, o.errno, o.recovery]), [['mlx', 'EIO', 'restarted'], ['pds', null, 'none']]);
+  t.is(bitmap.consume(), BITS_PER_WINDOW, 'the restarted tracker\'s whole window is marked');
+  t.is(coordinator.state, 'logging');
+  t.deepEqual(result.window, W1, 'the window as bigints');
+});
+
+test('createBitmap and reportSet refuse what is no window with DMALOG_BAD_OPTION naming the field; the bitmap and state stay as they were', async (t) => {
+  const { coordinator, bitmap } = await startedFakes(2);
+  const refused = (field: string) => ({ instanceOf: DmalogError, code: 'DMALOG_BAD_OPTION', message: new RegExp(`^${field}: `) });
+  t.throws(() => coordinator.createBitmap({ length: MiB, pageSize: 0n }), refused('pageSize'));
+  t.throws(() => coordinator.createBitmap({ length: 0n, pageSize: PAGE }), refused('length'));
+  t.throws(() => coordinator.createBitmap({ length: -MiB, pageSize: PAGE }), refused('length'));
+  await t.throwsAsync(coordinator.reportSet({ ...W1, pageSize: 0n }, bitmap), refused('pageSize'));
+  await t.throwsAsync(coordinator.reportSet({ ...W1, iova: 1n << 64n }, bitmap), refused('iova'));
+  await t.throwsAsync(coordinator.reportSet({ ...W1, length: 0.5 } as never, bitmap), refused('length'));
+  await t.throwsAsync(coordinator.reportSet(W1, { at: bitmap.at } as never), refused('bitmap'));
+  t.is(bitmap.state, 'zeroed');
+  t.is(coordinator.state, 'logging');
+  await coordinator.reportSet(W1, bitmap);
+  t.is(bitmap.state, 'complete');
+});

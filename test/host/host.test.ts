@@ -755,6 +755,30 @@ both('closing the last fd of a logging device stops its logging; while another f
   t.is(await errnoOf(rawOn(host, c).start({ pageSize: PAGE, ranges: [span(0n, MiB)] })), 0, 'and it STARTs again');
 });
 
+both('closing the last fd while its START is in flight: the START returns 0, then logging stops (no device left logging with no fd)', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const fd = host.open('mlx');
+  const start = rawOn(host, fd).start({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  const close = host.close(fd);
+  t.is(await start, 0, 'the call held the file: it completes as the kernel\'s would');
+  await close;
+  const again = host.open('mlx');
+  t.like(host.inspect(again), { state: 'idle', logging: false }, 'close stopped the logging START began');
+  t.is((await host.device('mlx').status()).state, 'idle', 'the driver was STOPped');
+  t.is(await errnoOf(rawOn(host, again).start({ pageSize: PAGE, ranges: [span(0n, MiB)] })), 0, 'and it STARTs again');
+});
+
+both('closing the last fd while another fd is reopened meanwhile keeps the device logging', async (t) => {
+  const host = await hostFor(t, [MLX5]);
+  const fd = host.open('mlx');
+  await rawOn(host, fd).start({ pageSize: PAGE, ranges: [span(0n, MiB)] });
+  const report = rawOn(host, fd).report({ iova: 0n, length: 64n * PAGE, pageSize: PAGE, bitmap: BITMAP_AT });
+  const close = host.close(fd);
+  const other = host.open('mlx');
+  await Promise.all([report, close]);
+  t.true(host.inspect(other).logging, 'the device never reached an open count of 0');
+});
+
 both('host.device(name) after its fd was closed opens a new one', async (t) => {
   const host = await hostFor(t, [MLX5]);
   const first = host.device('mlx');
@@ -782,4 +806,6 @@ both('host.free gives memory back to host.alloc; a double free or a foreign poin
   t.is(host.alloc(MEMORY_BYTES), 0, 'everything coalesced back');
   await host.close();
   t.throws(() => host.free(0), { instanceOf: DmalogError, code: 'DMALOG_CLOSED' });
+  t.throws(() => host.alloc(8), { instanceOf: DmalogError, code: 'DMALOG_CLOSED' });
+  t.throws(() => host.zero(0, 8), { instanceOf: DmalogError, code: 'DMALOG_CLOSED' });
 });

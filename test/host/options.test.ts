@@ -3,7 +3,7 @@
 import test from 'ava';
 import { DmalogError } from '../../src/errors.js';
 import {
-  MAX_CALL_TIMEOUT_MS, MAX_LOG_BYTES, MAX_USER_MEMORY_BYTES, fillHostOptions, type DeviceOptions, type HostOptions,
+  MAX_CALL_TIMEOUT_MS, MAX_DEVICES, MAX_LOG_BYTES, MAX_USER_MEMORY_BYTES, fillHostOptions, type DeviceOptions, type HostOptions,
 } from '../../src/host/options.js';
 
 const MLX5: DeviceOptions = { name: 'mlx', profile: 'mlx5' };
@@ -30,6 +30,16 @@ test('userMemoryBytes: 1 .. 2^32 (a Uint8Array holds at most 2^32 bytes); past i
   for (const v of [2 ** 32 + 1, 2 ** 32 + 4096, 2 ** 40, 0, -1, 0.5, NaN, Infinity, '16', 16n]) {
     t.is(codeOf({ ...base, userMemoryBytes: v }), 'DMALOG_BAD_OPTION', String(v));
   }
+});
+
+test('devices: 1 .. 256 (a tracker thread each); more is DMALOG_BAD_OPTION naming devices, before any thread starts', (t) => {
+  t.is(MAX_DEVICES, 256);
+  const many = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `d${i}`, profile: 'none' as const }));
+  t.is(fillHostOptions({ ...base, devices: many(256) }).devices.length, 256);
+  const error = t.throws(() => fillHostOptions({ ...base, devices: many(257) }), { instanceOf: DmalogError });
+  t.is(error.code, 'DMALOG_BAD_OPTION');
+  t.regex(error.message, /devices.*at most 256/);
+  t.is(codeOf({ ...base, devices: [] }), 'DMALOG_BAD_OPTION');
 });
 
 test('callTimeoutMs: 1 .. 2^31 - 1 (Node would run a longer timer after 1 ms); past it DMALOG_BAD_OPTION', (t) => {

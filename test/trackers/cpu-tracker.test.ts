@@ -56,3 +56,41 @@ test('the drop switch loses exactly one dirty page (the first the filter accepts
   t.is(await cpu.report({ ...window, bitmap: 0 }), 1);
   t.deepEqual(bitsAt(memory, 0, 256), [40]);
 });
+
+// The vCPU log's REPORT skipped the core's checks: a bitmap running out of user memory threw a
+// RangeError half-way, after the log words it had read were cleared, so those dirty pages were lost.
+test('REPORT into a bitmap that does not fit is EFAULT before the log is read: nothing is cleared, nothing lost', async (t) => {
+  const { memory, cpu } = setup();
+  await cpu.startLogging({ pageSize: P, ranges: [{ iova: 0n, length: 1n << 30n }] });
+  const log = new DirtyLog(cpu.logDescriptor()!);
+  log.markWrite(0n, 1n);
+  log.markWrite(100_000n * P, 1n);
+  // 32 KiB of bitmap for 1 GiB at 4 KiB; from 60 KiB only its first 4 KiB lie in the 64 KiB of user memory.
+  await t.throwsAsync(cpu.report({ iova: 0n, length: 1n << 30n, pageSize: P, bitmap: 60 << 10 }), { message: /^EFAULT/ });
+  t.is(log.countDirty(), 2, 'both pages still logged');
+  t.deepEqual(bitsAt(memory, 60 << 10, 64), [], 'not a bit written');
+  for (const [req, errno] of [
+    [{ pageSize: 0n }, 'EINVAL'], [{ pageSize: 3n * P }, 'EINVAL'], [{ pageSize: 2048n }, 'EINVAL'],
+    [{ length: 0n }, 'EINVAL'], [{ iova: (1n << 64n) - P, length: 2n * P }, 'EOVERFLOW'], [{ bitmap: -8 }, 'EFAULT'], [{ bitmap: 0.5 }, 'EFAULT'],
+  ] as const) {
+    await t.throwsAsync(cpu.report({ iova: 0n, length: 1n << 20n, pageSize: P, bitmap: 0, ...req } as never), { message: new RegExp(`^${errno}`) }, JSON.stringify(req, (_, v) => typeof v === 'bigint' ? String(v) : v));
+  }
+  t.is(log.countDirty(), 2);
+  // A 1 MiB window at 1 MiB pages, then the whole GiB at 4 KiB from a bitmap that fits.
+  t.is(await cpu.report({ iova: 0n, length: 1n << 30n, pageSize: P, bitmap: 0 }), 2);
+  t.deepEqual(bitsAt(memory, 0, 100_001).filter((n) => n === 0 || n === 100_000), [0, 100_000]);
+  t.is(log.countDirty(), 0);
+});
+
+test('options and arguments: DMALOG_BAD_OPTION naming the field; START ranges may be numbers', async (t) => {
+  const memory = new SharedArrayBuffer(1 << 16);
+  const bad = (field: string) => ({ code: 'DMALOG_BAD_OPTION', message: new RegExp(`^${field.replace(/[[\].]/g, '\\$&')}: `) });
+  t.throws(() => new CpuDirtyTracker({ userMemory: memory, hostPageSize: 0 }), bad('hostPageSize'));
+  t.throws(() => new CpuDirtyTracker({ userMemory: memory, hostPageSize: 12288 }), bad('hostPageSize'));
+  t.throws(() => new CpuDirtyTracker({ userMemory: new ArrayBuffer(8) as never, hostPageSize: 4096 }), bad('userMemory'));
+  t.throws(() => new CpuDirtyTracker({ userMemory: memory, hostPageSize: 4096, maxLogBytes: 0 }), bad('maxLogBytes'));
+  const cpu = new CpuDirtyTracker({ userMemory: memory, hostPageSize: 8192, name: 'kvm' });
+  await t.throwsAsync(cpu.startLogging({ pageSize: P, ranges: [{ iova: 1n << 64n, length: P }] }), bad('ranges[0].iova'));
+  t.is(cpu.logDescriptor(), null);
+  t.is(await cpu.startLogging({ pageSize: 4096, ranges: [{ iova: 0, length: 1 << 20 }] } as never), 8192n);
+});

@@ -6,6 +6,8 @@ import * as fuzz from './fuzz.js';
 import * as migrate from './migrate.js';
 import * as serve from './serve.js';
 import * as profile from './profile.js';
+import * as sweep from './sweep.js';
+import * as explore from './explore.js';
 
 export interface Command {
   summary: string;
@@ -22,6 +24,8 @@ export const COMMANDS: Record<string, Command> = {
   migrate,
   serve,
   profile,
+  sweep,
+  explore,
 };
 
 /** What 0, 1, 2 and 70 mean for every command. */
