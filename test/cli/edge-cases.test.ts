@@ -116,3 +116,12 @@ test('sizes are whole bytes: a fraction that leaves part of a byte is refused, n
   const ok = dmalog(['migrate', '--ram', '16M', '--bandwidth', '128.5M', '--link-speed', '1.5G', '--max-iterations', '1', '--max-memory', '1']);
   t.true(ok.stderr.includes("--ram '16M'"), ok.stderr); // refused by the memory cap only, after the sizes parsed
 });
+
+test('sweep: more than 10 points queued at once print no MaxListenersExceededWarning on stderr', (t) => {
+  const grid = path.join(dir, 'eleven.json');
+  writeFileSync(grid, JSON.stringify({ base: { ram: '2M', maxIterations: 1, devices: [{ profile: 'mlx5' }] }, repeats: 11 }));
+  const r = dmalog(['sweep', grid, '--out', path.join(dir, 'eleven'), '--jobs', '2', '--threads', '1']);
+  t.is(r.code, 0, r.stderr);
+  t.true(r.stdout.includes('ran 11'), r.stdout);
+  t.false(/Warning/.test(r.stderr), r.stderr);
+});
