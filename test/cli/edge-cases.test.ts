@@ -125,3 +125,15 @@ test('sweep: more than 10 points queued at once print no MaxListenersExceededWar
   t.true(r.stdout.includes('ran 11'), r.stdout);
   t.false(/Warning/.test(r.stderr), r.stderr);
 });
+
+test('sweep: the caps its --help states (1000 seeds or repeats) are the ones it applies', (t) => {
+  const help = dmalog(['sweep', '--help']).stdout;
+  t.true(help.includes('At most 1000 values per axis, 1000 seeds (or repeats), 100000 points'), help);
+  const grid = path.join(dir, 'repeats.json');
+  writeFileSync(grid, JSON.stringify({ repeats: 1001 }));
+  isUsageError(t, dmalog(['sweep', grid, '--list']), 'repeats');
+  writeFileSync(grid, JSON.stringify({ base: { ram: '16M' }, repeats: 1000 }));
+  const list = dmalog(['sweep', grid, '--list']);
+  t.is(list.code, 0, list.stderr);
+  t.is(list.stdout.trimEnd().split('\n').length, 1000);
+});
