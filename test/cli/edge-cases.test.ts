@@ -137,3 +137,11 @@ test('sweep: the caps its --help states (1000 seeds or repeats) are the ones it 
   t.is(list.code, 0, list.stderr);
   t.is(list.stdout.trimEnd().split('\n').length, 1000);
 });
+
+test('fuzz: the progress on stderr ends at where the run ended (all calls), not at the last timer tick', (t) => {
+  const r = dmalog(['fuzz', '--calls', '500', '--seed', '1', '--iommu-lanes', '0']);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stderr.trimEnd().split('\n');
+  t.is(lines[0], 'dmalog fuzz: seed 1, 500 calls');
+  t.regex(lines.at(-1)!, /^fuzz: 500\/500 calls \(100 %\)/);
+});
