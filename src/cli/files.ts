@@ -71,6 +71,8 @@ export function checkOutputFile(file: string, what: string): void {
     closeSync(openSync(resolved, 'wx'));
     unlinkSync(resolved);
   } catch (error) {
+    // Made meanwhile by someone else (another run's own check): the directory takes files.
+    if (codeOf(error) === 'EEXIST') return;
     if (error instanceof UsageError) throw error;
     throw new UsageError(`${what} ${file}: cannot write in ${path.dirname(file)} (${codeOf(error)})`);
   }
