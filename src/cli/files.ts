@@ -86,3 +86,31 @@ export function writeOutputFile(file: string, what: string, text: string): void 
     throw new UsageError(`${what} ${file}: cannot write it (${codeOf(error)})`);
   }
 }
+
+/**
+ * Makes directory `dir` and its missing parents, one level at a time (Node's recursive mkdir
+ * loops for ever under /proc), or refuses it in one usage line: a path that exists and is not a
+ * directory, or a level that cannot be made.
+ */
+export function makeDirectory(dir: string, what: string): void {
+  const make = (at: string): void => {
+    let st;
+    try {
+      st = statSync(at, { throwIfNoEntry: false });
+    } catch (error) {
+      throw new UsageError(`${what} ${dir}: cannot create it (${codeOf(error)} at ${at})`);
+    }
+    if (st !== undefined) {
+      if (!st.isDirectory()) throw new UsageError(`${what} ${dir}: ${at} is not a directory`);
+      return;
+    }
+    if (path.dirname(at) !== at) make(path.dirname(at));
+    try {
+      mkdirSync(at);
+    } catch (error) {
+      if (codeOf(error) === 'EEXIST' && statSync(at, { throwIfNoEntry: false })?.isDirectory()) return;
+      throw new UsageError(`${what} ${dir}: cannot create it (${codeOf(error)} at ${at})`);
+    }
+  };
+  make(path.resolve(dir));
+}

@@ -145,3 +145,16 @@ test('fuzz: the progress on stderr ends at where the run ended (all calls), not 
   t.is(lines[0], 'dmalog fuzz: seed 1, 500 calls');
   t.regex(lines.at(-1)!, /^fuzz: 500\/500 calls \(100 %\)/);
 });
+
+test('profile --dir that cannot be a folder is bad usage before anything runs: a file, under a file, under /proc (no hang)', (t) => {
+  const file = path.join(dir, 'a-file');
+  writeFileSync(file, '');
+  for (const [at, names] of [[file, 'is not a directory'], [path.join(file, 'sub'), 'ENOTDIR'], ['/proc/dmalog-x/y', 'cannot create it']] as const) {
+    isUsageError(t, dmalog(['profile', '--dir', at, 'demo']), names);
+  }
+  // Missing parents are made (--help: "created if missing").
+  const nested = path.join(dir, 'profiles', 'a', 'b');
+  const r = dmalog(['profile', '--dir', nested, '--top', '1', 'demo']);
+  t.is(r.code, 0, r.stderr);
+  t.true(existsSync(path.join(nested, 'main.cpuprofile')));
+});

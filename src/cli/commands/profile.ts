@@ -2,6 +2,7 @@
 // profiler (src/profile/run.ts), one profile per thread named after what the thread is.
 import { fileURLToPath } from 'node:url';
 import { UsageError, parseIntArg } from '../args.js';
+import { makeDirectory } from '../files.js';
 import { runProfile } from '../../profile/run.js';
 
 export const summary = 'run another command under the CPU profiler: one profile per thread, summed up';
@@ -74,6 +75,8 @@ export function parseProfileArgs(argv: readonly string[], extra: readonly string
  */
 export async function profile(argv: readonly string[], scripts: Readonly<Record<string, string>> = {}): Promise<number> {
   const a = parseProfileArgs(argv, Object.keys(scripts));
+  // Before anything runs: a --dir that cannot be a folder is bad usage of profile itself.
+  makeDirectory(a.dir, '--dir');
   const script = scripts[a.command] !== undefined ? [scripts[a.command]!, ...a.args] : [MAIN, a.command, ...a.args];
   const { code } = await runProfile({ script, dir: a.dir, top: a.top, root: ROOT, write: (text) => process.stdout.write(text) });
   return code;
