@@ -16,7 +16,6 @@ function packageVersion(): string {
 /** The command being run, once known: a usage error points at its own --help. */
 let commandName: string | null = null;
 
-
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   // No command is bad usage like any other: one line on stderr, exit 2 (profile says the same).
