@@ -1,6 +1,7 @@
 // Command-line parsing shared by every subcommand: node:util parseArgs plus units for sizes and
 // durations. A bad value is a UsageError (one line naming it, exit code 2).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DmalogError } from '../errors.js';
 import { SEED_MAX } from '../util/prng.js';
 
 export class UsageError extends Error {
@@ -23,7 +24,10 @@ export function parseSize(text: string, what: string): bigint {
   const unit = SIZE_UNITS[m[2]!.toUpperCase()]!;
   const [whole, frac = ''] = m[1]!.split('.');
   const scale = 10n ** BigInt(frac.length);
-  const bytes = (BigInt(whole!) * scale + BigInt(frac || '0')) * unit / scale;
+  const scaled = (BigInt(whole!) * scale + BigInt(frac || '0')) * unit;
+  // A fraction is a way to write bytes (1.5G), never part of one: 1.3K (1331.2 bytes) is refused, not cut.
+  if (scaled % scale !== 0n && scaled > 0n) throw new UsageError(`${what}: '${text}' is not a whole number of bytes`);
+  const bytes = scaled / scale;
   if (bytes <= 0n) throw new UsageError(`${what}: '${text}' must be more than 0 bytes`);
   if (bytes >= 1n << 64n) throw new UsageError(`${what}: '${text}' does not fit in 64 bits`);
   return bytes;
@@ -99,6 +103,19 @@ export function parseRate(text: string, what: string): number {
 export function parseChoice<T extends string>(text: string, what: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(text)) throw new UsageError(`${what}: '${text}' must be one of ${choices.join(', ')}`);
   return text as T;
+}
+
+/**
+ * A library refusal (DMALOG_BAD_OPTION, or DMALOG_NO_MEMORY for a run too big) as a usage error:
+ * when its message starts with an option field a flag set (`fieldFlags`: field → flag), it names
+ * that flag and the value given; any other error goes on as it is.
+ */
+export function asFlagUsage(error: unknown, fieldFlags: Readonly<Record<string, string>>, given: Readonly<Record<string, unknown>>): never {
+  if (!(error instanceof DmalogError) || (error.code !== 'DMALOG_BAD_OPTION' && error.code !== 'DMALOG_NO_MEMORY')) throw error;
+  const m = /^([A-Za-z]+): (.*)$/.exec(error.message);
+  const flag = m ? fieldFlags[m[1]!] : undefined;
+  if (m && flag !== undefined && typeof given[flag] === 'string') throw new UsageError(`--${flag} '${given[flag] as string}': ${m[2]}`);
+  throw new UsageError(error.message);
 }
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>;

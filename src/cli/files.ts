@@ -1,7 +1,7 @@
 // Files named on the command line, checked before a run starts: an input file must be a small
 // regular file (not /dev/zero, a FIFO, a directory), an output path a regular file in a directory
 // that exists, so that a bad path is one usage line up front, not a stack trace after the run.
-import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './args.js';
 
@@ -52,7 +52,8 @@ export function checkOutputFile(file: string, what: string): void {
   try {
     const st = statSync(resolved);
     if (!st.isFile()) throw new UsageError(`${what} ${file}: not a regular file (${st.isDirectory() ? 'a directory' : 'a device, FIFO or socket'})`);
-    accessSync(resolved, constants.W_OK);
+    // Opened for writing, not truncated: access() says yes to root on a read-only file system.
+    closeSync(openSync(resolved, constants.O_WRONLY | constants.O_NONBLOCK));
     return;
   } catch (error) {
     if (error instanceof UsageError) throw error;
@@ -65,7 +66,13 @@ export function checkOutputFile(file: string, what: string): void {
     else if (st === undefined) throw new UsageError(`${what} ${file}: directory ${path.dirname(file)} does not exist (it is not created)`);
     else if (!st.isDirectory()) throw new UsageError(`${what} ${file}: ${path.dirname(file)} is not a directory`);
     accessSync(dir, constants.W_OK | constants.X_OK);
+    // Created and removed again: only that proves the file can be made there (root passes
+    // access() in /proc, /sys or on a read-only mount, and would fail only after the run).
+    closeSync(openSync(resolved, 'wx'));
+    unlinkSync(resolved);
   } catch (error) {
+    // Made meanwhile by someone else (another run's own check): the directory takes files.
+    if (codeOf(error) === 'EEXIST') return;
     if (error instanceof UsageError) throw error;
     throw new UsageError(`${what} ${file}: cannot write in ${path.dirname(file)} (${codeOf(error)})`);
   }
@@ -78,4 +85,32 @@ export function writeOutputFile(file: string, what: string, text: string): void 
   } catch (error) {
     throw new UsageError(`${what} ${file}: cannot write it (${codeOf(error)})`);
   }
+}
+
+/**
+ * Makes directory `dir` and its missing parents, one level at a time (Node's recursive mkdir
+ * loops for ever under /proc), or refuses it in one usage line: a path that exists and is not a
+ * directory, or a level that cannot be made.
+ */
+export function makeDirectory(dir: string, what: string): void {
+  const make = (at: string): void => {
+    let st;
+    try {
+      st = statSync(at, { throwIfNoEntry: false });
+    } catch (error) {
+      throw new UsageError(`${what} ${dir}: cannot create it (${codeOf(error)} at ${at})`);
+    }
+    if (st !== undefined) {
+      if (!st.isDirectory()) throw new UsageError(`${what} ${dir}: ${at} is not a directory`);
+      return;
+    }
+    if (path.dirname(at) !== at) make(path.dirname(at));
+    try {
+      mkdirSync(at);
+    } catch (error) {
+      if (codeOf(error) === 'EEXIST' && statSync(at, { throwIfNoEntry: false })?.isDirectory()) return;
+      throw new UsageError(`${what} ${dir}: cannot create it (${codeOf(error)} at ${at})`);
+    }
+  };
+  make(path.resolve(dir));
 }

@@ -2,9 +2,10 @@
 // dmalog's command line: parse, call the library, map outcomes to documented exit codes.
 import { readFileSync } from 'node:fs';
 import { DmalogError } from '../errors.js';
-import { LOG_LEVELS } from '../host/options.js';
+import { logLevelFromEnv } from '../host/options.js';
 import { EXIT, UsageError } from './args.js';
 import { COMMANDS, usage } from './commands/index.js';
+import { profileOwnArgs } from './commands/profile.js';
 
 /** The installed package's version: read from its package.json (dist/src/cli → package root), never copied. */
 function packageVersion(): string {
@@ -15,20 +16,13 @@ function packageVersion(): string {
 /** The command being run, once known: a usage error points at its own --help. */
 let commandName: string | null = null;
 
-/** A log level nobody can use is refused at the edge, before any command starts a thread. */
-function checkLogLevelEnv(): void {
-  const level = process.env['DMALOG_LOG_LEVEL'];
-  if (level === undefined || level === '') return;
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new UsageError(`DMALOG_LOG_LEVEL: '${level}' must be one of ${LOG_LEVELS.join(', ')}`);
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  // No command is bad usage like any other: one line on stderr, exit 2 (profile says the same).
+  if (name === undefined) throw new UsageError(`which command? (one of ${Object.keys(COMMANDS).join(', ')})`);
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
-    return name === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(`${packageVersion()}\n`);
@@ -38,12 +32,13 @@ async function main(argv: string[]): Promise<number> {
   if (!command) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
   commandName = name;
   // profile's own options come before the command it runs; a --help after that is the command's.
-  const own = name === 'profile' ? rest.slice(0, 1) : rest;
+  const own = name === 'profile' ? profileOwnArgs(rest) : rest;
   if (own.includes('--help') || own.includes('-h')) {
     process.stdout.write(command.help);
     return EXIT.ok;
   }
-  checkLogLevelEnv();
+  // A log level nobody can use is refused at the edge, before any command starts a thread.
+  logLevelFromEnv('silent');
   return command.run(rest);
 }
 

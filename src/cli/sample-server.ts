@@ -4,7 +4,7 @@
 // one session and exits 0 when that session ends (the client's EOF), as the sample server does.
 // Link it as `server` next to the client binary (README, "vfio-user"). -v logs every message
 // (debug); DMALOG_LOG_LEVEL sets the level otherwise (default warn).
-import type { LogLevel } from '../host/options.js';
+import { logLevelFromEnv } from '../host/options.js';
 import { startVfioUserServer } from '../vfio-user/server.js';
 
 const args = process.argv.slice(2);
@@ -19,7 +19,7 @@ try {
     socket: rest[0]!,
     device: 'sample',
     exitAfterSession: true,
-    logLevel: verbose ? 'debug' : ((process.env['DMALOG_LOG_LEVEL'] || 'warn') as LogLevel),
+    logLevel: verbose ? 'debug' : logLevelFromEnv('warn'),
   });
   const stop = () => { void server.close(); };
   process.once('SIGINT', stop);

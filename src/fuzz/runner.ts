@@ -115,7 +115,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     // Once a call fails, every lane still runs its calls below it: an earlier failure in a slower
     // lane must be found, or the reported call would not be the first that `--calls` replays.
     let stopAt = o.calls;
-    if (o.onProgress) progress = setInterval(() => o.onProgress!(report.calls, o.calls), o.progressEveryMs);
+    let shown = -1;
+    const showProgress = () => { if (report.calls !== shown) { shown = report.calls; o.onProgress!(report.calls, o.calls); } };
+    if (o.onProgress) progress = setInterval(showProgress, o.progressEveryMs);
 
     // After every call of any lane, so that the baseline and the samples fall on exact counts.
     const sampleRss = (): void => {
@@ -216,6 +218,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       }
     }, { verify: () => lane.verify(), round: () => lane.round(), pause: () => lane.yieldNow() });
     await Promise.all([...lanes.map(runLane), ...iommuLanes.map(runIommuLane)]);
+    // The last event says where the run ended (all calls, or the calls made up to a failure):
+    // a progress line is never left at the last timer tick.
+    if (o.onProgress) showProgress();
     if (failures.length === 0 && report.rssBaselineBytes > 0) {
       try {
         checkRss(report, o.rssBudgetBytes);

@@ -43,6 +43,18 @@ export type FilledDevice = DeviceConfig & { iommuDirty: boolean };
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/**
+ * The level `DMALOG_LOG_LEVEL` asks for, the one reading of it: unset or empty → `fallback` (each
+ * caller's own default); one of LOG_LEVELS → that; anything else DMALOG_BAD_OPTION naming the
+ * variable (the CLI: a usage error).
+ */
+export function logLevelFromEnv(fallback: LogLevel): LogLevel {
+  const level = process.env['DMALOG_LOG_LEVEL'];
+  if (level === undefined || level === '') return fallback;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) badOption(['DMALOG_LOG_LEVEL'], `'${level}' must be one of ${LOG_LEVELS.join(', ')}`);
+  return level as LogLevel;
+}
+
 export interface HostOptions {
   /** Size of the simulated user address space (default 16 MiB, at most 4 GiB = 2^32 bytes). */
   userMemoryBytes?: number;
@@ -119,11 +131,7 @@ export const hostSchema = z.strictObject({
 export function fillHostOptions(options: HostOptions): FilledHostOptions {
   if (typeof options !== 'object' || options === null) badOption([], 'must be an object');
   const o = parseOptions(hostSchema, options);
-  const envLevel = process.env['DMALOG_LOG_LEVEL'];
-  if (o.logLevel === undefined && envLevel !== undefined && !LOG_LEVELS.includes(envLevel as LogLevel)) {
-    badOption(['logLevel'], `$DMALOG_LOG_LEVEL '${envLevel}' must be one of ${LOG_LEVELS.join(', ')}`);
-  }
-  const logLevel = o.logLevel ?? (envLevel as LogLevel | undefined) ?? 'silent';
+  const logLevel = o.logLevel ?? logLevelFromEnv('silent');
   const names = new Set<string>();
   const devices = o.devices.map((d, i) => {
     if (names.has(d.name)) badOption(['devices', i, 'name'], `'${d.name}' is used twice`);

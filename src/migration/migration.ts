@@ -23,7 +23,7 @@ import type { Host } from '../host/host.js';
 import { createRig, type Rig } from '../rig/rig.js';
 import type { DeviceTracker } from '../trackers/device-tracker.js';
 import type { IommuTracker } from '../trackers/iommu-tracker.js';
-import type { LogLevel } from '../host/options.js';
+import { logLevelFromEnv } from '../host/options.js';
 import { ReportSetError, StartError, VfioError } from '../errors.js';
 import { bitmapBytes } from '../uapi/user-memory.js';
 import { createPrng } from '../util/prng.js';
@@ -81,7 +81,7 @@ export async function migrate(options: MigrationOptions = {}, hooks: MigrationHo
       userMemoryBytes: Number(bitmapBytes(largestSection / BigInt(pageSize))) + (o.devices.length + 1) * (pageSize + 8192) + (64 << 10),
       hostPageSize: pageSize,
       devices: o.devices.map((d) => ({ name: d.name, profile: d.profile, minPageSize: d.minPageSize, maxPageSize: d.maxPageSize, maxRanges: d.maxRanges, maxAddressSpaceBits: d.maxAddressSpaceBits, iommuDirty: d.iommuDirty ?? true })),
-      logLevel: (process.env['DMALOG_LOG_LEVEL'] as LogLevel | undefined) ?? 'silent',
+      logLevel: logLevelFromEnv('silent'),
     },
     dma: { threads: o.writerThreads },
     // The container's choice of trackers follows PROBE (Run.execute).
@@ -453,6 +453,11 @@ class Run {
     const deviceRate = devicePages * this.pageSize / seconds;
     const vcpuRate = vcpuPages * this.pageSize / seconds;
     const pending = `pending ${MiBps(last.pendingBytes)} vs threshold ${MiBps(this.threshold)}`;
+    // State the devices send at switchover, above the threshold by itself: no writer is to blame
+    // and no dirty rate (0 MiB/s, say) explains it.
+    if (this.stateBytes > this.threshold) {
+      return { code: 'pending-above-threshold', message: `${cap} reached: the devices' state alone (${MiBps(this.stateBytes)}) is above the threshold (${pending})` };
+    }
     if (devicePages * this.pageSize + this.stateBytes > this.threshold && devicePages >= vcpuPages) {
       return { code: 'device-dirty-rate', message: `${cap} reached: device DMA dirties ${MiBps(deviceRate)}/s against a bandwidth of ${MiBps(this.o.bandwidth)}/s (${pending}); auto-converge ${this.o.autoConverge ? `throttles vCPUs only (at ${r.throttlePct}%)` : 'is off and would throttle vCPUs only'}` };
     }

@@ -46,13 +46,18 @@ export const MAX_TIME_MS = 24 * 3_600_000;
 /** The highest writer rate, pages per simulated second: 2^24 pages/s is 64 GiB/s at 4 KiB. */
 export const MAX_WRITE_RATE = 2 ** 24;
 
-function units(parse: (text: string, what: string) => number, min: number, unit = '') {
+function units(parse: (text: string, what: string) => number, min: number, unit = '', whole = false) {
   return z.union([z.number(), z.string()]).transform((v, ctx) => {
     let n: number;
     try {
       n = typeof v === 'number' ? v : parse(v, 'value');
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^value: /, '') });
+      return z.NEVER;
+    }
+    // Bytes are whole, as parseSize makes them from text: 1331.2 is refused, not rounded.
+    if (whole && typeof v === 'number' && Number.isFinite(n) && !Number.isInteger(n)) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number of bytes (got ${v})` });
       return z.NEVER;
     }
     if (!Number.isFinite(n) || !Number.isSafeInteger(Math.round(n))) {
@@ -66,7 +71,7 @@ function units(parse: (text: string, what: string) => number, min: number, unit 
     return Math.round(n);
   });
 }
-const bytes = units((t, w) => Number(parseSize(t, w)), 1);
+const bytes = units((t, w) => Number(parseSize(t, w)), 1, '', true);
 const rate = units((t, w) => Number(parseSize(t, w)), MIN_RATE_BYTES, ` bytes/s (${MIN_RATE_BYTES >> 20}M)`);
 // A link speed given as text is in bits per second, as on the command line (`10G` = 10 Gbit/s).
 const linkRate = units(parseLinkSpeed, MIN_RATE_BYTES, ` bytes/s (about ${(MIN_RATE_BYTES * 8 / 1e6).toFixed(1)}M in bits)`);

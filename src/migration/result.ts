@@ -13,7 +13,7 @@ export type NotConvergedCode =
   | 'device-dirty-rate'
   /** vCPUs dirty faster than the bandwidth allows (and auto-converge is off or maxed out). */
   | 'vcpu-dirty-rate'
-  /** Pending bytes stayed above the threshold for no single dominant writer. */
+  /** Pending bytes stayed above the threshold for no single dominant writer, or the devices' state alone is above it. */
   | 'pending-above-threshold';
 
 export interface Failure {

@@ -69,8 +69,11 @@ export async function createRig(options: RigOptions): Promise<Rig> {
   const host = await (options.createHost ?? createHost)(options.host);
   const rig = new RigImpl(host, options.coordinator ?? null);
   try {
-    rig.start(options);
+    rig.start();
+    // Extra trackers (an iommufd's thread) boot before the pool's threads do: a pool of 256 threads
+    // booting at once on a small machine would hold a tracker's start past its deadline.
     rig.extraTrackers.push(...await (options.extraTrackers?.(host) ?? []));
+    rig.startPool(options);
     if (options.coordinator && (options.coordinator.trackers ?? 'all') === 'all') rig.coordinate([...rig.extraTrackers, ...rig.devices]);
     return rig;
   } catch (error) {
@@ -94,12 +97,16 @@ class RigImpl implements Rig {
     this.#coordinatorOptions = coordinatorOptions;
   }
 
-  /** The pool and the devices' log generations: what needs no await. */
-  start(options: RigOptions): void {
-    if (options.dma) this.pool = new DmaPool({ threads: options.dma.threads });
+  /** The devices' log generations: what needs no await. */
+  start(): void {
     this.devices = this.host.deviceNames.map((name) => this.host.device(name));
     this.cells = controlCells(this.devices.length);
     this.devices.forEach((d, i) => d.bindLogGeneration(this.cells, CONTROL_FIRST_LOG_GEN + i));
+  }
+
+  /** The DMA pool, once every tracker thread is up. */
+  startPool(options: RigOptions): void {
+    if (options.dma) this.pool = new DmaPool({ threads: options.dma.threads });
   }
 
   coordinate(trackers: DirtyTracker[]): Coordinator {

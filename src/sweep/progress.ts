@@ -16,11 +16,13 @@ export function eta(p: Pick<SweepProgress, 'done' | 'toRun' | 'elapsedMs'>): { p
 export function progressText(p: SweepProgress): string {
   const e = eta(p);
   const c = p.counts;
-  const failed = c.failed + c.mismatch + c.error;
+  // The final summary's words: "failed" is a migration that failed; points without a result
+  // (errors) and memory mismatches are named apart, once there are any.
+  const more = `${c.mismatch > 0 ? `, memory differs ${c.mismatch}` : ''}${c.error > 0 ? `, error ${c.error}` : ''}`;
   const perMinute = e !== null && e.perSecond < 1;
   const rate = e === null ? '' : ` · ${(perMinute ? e.perSecond * 60 : e.perSecond).toFixed(1)} points/${perMinute ? 'min' : 's'} · ETA ${formatEta(e.remainingMs)}`;
   const skipped = p.skipped > 0 ? ` (+${p.skipped} done before)` : '';
-  return `sweep: ${p.done}/${p.toRun} points${skipped} · ${formatEta(p.elapsedMs)}${rate} · converged ${c.converged}, not converged ${c['not-converged']}, failed ${failed}`;
+  return `sweep: ${p.done}/${p.toRun} points${skipped} · ${formatEta(p.elapsedMs)}${rate} · converged ${c.converged}, not converged ${c['not-converged']}, failed ${c.failed}${more}`;
 }
 
 export interface SweepProgressSink {

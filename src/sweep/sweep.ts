@@ -4,6 +4,7 @@
 // in point order (one record per point) beside the CSV and the HTML report. `mergeSweeps` joins
 // the outputs of several shards (or machines) of one grid into the same three files.
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { GridMismatch } from '../errors.js';
@@ -176,6 +177,9 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
       const counts = zeroCounts();
       // A record that cannot be written (ENOSPC) stops the sweep: the points still queued are dropped.
       const stop = new AbortController();
+      // Every queued point listens on it until it ends (piscina removes its listener then): one
+      // listener per point is the design, not a leak, and past 10 Node would warn on stderr.
+      setMaxListeners(pending.length + 1, stop.signal);
       let writeError: RecordFileError | null = null;
       o.onProgress?.({ done: 0, toRun: pending.length, skipped: share.length - pending.length, share: share.length, counts: { ...counts }, elapsedMs: 0 });
       try {

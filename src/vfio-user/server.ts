@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ProfileName } from '../device/profiles.js';
 import { createLogger } from '../host/logger.js';
-import { LOG_LEVELS, MAX_USER_MEMORY_BYTES, type LogLevel } from '../host/options.js';
+import { LOG_LEVELS, MAX_USER_MEMORY_BYTES, logLevelFromEnv, type LogLevel } from '../host/options.js';
 import { TRANSPORT_KINDS, type TransportKind } from '../host/transport.js';
 import { parseOptions } from '../util/options.js';
 import type { DeviceFactory } from './device-model.js';
@@ -41,7 +41,9 @@ export interface VfioUserServerOptions {
 }
 
 export const serverSchema = z.strictObject({
-  socket: z.string().min(1, 'must be a non-empty path').max(107, 'must fit sun_path (at most 107 bytes)'),
+  // sun_path holds 108 bytes with its NUL: the limit is on the path's UTF-8 bytes, not its characters.
+  socket: z.string().min(1, 'must be a non-empty path')
+    .refine((p) => Buffer.byteLength(p, 'utf8') <= 107, 'must fit sun_path (at most 107 bytes in UTF-8)'),
   device: z.enum(SERVE_DEVICES as [ServeDevice, ...ServeDevice[]]).default('mlx5'),
   quirks: z.enum(QUIRKS_NAMES as [QuirksName, ...QuirksName[]]).optional(),
   dropDirtyBit: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).nullable().default(null),
@@ -55,8 +57,7 @@ export type FilledServerOptions = Omit<z.output<typeof serverSchema>, 'quirks' |
 
 export function fillServerOptions(options: VfioUserServerOptions): FilledServerOptions {
   const o = parseOptions(serverSchema, options);
-  const env = process.env['DMALOG_LOG_LEVEL'];
-  const logLevel = o.logLevel ?? ((LOG_LEVELS as readonly string[]).includes(env ?? '') ? env as LogLevel : 'silent');
+  const logLevel = o.logLevel ?? logLevelFromEnv('silent');
   return { ...o, quirks: o.quirks ?? (o.device === 'sample' ? 'libvfio-user' : 'kernel'), logLevel };
 }
 

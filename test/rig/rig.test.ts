@@ -99,3 +99,15 @@ test.serial('trackers after-probe: no coordinator until rig.coordinate(trackers)
   t.throws(() => bare.coordinate(bare.devices), { instanceOf: DmalogError, code: 'DMALOG_STATE' });
   await bare.close();
 });
+
+test.serial('createRig: the extra trackers are made before the pool starts its threads (a big pool booting would hold their start past its deadline)', async (t) => {
+  const before = osThreads();
+  let during = -1;
+  const closes: string[] = [];
+  const rig = await createRig({ host: HOST, dma: { threads: 3 }, extraTrackers: (host) => { during = osThreads(); return [extra(host, closes)]; } });
+  t.is(during, before + 2, 'the two tracker threads, no pool thread yet');
+  t.is(osThreads(), before + 2 + 3);
+  t.is(rig.pool!.threads, 3);
+  await rig.close();
+  t.deepEqual(closes, ['extra']);
+});

@@ -173,6 +173,9 @@ test('progress: rate and ETA from the points done so far', (t) => {
   t.is(progressText({ done: 0, toRun: 8, skipped: 0, share: 8, counts, elapsedMs: 900 }), 'sweep: 0/8 points · 1 s · converged 1, not converged 0, failed 1');
   // Slower than a point a second: per minute (a whole-unit rate would read 0).
   t.is(progressText({ done: 1, toRun: 8, skipped: 0, share: 8, counts, elapsedMs: 150_000 }), 'sweep: 1/8 points · 2 min 30 s · 0.4 points/min · ETA 17 min 30 s · converged 1, not converged 0, failed 1');
+  // Points without a result and memory mismatches are not "failed" (a migration that failed), as in the final summary.
+  const errors = { 'converged': 0, 'not-converged': 0, 'failed': 0, 'mismatch': 1, 'error': 2 };
+  t.is(progressText({ done: 3, toRun: 3, skipped: 0, share: 3, counts: errors, elapsedMs: 900 }), 'sweep: 3/3 points · 1 s · 3.3 points/s · ETA 0 s · converged 0, not converged 0, failed 0, memory differs 1, error 2');
 });
 
 test('progress sink: off a terminal the first line, one at most every 10 s, the last; on a terminal rewritten in place', (t) => {

@@ -1,7 +1,7 @@
 // A short full round on the raw ABI: PROBE, START on three devices, DMA writes, one report set
 // into one bitmap, STOP — printing what each step returned and the dirty pages found.
 import { createHost } from '../../host/host.js';
-import type { LogLevel } from '../../host/options.js';
+import { logLevelFromEnv } from '../../host/options.js';
 import { VfioError } from '../../errors.js';
 import { EXIT, parseFlags } from '../args.js';
 
@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
   parseFlags(argv, {});
   const host = await createHost({
     // The CLI's default is `info`: one pino line per PROBE/START/STOP/REPORT on stderr.
-    logLevel: (process.env['DMALOG_LOG_LEVEL'] as LogLevel | undefined) ?? 'info',
+    logLevel: logLevelFromEnv('info'),
     devices: [
       { name: 'nic0', profile: 'mlx5', minPageSize: 4096, maxPageSize: 2 << 20, maxRanges: 4, maxAddressSpaceBits: 42 },
       { name: 'nic1', profile: 'mlx5', minPageSize: 8192, maxRanges: 4 },

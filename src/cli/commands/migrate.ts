@@ -8,7 +8,7 @@ import { renderReport } from '../../migration/report-html.js';
 import type { IterationStats, MigrationResult } from '../../migration/result.js';
 import { faultWarnings, progressLine, seconds, summaryText } from '../../migration/summary.js';
 import { DmalogError } from '../../errors.js';
-import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseLinkSpeed, parseSeed, parseSize } from '../args.js';
+import { EXIT, UsageError, asFlagUsage, parseChoice, parseDuration, parseFlags, parseIntArg, parseLinkSpeed, parseSeed, parseSize } from '../args.js';
 import { DEFAULT_OUTPUT_DIR, MAX_INPUT_BYTES, checkOutputFile, readInputFile, writeOutputFile } from '../files.js';
 import { createProgress, type PhaseEvent, type Progress } from '../progress.js';
 
@@ -203,14 +203,6 @@ const FIELD_FLAGS: Record<string, string> = {
   maxIterations: 'max-iterations', maxTime: 'max-time', writerThreads: 'threads', maxMemory: 'max-memory', memory: 'memory',
 };
 
-function asUsage(error: unknown, given: Record<string, unknown>): never {
-  if (!(error instanceof DmalogError) || (error.code !== 'DMALOG_BAD_OPTION' && error.code !== 'DMALOG_NO_MEMORY')) throw error;
-  const m = /^([A-Za-z]+): (.*)$/.exec(error.message);
-  const flag = m ? FIELD_FLAGS[m[1]!] : undefined;
-  if (m && flag !== undefined && typeof given[flag] === 'string') throw new UsageError(`--${flag} '${given[flag] as string}': ${m[2]}`);
-  throw new UsageError(error.message);
-}
-
 export function optionsFromArgs(argv: string[]): { options: MigrationOptions; filled: FilledMigrationOptions; json: boolean; report: string | null } {
   const { values: v } = parseFlags(argv, FLAGS);
   const options: MigrationOptions = v.config !== undefined ? readConfig(v.config) : {};
@@ -240,7 +232,7 @@ export function optionsFromArgs(argv: string[]): { options: MigrationOptions; fi
     // Refused here, before the output path is touched; migrate() checks again for library callers.
     checkFootprint(filled);
   } catch (error) {
-    asUsage(error, v);
+    asFlagUsage(error, FIELD_FLAGS, v);
   }
   const report = v.report ?? null;
   if (report !== null) checkOutputFile(report, '--report');
@@ -295,8 +287,9 @@ export async function run(argv: string[]): Promise<number> {
   const began = performance.now();
   const result = await migrate(options, progressHooks(progress));
   progress.end();
-  // Wall time varies with the machine: it is not part of the result, nor of the summary.
-  if (!json) process.stderr.write(`wall time: ${((performance.now() - began) / 1000).toFixed(2)} s\n`);
+  // Wall time varies with the machine: it is not part of the result (nor of --json), nor of the
+  // summary; it goes to stderr with the progress, in either output mode.
+  process.stderr.write(`wall time: ${((performance.now() - began) / 1000).toFixed(2)} s\n`);
   if (json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     for (const line of faultWarnings(result)) process.stderr.write(`${line}\n`);

@@ -1,7 +1,8 @@
-// `dmalog profile [--top N] [--dir DIR] <command> [args...]`: any other command under the CPU
+// `dmalog profile [--top N] [--dir DIR] <command> [args...]`: another command under the CPU
 // profiler (src/profile/run.ts), one profile per thread named after what the thread is.
 import { fileURLToPath } from 'node:url';
 import { UsageError, parseIntArg } from '../args.js';
+import { makeDirectory } from '../files.js';
 import { runProfile } from '../../profile/run.js';
 
 export const summary = 'run another command under the CPU profiler: one profile per thread, summed up';
@@ -32,6 +33,19 @@ const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const PROFILED = ['migrate', 'stress', 'fuzz', 'demo'];
 
+/**
+ * The arguments that are profile's own: its options up to the command (`--top N`, `--dir DIR`,
+ * their `=` forms, and anything else starting with `-`, which parseProfileArgs refuses). A
+ * `--help` among them is profile's; one after the command is the command's.
+ */
+export function profileOwnArgs(argv: readonly string[]): string[] {
+  let i = 0;
+  for (; i < argv.length && argv[i]!.startsWith('-'); i++) {
+    if ((argv[i] === '--top' || argv[i] === '--dir') && i + 1 < argv.length) i++;
+  }
+  return argv.slice(0, i);
+}
+
 export interface ProfileArgs { top: number; dir: string; command: string; args: string[] }
 
 /** argv → what to profile; `extra` names other targets (a checkout's `bench`). Pure but for the default dir's clock. */
@@ -61,6 +75,8 @@ export function parseProfileArgs(argv: readonly string[], extra: readonly string
  */
 export async function profile(argv: readonly string[], scripts: Readonly<Record<string, string>> = {}): Promise<number> {
   const a = parseProfileArgs(argv, Object.keys(scripts));
+  // Before anything runs: a --dir that cannot be a folder is bad usage of profile itself.
+  makeDirectory(a.dir, '--dir');
   const script = scripts[a.command] !== undefined ? [scripts[a.command]!, ...a.args] : [MAIN, a.command, ...a.args];
   const { code } = await runProfile({ script, dir: a.dir, top: a.top, root: ROOT, write: (text) => process.stdout.write(text) });
   return code;

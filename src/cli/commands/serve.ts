@@ -1,6 +1,6 @@
 // `dmalog serve`: a vfio-user server on an AF_UNIX socket, so VMM clients in other processes
 // (QEMU, libvfio-user, rust-vmm) drive a simulated device and its dirty log over the wire.
-import type { LogLevel } from '../../host/options.js';
+import { logLevelFromEnv } from '../../host/options.js';
 import { QUIRKS_NAMES } from '../../vfio-user/quirks.js';
 import { SERVE_DEVICES, startVfioUserServer, type ServeDevice } from '../../vfio-user/server.js';
 import { EXIT, parseChoice, parseFlags, parseIntArg, parseSize, UsageError } from '../args.js';
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     device: values.device === undefined ? 'mlx5' : parseChoice<ServeDevice>(values.device, '--device', SERVE_DEVICES),
     ...(values.quirks === undefined ? {} : { quirks: parseChoice(values.quirks, '--quirks', QUIRKS_NAMES) }),
     dropDirtyBit: values['drop-dirty-bit'] === undefined ? null : parseIntArg(values['drop-dirty-bit'], '--drop-dirty-bit', 1),
-    logLevel: (process.env['DMALOG_LOG_LEVEL'] || 'info') as LogLevel,
+    logLevel: logLevelFromEnv('info'),
     userMemoryBytes: Number(memory),
     exitAfterSession: values.once === true,
   }).catch((error: NodeJS.ErrnoException) => {

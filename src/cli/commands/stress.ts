@@ -1,9 +1,9 @@
 // dmalog stress: DMA engines race report sets into one bitmap; the checker proves no dirty page
 // was lost (or, under --contract plain, counts the ones that were).
 import { GUEST_IOVA, runStress, type StressReport } from '../../stress/runner.js';
-import { STRESS_DEFAULTS, STRESS_PROFILES, type StressOptions, type StressProfile, type StressProgress } from '../../stress/options.js';
+import { STRESS_DEFAULTS, STRESS_PROFILES, fillStressOptions, type StressOptions, type StressProfile, type StressProgress } from '../../stress/options.js';
 import { WORKLOAD_KINDS } from '../../workload/workload.js';
-import { EXIT, UsageError, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSeed, parseSize } from '../args.js';
+import { EXIT, UsageError, asFlagUsage, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSeed, parseSize } from '../args.js';
 import { createProgress, formatEta } from '../progress.js';
 import { checkOutputFile, writeOutputFile } from '../files.js';
 import { renderStressReport } from '../../stress/report-html.js';
@@ -87,6 +87,12 @@ const FLAGS = {
 
 const PAGE = 4096n;
 
+/** Option fields set by a flag, so that a refusal of one names the flag and the value given. */
+const FIELD_FLAGS: Record<string, string> = {
+  trackers: 'trackers', iommuTrackers: 'iommu-trackers', queues: 'queues', reportSets: 'report-sets', guestPages: 'guest',
+  burstWrites: 'burst', writesPerSet: 'writes-per-set', windows: 'windows', threads: 'threads', faultRate: 'faults',
+};
+
 function parseSeconds(text: string): number {
   return /^\d+(\.\d+)?$/.test(text.trim()) ? parseDuration(`${text}s`, '--seconds') / 1000 : parseDuration(text, '--seconds') / 1000;
 }
@@ -119,6 +125,13 @@ export function parseStressArgs(argv: string[]): { options: StressOptions; json:
   if (v.threads !== undefined) options.threads = parseIntArg(v.threads, '--threads', 1, 256);
   if (options.workload === 'shared-words' && (options.guestPages ?? STRESS_DEFAULTS.guestPages) < (options.trackers ?? STRESS_DEFAULTS.trackers)) {
     throw new UsageError('--workload shared-words needs at least one guest page per tracker');
+  }
+  // How the fields relate (--iommu-trackers against --trackers...) is the library's rule: checked
+  // here, before SEED is printed or the output path touched.
+  try {
+    fillStressOptions(options);
+  } catch (error) {
+    asFlagUsage(error, FIELD_FLAGS, v);
   }
   if (v.report !== undefined) checkOutputFile(v.report, '--report');
   return { options, json: v.json ?? false, report: v.report ?? null };

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DmalogError } from '../../errors.js';
 import { METRICS, checkMapAxes, type Metric } from '../../sweep/cells.js';
-import { MAX_POINTS, inShard, parseGrid, parseShardText, points, type Grid, type GridSummary } from '../../sweep/grid.js';
+import { MAX_AXIS_VALUES, MAX_POINTS, inShard, parseGrid, parseShardText, points, type Grid, type GridSummary } from '../../sweep/grid.js';
 import { createSweepProgress } from '../../sweep/progress.js';
 import { formatEta } from '../progress.js';
 import { RecordFileError, type Outcome } from '../../sweep/record.js';
@@ -67,7 +67,8 @@ grid file (JSON, a regular file of at most ${MAX_INPUT_BYTES / 2 ** 20} MiB):
            second, 10G; durations 300ms)
   seeds    the seeds each point runs with (each cell aggregates them: median); or
   repeats  N: N seeds counting up from base.seed (default 1). Neither: one run per point.
-  At most ${MAX_POINTS} points. A bad key is refused (exit 2) with its path (axes.bandwidth[1]: ...).
+  At most ${MAX_AXIS_VALUES} values per axis, ${MAX_AXIS_VALUES} seeds (or repeats), ${MAX_POINTS} points. A bad key
+  is refused (exit 2) with its path (axes.bandwidth[1]: ...).
 
 exit codes: 0 every point of the share has a result (converged, not converged, or a migration
 that failed or was blocked: all are results), 1 some point has no result (it threw, its thread
