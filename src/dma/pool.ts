@@ -11,8 +11,13 @@ import { recordThreadRole } from '../profile/threads.js';
 
 const DMA_ENTRY = new URL('../../workers/dma.js', import.meta.url);
 
-/** The most DMA engine threads a pool (a stress run, a migration's writers) may have. */
-export const MAX_DMA_THREADS = 256;
+/**
+ * The most DMA engine threads a pool (a stress run, a migration's writers) may have: 32, already
+ * 16 per core on a 2-core machine. Past it a run degrades faster than the thread count: with 64
+ * trackers, a 5 s stress took 8 s at 32 threads, 47 s at 48, and did not finish in 200 s at 64
+ * (7 GiB resident), the main thread starved between its STARTs and the first report set.
+ */
+export const MAX_DMA_THREADS = 32;
 /** How many DMA engine threads: 1 .. MAX_DMA_THREADS (one rule for the pool and every run that sizes one). */
 export const dmaThreadsSchema = z.number().int().min(1).max(MAX_DMA_THREADS);
 /** Node runs a longer timer after 1 ms. */

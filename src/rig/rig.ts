@@ -70,7 +70,7 @@ export async function createRig(options: RigOptions): Promise<Rig> {
   const rig = new RigImpl(host, options.coordinator ?? null);
   try {
     rig.start();
-    // Extra trackers (an iommufd's thread) boot before the pool's threads do: a pool of 256 threads
+    // Extra trackers (an iommufd's thread) boot before the pool's threads do: a pool of 32 threads
     // booting at once on a small machine would hold a tracker's start past its deadline.
     rig.extraTrackers.push(...await (options.extraTrackers?.(host) ?? []));
     rig.startPool(options);

@@ -26,7 +26,7 @@ const BOUNDS: Array<[keyof StressOptions, unknown, unknown, unknown, unknown]> =
   ['writesPerSet', 0, Number.MAX_SAFE_INTEGER, -1, Number.MAX_SAFE_INTEGER + 2],
   ['windows', 1, 64, 0, 65],
   ['iommuTrackers', 0, 64, -1, 65],
-  ['threads', 1, 256, 0, 257],
+  ['threads', 1, 32, 0, 33],
   ['progressIntervalMs', 1, Number.MAX_SAFE_INTEGER, 0, Number.MAX_SAFE_INTEGER + 2],
 ];
 

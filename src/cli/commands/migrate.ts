@@ -1,6 +1,7 @@
 // `dmalog migrate`: run the live-migration simulator (src/migration) on a scenario built from a
 // JSON config file and/or flags (flags win), print progress and a summary, write the HTML report.
 import { PROFILE_NAMES } from '../../device/profiles.js';
+import { MAX_DMA_THREADS } from '../../dma/pool.js';
 import { checkFootprint } from '../../migration/footprint.js';
 import { migrate, type MigrationHooks } from '../../migration/migration.js';
 import { AUTO_BYTES_MAX_RAM, MAX_TIME_MS, MIN_RATE_BYTES, checkMigrationFields, fillMigrationOptions, type FilledMigrationOptions, type MigrationOptions } from '../../migration/options.js';
@@ -84,7 +85,7 @@ resources
                           compared; RAM at most 16G) | versions (one write version per page,
                           4 bytes: writers bump it, the copy carries it, the check compares it;
                           RAM at most 4T) | auto (bytes up to ${AUTO_BYTES_MAX_RAM / 2 ** 30}G, versions above) (default auto)
-  --threads N             writer threads (default: one per core); results do not depend on it
+  --threads N             writer threads, 1 .. 32 (default: one per core); results do not depend on it
   --max-memory SIZE       refuse (exit 2) a run estimated to need more (default: the memory
                           available at start); the estimate is about twice the guest RAM (source
                           and destination; 8 bytes per page with --memory versions) plus bitmaps
@@ -223,7 +224,7 @@ export function optionsFromArgs(argv: string[]): { options: MigrationOptions; fi
   if (v['max-time'] !== undefined) options.maxTime = parseDuration(v['max-time'], '--max-time');
   if (v.fault !== undefined) options.faults = [...(options.faults ?? []), ...v.fault.map(parseFault)];
   if (v['drop-dirty-bit']) options.dropDirtyBit = true;
-  if (v.threads !== undefined) options.writerThreads = parseIntArg(v.threads, '--threads', 1, 64);
+  if (v.threads !== undefined) options.writerThreads = parseIntArg(v.threads, '--threads', 1, MAX_DMA_THREADS);
   if (v['max-memory'] !== undefined) options.maxMemory = Number(parseSize(v['max-memory'], '--max-memory'));
   if (v.memory !== undefined) options.memory = parseChoice(v.memory, '--memory', ['bytes', 'versions', 'auto'] as const);
   let filled: FilledMigrationOptions;

@@ -1,6 +1,7 @@
 // dmalog stress: DMA engines race report sets into one bitmap; the checker proves no dirty page
 // was lost (or, under --contract plain, counts the ones that were).
 import { GUEST_IOVA, runStress, type StressReport } from '../../stress/runner.js';
+import { MAX_DMA_THREADS } from '../../dma/pool.js';
 import { STRESS_DEFAULTS, STRESS_PROFILES, fillStressOptions, type StressOptions, type StressProfile, type StressProgress } from '../../stress/options.js';
 import { WORKLOAD_KINDS } from '../../workload/workload.js';
 import { EXIT, UsageError, asFlagUsage, parseChoice, parseDuration, parseFlags, parseIntArg, parseRate, parseSeed, parseSize } from '../args.js';
@@ -43,7 +44,7 @@ options:
   --burst N             writes per DMA burst (default ${STRESS_DEFAULTS.burstWrites})
   --writes-per-set N    least writes between two report sets (default ${STRESS_DEFAULTS.writesPerSet}; 0 = back to back)
   --windows K           report windows the span is split into, reported in turn (default ${STRESS_DEFAULTS.windows})
-  --threads N           DMA pool threads (default: cores)
+  --threads N           DMA pool threads, 1 .. 32 (default: cores)
   --json                print the summary as JSON on stdout (default off: a text table)
   --report FILE         also write a self-contained HTML report (latency histogram, throughput,
                         faults and recoveries) to FILE (default: none; checked before the run)
@@ -122,7 +123,7 @@ export function parseStressArgs(argv: string[]): { options: StressOptions; json:
   }
   if (v.burst !== undefined) options.burstWrites = parseIntArg(v.burst, '--burst', 1, 1 << 24);
   if (v['writes-per-set'] !== undefined) options.writesPerSet = parseIntArg(v['writes-per-set'], '--writes-per-set', 0);
-  if (v.threads !== undefined) options.threads = parseIntArg(v.threads, '--threads', 1, 256);
+  if (v.threads !== undefined) options.threads = parseIntArg(v.threads, '--threads', 1, MAX_DMA_THREADS);
   if (options.workload === 'shared-words' && (options.guestPages ?? STRESS_DEFAULTS.guestPages) < (options.trackers ?? STRESS_DEFAULTS.trackers)) {
     throw new UsageError('--workload shared-words needs at least one guest page per tracker');
   }

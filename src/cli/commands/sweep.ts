@@ -2,6 +2,7 @@
 // shardable, writing JSON Lines, CSV and an HTML convergence map; `dmalog sweep merge` joins the
 // outputs of shards of one grid.
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { MAX_DMA_THREADS } from '../../dma/pool.js';
 import os from 'node:os';
 import path from 'node:path';
 import { DmalogError } from '../../errors.js';
@@ -200,7 +201,7 @@ export async function run(argv: string[]): Promise<number> {
   const grid = readGrid(positionals[0]!);
   const shard = parseShard(v.shard);
   const jobs = v.jobs === undefined ? undefined : parseIntArg(v.jobs, '--jobs', 1, 256);
-  const writerThreads = v.threads === undefined ? undefined : parseIntArg(v.threads, '--threads', 1, 256);
+  const writerThreads = v.threads === undefined ? undefined : parseIntArg(v.threads, '--threads', 1, MAX_DMA_THREADS);
   const pointTimeoutMs = v['point-timeout'] === undefined ? null : parseDuration(v['point-timeout'], '--point-timeout');
   const map = mapOptions(v, grid);
   if (v.list) {
