@@ -97,7 +97,7 @@ export const scenario: Scenario = {
       notes: [
         'each guest runs once in a fresh process and must complete converged with memory identical (checked by write version); wall time is the whole migrate() call, the loop is sync 1 to the end of the check.',
         'the 1 GiB guest simulates about 1 s: its wall time is mostly start-up (10 threads, the fill), so wall time per simulated second falls as guests grow; the target is that it does not grow by more than 2×.',
-        'the machine is shared with other helpers running builds and tests (see the load average above): absolute times vary by 2× or more from run to run.',
+        'the machine may be shared with other builds and tests (see the load average above): absolute times vary by 2× or more from run to run.',
       ],
     };
   },
