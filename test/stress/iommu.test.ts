@@ -76,7 +76,8 @@ test('iommuTrackers: 0..64 and at most trackers; the flag parses and shows in --
   t.regex(help.stdout, /--iommu-trackers N {4}IOMMU trackers, at most --trackers \(default 0\)/);
   const bad = spawnSync(process.execPath, [main, 'stress', '--trackers', '2', '--iommu-trackers', '3'], { encoding: 'utf8', env: { ...process.env, DMALOG_LOG_LEVEL: 'silent' } });
   t.is(bad.status, 2, bad.stderr);
-  t.true(bad.stderr.trimEnd().split('\n').length <= 2 && bad.stderr.includes('iommuTrackers'), bad.stderr);
+  t.true(bad.stderr.trimEnd().split('\n').length <= 2 && bad.stderr.includes('--iommu-trackers'), bad.stderr);
+  t.is(bad.stdout, '', 'a usage error prints no SEED');
 });
 
 test('dmalog stress --iommu-trackers 1: the summary names the HWPT and its mappings, exit 0', (t) => {
