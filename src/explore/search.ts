@@ -69,6 +69,17 @@ interface Node {
   choice: number;
 }
 
+/** One schedule run to its end: counted, its final state kept, its first violation kept; true when the search stops here. */
+function counted(result: SearchResult, world: World, run: Run, opts: SearchOptions): boolean {
+  result.schedules++;
+  opts.onRun?.(run);
+  result.states?.add(`${world.memoryHash()} ${run.violations.map((v) => v.rule).join(',')}`);
+  if (run.violations.length === 0) return false;
+  result.violating++;
+  result.failure ??= run;
+  return !opts.keepGoing;
+}
+
 function costOf(n: Node, c: number): number {
   return n.enabled.includes(n.current) && c !== n.current ? 1 : 0;
 }
@@ -112,14 +123,7 @@ export function dfs(world: World, bound: number, reduction: Reduction, opts: Sea
     if (run.exec.aborted) {
       result.pruned++;
     } else {
-      result.schedules++;
-      opts.onRun?.(run);
-      result.states?.add(`${world.memoryHash()} ${run.violations.map((v) => v.rule).join(',')}`);
-      if (run.violations.length > 0) {
-        result.violating++;
-        result.failure ??= run;
-        if (!opts.keepGoing) return result;
-      }
+      if (counted(result, world, run, opts)) return result;
     }
     // Backtrack to the deepest node with a choice left.
     while (stack.length > 0) {
@@ -177,14 +181,7 @@ function sample(world: World, opts: SearchOptions, chooserFor: () => Chooser): S
   const result: SearchResult = { schedules: 0, pruned: 0, exhausted: false, failure: null, violating: 0, ...(opts.collectStates ? { states: new Set<string>() } : {}) };
   while (result.schedules < opts.budget) {
     const run = runOnce(world, chooserFor());
-    result.schedules++;
-    opts.onRun?.(run);
-    result.states?.add(`${world.memoryHash()} ${run.violations.map((v) => v.rule).join(',')}`);
-    if (run.violations.length > 0) {
-      result.violating++;
-      result.failure ??= run;
-      if (!opts.keepGoing) break;
-    }
+    if (counted(result, world, run, opts)) break;
   }
   return result;
 }
