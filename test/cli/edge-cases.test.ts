@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { isUsageError } from '../helpers/cli.js';
 import { checkOutputFile } from '../../src/cli/files.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -15,16 +16,6 @@ test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 function dmalog(args: string[], env: Record<string, string | undefined> = { DMALOG_LOG_LEVEL: 'silent' }) {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** One line on stderr starting `dmalog: `, nothing on stdout, exit 2, no stack trace. */
-function isUsageError(t: import('ava').ExecutionContext, r: ReturnType<typeof dmalog>, names: string): void {
-  t.is(r.code, 2, r.stderr);
-  t.is(r.stdout, '');
-  const lines = r.stderr.trimEnd().split('\n');
-  t.is(lines.length, 1, r.stderr);
-  t.true(lines[0]!.startsWith('dmalog: '), lines[0]);
-  t.true(lines[0]!.includes(names), `${lines[0]} should name ${names}`);
 }
 
 test('migrate --json: the wall time goes to stderr as in text mode, never into the JSON on stdout', (t) => {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { isUsageError } from '../helpers/cli.js';
 import { UsageError, parseDuration, parseSize } from '../../src/cli/args.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -86,13 +87,7 @@ const CASES: Array<[string, string[], string]> = [
 
 for (const [what, argv, names] of CASES) {
   test(`usage error: ${what}`, (t) => {
-    const r = dmalog(argv);
-    t.is(r.code, 2, r.stderr);
-    t.is(r.stdout, '');
-    const lines = r.stderr.trimEnd().split('\n');
-    t.is(lines.length, 1, r.stderr);
-    t.true(lines[0]!.startsWith('dmalog: '), lines[0]);
-    t.true(lines[0]!.includes(names), `${lines[0]} should name ${names}`);
+    isUsageError(t, dmalog(argv), names);
   });
 }
 
