@@ -3,15 +3,18 @@
 // and the DMA engine's data store (runBurst). Each method is one access: an Atomics call or a
 // plain read or write of one element of a shared array.
 //
-// The data-path classes extend this class and call `this.or32(…)`: V8 inlines each call down to
-// the bare Atomics call or element access, guarded by a check of `this`'s map. Measured against
-// direct calls (perf/layer-ab.ts, perf/RESULTS.md "explore: memory-access layer"): about 2 % of
-// the logging rate and of a dense REPORT, 4-5 % of a sparse one. The alternatives measured were
-// worse: an access object in a field (4-6 % of the logging rate), a module-level object (8 % of a
-// REPORT), module-level functions testing a hook (19 %). `dmalog explore` subclasses each
-// data-path class with these methods asking a scheduler before each access (src/explore/memory.ts);
-// only a process that explores ever sees those second maps. One method per element type, so that each method's own
-// type feedback stays monomorphic too. DIRECT_ACCESS serves plain functions (the DMA engine).
+// The data-path classes extend this class and call `this.or32(…)`. The atomic methods are not
+// wrappers: they are the Atomics functions themselves, put on the prototype below (Atomics ignores
+// `this`), so that V8 compiles `this.or32(a, i, v)` to the same builtin call as `Atomics.or(a, i,
+// v)`, behind a check of `this`'s map. The plain reads and writes are one-line methods V8 inlines.
+// Measured against direct calls (perf/layer-ab.ts, perf/RESULTS.md "explore: memory-access
+// layer"): within about 1 % of the logging rate and of a REPORT. Measured and worse: wrapper
+// methods calling Atomics (4-5 % of a sparse REPORT), an access object in a field (4-6 % of the
+// logging rate), a module-level object (8 % of a REPORT), module-level functions testing a hook
+// (19 %). `dmalog explore` subclasses each data-path class with methods that ask a scheduler
+// before each access (src/explore/memory.ts); only a process that explores ever sees those second
+// maps. One method per element type, so that each method's own type feedback stays monomorphic.
+// DIRECT_ACCESS serves plain functions (the DMA engine).
 export class SharedAccess {
   /** Plain read of a[i]. */
   load32(a: Int32Array, i: number): number {
@@ -23,30 +26,6 @@ export class SharedAccess {
     a[i] = v;
   }
 
-  or32(a: Int32Array, i: number, v: number): number {
-    return Atomics.or(a, i, v);
-  }
-
-  and32(a: Int32Array, i: number, v: number): number {
-    return Atomics.and(a, i, v);
-  }
-
-  exchange32(a: Int32Array, i: number, v: number): number {
-    return Atomics.exchange(a, i, v);
-  }
-
-  add32(a: Int32Array, i: number, v: number): number {
-    return Atomics.add(a, i, v);
-  }
-
-  atomicLoad32(a: Int32Array, i: number): number {
-    return Atomics.load(a, i);
-  }
-
-  atomicStore32(a: Int32Array, i: number, v: number): void {
-    Atomics.store(a, i, v);
-  }
-
   load8(a: Uint8Array, i: number): number {
     return a[i]!;
   }
@@ -55,15 +34,40 @@ export class SharedAccess {
     a[i] = v;
   }
 
-  or8(a: Uint8Array, i: number, v: number): number {
-    return Atomics.or(a, i, v);
-  }
-
   /** Plain fill of a whole byte array (a bitmap being zeroed): one access. */
   fill8(a: Uint8Array, v: number): void {
     a.fill(v);
   }
-
 }
+
+/** The atomic accesses: each is the Atomics function of the same operation (see above). */
+export interface AtomicAccess {
+  or32(a: Int32Array, i: number, v: number): number;
+  and32(a: Int32Array, i: number, v: number): number;
+  exchange32(a: Int32Array, i: number, v: number): number;
+  add32(a: Int32Array, i: number, v: number): number;
+  atomicLoad32(a: Int32Array, i: number): number;
+  atomicStore32(a: Int32Array, i: number, v: number): void;
+  or8(a: Uint8Array, i: number, v: number): number;
+}
+
+// Typed against AtomicAccess, so each Atomics function is checked to fit its method's signature.
+const ATOMIC_METHODS: AtomicAccess = {
+  or32: Atomics.or,
+  and32: Atomics.and,
+  exchange32: Atomics.exchange,
+  add32: Atomics.add,
+  atomicLoad32: Atomics.load,
+  atomicStore32: Atomics.store,
+  or8: Atomics.or,
+};
+
+for (const [name, fn] of Object.entries(ATOMIC_METHODS)) {
+  // As a class method would be: writable, configurable, not enumerable.
+  Object.defineProperty(SharedAccess.prototype, name, { value: fn, writable: true, configurable: true, enumerable: false });
+}
+
+// Declaration merging: SharedAccess instances have the methods put on the prototype above.
+export interface SharedAccess extends AtomicAccess {}
 
 export const DIRECT_ACCESS = new SharedAccess();
