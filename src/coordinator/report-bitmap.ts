@@ -12,9 +12,8 @@ export type BitmapState = 'zeroed' | 'collecting' | 'complete' | 'consumed';
 
 /** drain's chunk: 1024 bitmap words, 32 Ki pages (128 MiB of IOVA at 4 KiB pages). */
 const DRAIN_CHUNK_BYTES = 4096;
-const ZERO_CHUNK = Buffer.alloc(DRAIN_CHUNK_BYTES);
 
-/** Zeroing and draining go through SharedAccess (src/util/shared-access.ts). */
+/** Every read and write of the bitmap goes through SharedAccess (src/util/shared-access.ts). */
 export class ReportBitmap extends SharedAccess {
   readonly at: number;
   readonly capacityBytes: number;
@@ -23,8 +22,6 @@ export class ReportBitmap extends SharedAccess {
   readonly #bytes: Uint8Array;
   /** The bitmap as u32 words when it is 4-byte aligned (every bitmap the coordinator allocates). */
   readonly #words: Int32Array | null;
-  /** The same bytes as a Buffer: memcmp against zeros skips clean chunks in `drain`. */
-  readonly #buffer: Buffer;
 
   /** `at`, `capacityBytes`: where the bitmap lives in user memory (allocated by the caller). */
   constructor(memory: SharedArrayBuffer, at: number, capacityBytes: number) {
@@ -33,7 +30,6 @@ export class ReportBitmap extends SharedAccess {
     this.capacityBytes = capacityBytes;
     this.#bytes = new Uint8Array(memory, at, capacityBytes);
     this.#words = at % 4 === 0 ? new Int32Array(memory, at, capacityBytes >>> 2) : null;
-    this.#buffer = Buffer.from(memory, at, capacityBytes);
   }
 
   get state(): BitmapState {
@@ -61,11 +57,11 @@ export class ReportBitmap extends SharedAccess {
     if (this.#state !== 'zeroed') {
       throw new DmalogError('DMALOG_ZEROING_RULE', `report set refused: bitmap is '${this.#state}', not zeroed since the last report set (zero it, or pass { zero: true })`);
     }
-    if (verify) {
+    if (verify && !this.isZero8(this.#bytes, 0, need)) {
       let first = -1;
       let count = 0;
-      for (let i = 0; i < need; i++) if (this.#bytes[i] !== 0) { if (first < 0) first = i; count++; }
-      if (count > 0) throw new ZeroingViolation(first, count);
+      for (let i = 0; i < need; i++) if (this.load8(this.#bytes, i) !== 0) { if (first < 0) first = i; count++; }
+      throw new ZeroingViolation(first, count);
     }
     this.#window = window;
     this.#state = 'collecting';
@@ -82,7 +78,7 @@ export class ReportBitmap extends SharedAccess {
     const bits = reportBitCount(window.length, window.pageSize);
     const bytes = this.#bytes;
     for (let i = 0, n = ceilDiv(bits, 8); i < n; i++) {
-      let b = bytes[i]!;
+      let b = this.load8(bytes, i);
       while (b !== 0) {
         const k = 31 - Math.clz32(b & -b);
         b &= b - 1;
@@ -109,14 +105,13 @@ export class ReportBitmap extends SharedAccess {
     if (words && count <= words.length) {
       const tail = bits - (count - 1) * 32;
       const tailMask = tail === 32 ? -1 : (1 << tail) - 1;
-      const buffer = this.#buffer;
+      const bytes = this.#bytes;
       const usedBytes = count * 4;
       // Chunk by chunk: a clean chunk is one memcmp against zeros (native, many bytes per cycle),
       // and only chunks holding a set bit are read word by word.
       for (let from = 0; from < usedBytes; from += DRAIN_CHUNK_BYTES) {
         const to = Math.min(usedBytes, from + DRAIN_CHUNK_BYTES);
-        // (A read outside the access layer: drain runs once the set is complete, when no REPORT writes.)
-        if (ZERO_CHUNK.compare(buffer, from, to, 0, to - from) === 0) continue;
+        if (this.isZero8(bytes, from, to)) continue;
         for (let i = from >>> 2, end = to >>> 2; i < end; i++) {
           let v = this.load32(words, i);
           if (v === 0) continue;

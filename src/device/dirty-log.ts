@@ -352,7 +352,8 @@ export class DirtyLog extends SharedAccess {
   /** Granules currently logged (for tests and checkers; not a REPORT). */
   countDirty(): number {
     let n = 0;
-    for (let i = 0; i < this.#log.length; i++) n += popcount32(this.#log[i]!);
+    const log = this.#log;
+    for (let i = 0; i < log.length; i++) n += popcount32(this.load32(log, i));
     return n;
   }
 }

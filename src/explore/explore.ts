@@ -72,7 +72,7 @@ export interface ExploreReport {
   trace?: TraceLine[];
 }
 
-const OP_NAMES: Record<string, string> = { load: 'load', store: 'store', or: 'or', and: 'and', add: 'add', exchange: 'exchange', 'atomic-load': 'Atomics.load', 'atomic-store': 'Atomics.store', fill: 'fill' };
+const OP_NAMES: Record<string, string> = { load: 'load', store: 'store', or: 'or', and: 'and', add: 'add', exchange: 'exchange', 'atomic-load': 'Atomics.load', 'atomic-store': 'Atomics.store', fill: 'fill', scan: 'scan' };
 
 export function traceLines(world: World, trace: readonly TraceStep[]): TraceLine[] {
   const s = world.scenario;
@@ -85,16 +85,17 @@ export function traceLines(world: World, trace: readonly TraceStep[]): TraceLine
       return { ...base, operation: label, array: null, index: null, width: null, operand: null, before: null, after: null, returned: null };
     }
     const where = world.locate(t.access);
-    const writes = t.access.kind !== 'load' && t.access.kind !== 'atomic-load';
+    const writes = t.access.kind !== 'load' && t.access.kind !== 'atomic-load' && t.access.kind !== 'scan';
     // Values as unsigned words (the Int32Array views give 0xffffffff as -1).
     const u = (v: number) => v >>> 0;
     return {
       ...base,
-      operation: OP_NAMES[t.access.kind]! + (t.access.width === 1 && t.access.kind !== 'fill' ? '8' : ''),
+      operation: OP_NAMES[t.access.kind]! + (t.access.width === 1 && t.access.kind !== 'fill' && t.access.kind !== 'scan' ? '8' : ''),
       array: where.name,
       index: where.index,
       width: t.access.width,
-      operand: writes ? u(t.access.operand) : null,
+      // A scan's operand is its length in bytes; before and after say whether any byte was non-zero.
+      operand: writes || t.access.kind === 'scan' ? u(t.access.operand) : null,
       before: u(t.before),
       after: u(t.after),
       returned: t.access.kind === 'store' || t.access.kind === 'atomic-store' || t.access.kind === 'fill' ? null : u(t.result),
@@ -114,7 +115,7 @@ export function formatTrace(lines: readonly TraceLine[]): string {
       text = l.operation;
     } else {
       const w = l.width!;
-      const operand = l.operand === null ? '' : l.operation === 'fill' ? ` ${l.operand}` : ` ${hex(l.operand, w)}`;
+      const operand = l.operand === null ? '' : l.operation === 'fill' ? ` ${l.operand}` : l.operation === 'scan' ? ` ${l.operand} bytes` : ` ${hex(l.operand, w)}`;
       const returned = l.returned === null ? '' : `  returned ${hex(l.returned, w)}`;
       text = `${l.operation.padEnd(13)} ${`${l.array}[${l.operation === 'fill' ? 'all' : l.index}]`.padEnd(22)}${operand.padEnd(12)} ${hex(l.before!, w)} → ${hex(l.after!, w)}${returned}`;
     }

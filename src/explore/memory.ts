@@ -7,7 +7,7 @@ import { VariantDirtyLog } from '../device/dirty-log.js';
 import { DmalogError } from '../errors.js';
 import { SharedAccess } from '../util/shared-access.js';
 
-export type AccessKind = 'load' | 'store' | 'or' | 'and' | 'add' | 'exchange' | 'atomic-load' | 'atomic-store' | 'fill' | 'begin' | 'end';
+export type AccessKind = 'load' | 'store' | 'or' | 'and' | 'add' | 'exchange' | 'atomic-load' | 'atomic-store' | 'fill' | 'scan' | 'begin' | 'end';
 
 /** One step of an actor: a shared access, or the invocation or response of one of its ops. */
 export interface Access {
@@ -120,6 +120,11 @@ export function scheduled<C extends Ctor<SharedAccess>>(Base: C): C {
     override fill8(a: Uint8Array, v: number): void {
       const access: Access = { kind: 'fill', buffer: a.buffer, byteStart: a.byteOffset, byteEnd: a.byteOffset + a.byteLength, width: 1, writes: true, operand: v };
       hook().step(access, () => (super.fill8(a, v), 0));
+    }
+
+    override isZero8(a: Uint8Array, from: number, to: number): boolean {
+      const access: Access = { kind: 'scan', buffer: a.buffer, byteStart: a.byteOffset + from, byteEnd: a.byteOffset + to, width: 1, writes: false, operand: to - from };
+      return hook().step(access, () => (super.isZero8(a, from, to) ? 1 : 0)) === 1;
     }
 
     override add32(a: Int32Array, i: number, v: number): number {

@@ -104,7 +104,7 @@ export class World {
   /** The element an access touches, read without going through any layer (for traces). */
   peek(access: Access): number {
     if (access.buffer === null) return 0;
-    if (access.kind === 'fill') return new Uint8Array(access.buffer, access.byteStart, access.byteEnd - access.byteStart).some((b) => b !== 0) ? 1 : 0;
+    if (access.kind === 'fill' || access.kind === 'scan') return new Uint8Array(access.buffer, access.byteStart, access.byteEnd - access.byteStart).some((b) => b !== 0) ? 1 : 0;
     return access.width === 4 ? new Int32Array(access.buffer, access.byteStart, 1)[0]! : new Uint8Array(access.buffer, access.byteStart, 1)[0]!;
   }
 
