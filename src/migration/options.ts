@@ -46,7 +46,8 @@ export const MAX_TIME_MS = 24 * 3_600_000;
 /** The highest writer rate, pages per simulated second: 2^24 pages/s is 64 GiB/s at 4 KiB. */
 export const MAX_WRITE_RATE = 2 ** 24;
 
-function units(parse: (text: string, what: string) => number, min: number, unit = '', whole = false) {
+/** `whole` names the unit a value must be a whole number of ('bytes', 'milliseconds'); null: rounded. */
+function units(parse: (text: string, what: string) => number, min: number, unit = '', whole: string | null = null) {
   return z.union([z.number(), z.string()]).transform((v, ctx) => {
     let n: number;
     try {
@@ -55,9 +56,10 @@ function units(parse: (text: string, what: string) => number, min: number, unit 
       ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^value: /, '') });
       return z.NEVER;
     }
-    // Bytes are whole, as parseSize makes them from text: 1331.2 is refused, not rounded.
-    if (whole && typeof v === 'number' && Number.isFinite(n) && !Number.isInteger(n)) {
-      ctx.addIssue({ code: 'custom', message: `must be a whole number of bytes (got ${v})` });
+    // Bytes and milliseconds are whole: 1331.2 bytes or 1.5ms is refused, not silently rounded
+    // (QEMU's downtime-limit is whole milliseconds too).
+    if (whole !== null && Number.isFinite(n) && !Number.isInteger(n)) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number of ${whole} (got ${String(v)})` });
       return z.NEVER;
     }
     if (!Number.isFinite(n) || !Number.isSafeInteger(Math.round(n))) {
@@ -71,11 +73,11 @@ function units(parse: (text: string, what: string) => number, min: number, unit 
     return Math.round(n);
   });
 }
-const bytes = units((t, w) => Number(parseSize(t, w)), 1, '', true);
+const bytes = units((t, w) => Number(parseSize(t, w)), 1, '', 'bytes');
 const rate = units((t, w) => Number(parseSize(t, w)), MIN_RATE_BYTES, ` bytes/s (${MIN_RATE_BYTES >> 20}M)`);
 // A link speed given as text is in bits per second, as on the command line (`10G` = 10 Gbit/s).
 const linkRate = units(parseLinkSpeed, MIN_RATE_BYTES, ` bytes/s (about ${(MIN_RATE_BYTES * 8 / 1e6).toFixed(1)}M in bits)`);
-const ms = units(parseDuration, 1);
+const ms = units(parseDuration, 1, '', 'milliseconds');
 
 /** Which guest pages a writer dirties, at how many pages per simulated second. */
 const workloadSchema = z.object({

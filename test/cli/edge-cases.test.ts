@@ -97,6 +97,17 @@ test('migrate: a device state above the threshold by itself is not blamed on a d
   t.true(result.notConverged.message.includes("the devices' state alone (64.0 MiB)"), result.notConverged.message);
 });
 
+test('durations are whole milliseconds: 1.5ms is refused naming the flag, not rounded to 2 ms; 1.5s is 1500 ms', (t) => {
+  isUsageError(t, dmalog(['migrate', '--downtime', '1.5ms']), "--downtime '1.5ms': must be a whole number of milliseconds");
+  isUsageError(t, dmalog(['migrate', '--max-time', '0.5ms']), "--max-time '0.5ms': must be a whole number of milliseconds");
+  const config = path.join(dir, 'fraction-ms.json');
+  writeFileSync(config, JSON.stringify({ downtimeLimit: 2.5 }));
+  isUsageError(t, dmalog(['migrate', '--config', config]), 'downtimeLimit: must be a whole number of milliseconds (got 2.5)');
+  const ok = dmalog(['migrate', '--ram', '16M', '--downtime', '1.5s', '--json']);
+  t.is(ok.code, 0, ok.stderr);
+  t.is(JSON.parse(ok.stdout).scenario.downtimeLimitMs, 1500);
+});
+
 test('sizes are whole bytes: a fraction that leaves part of a byte is refused, not cut (text or a config number)', (t) => {
   isUsageError(t, dmalog(['migrate', '--bandwidth', '128.3K']), "--bandwidth: '128.3K' is not a whole number of bytes");
   isUsageError(t, dmalog(['stress', '--guest', '1.3K']), "--guest: '1.3K' is not a whole number of bytes");

@@ -53,7 +53,7 @@ scenario
   --seed N                64-bit seed of every random input, decimal or 0x hex (default 1)
 migration
   --bandwidth SIZE        max-bandwidth, bytes per second (default 128M = 128 MiB/s; at least ${MIN_RATE_BYTES / 2 ** 20}M)
-  --downtime DURATION     downtime-limit (default 300ms)
+  --downtime DURATION     downtime-limit, whole milliseconds (default 300ms)
   --link-speed RATE       the link of the stop-and-copy phase, in bits per second as NIC speeds
                           are quoted: 10G = 10 Gbit/s = 1.25 GB/s (default 10G; also 1G, 25G,
                           100G, 2.5G, 800M; at least ${(MIN_RATE_BYTES * 8 / 1e6).toFixed(1)}M and at least the bandwidth).
