@@ -10,7 +10,6 @@
 import { type BitmapWindow, type Contract } from '../bitmap/iova-bitmap.js';
 import { U64_MAX } from '../uapi/abi.js';
 import { DmalogError, VfioError } from '../errors.js';
-import { endOverflows } from '../uapi/validate.js';
 import { IOMMU_PAGE_2M, IOMMU_PAGE_4K } from './abi.js';
 import { HwptLog, type HwptLogDescriptor } from './hwpt-log.js';
 import { sortRanges } from '../util/ranges.js';
@@ -246,13 +245,17 @@ function granuleOf(m: Mapping): bigint {
   return m.huge ? IOMMU_PAGE_2M : IOMMU_PAGE_4K;
 }
 
-/** A non-empty span of u64 IOVA: non-bigint or negative → EINVAL, length 0 → EINVAL, end past 2^64 → EOVERFLOW. */
+/**
+ * A non-empty span of u64 IOVA: non-bigint or negative → EINVAL, length 0 → EINVAL, the inclusive
+ * end `iova + length - 1` past 2^64 - 1 → EOVERFLOW: as the kernel's IOAS checks it, and unlike
+ * VFIO's START (`iova + length` must fit in u64), a span may end exactly at 2^64.
+ */
 function checkSpan(iova: bigint, length: bigint): void {
   if (typeof iova !== 'bigint' || typeof length !== 'bigint' || iova < 0n || length < 0n || iova > U64_MAX) {
     throw new VfioError('EINVAL', 'iova and length must be non-negative u64 bigints');
   }
   if (length === 0n) throw new VfioError('EINVAL', 'a span of length 0');
-  if (endOverflows(iova, length)) throw new VfioError('EOVERFLOW');
+  if (iova + length - 1n > U64_MAX) throw new VfioError('EOVERFLOW', 'the span ends past 2^64');
 }
 
 /** Whether sorted, disjoint mappings cover [from, to) without a hole. */

@@ -205,6 +205,7 @@ test('object model errors are coded: capability, attach, map alignment and overl
   t.is(await errnoOf(() => r.iommufd.map(r.ioas, BASE, HUGE + PAGE, { huge: true })), 'EINVAL');
   t.is(await errnoOf(() => r.iommufd.map(r.ioas, BASE, 0n)), 'EINVAL');
   t.is(await errnoOf(() => r.iommufd.map(r.ioas, (1n << 64n) - PAGE, 2n * PAGE)), 'EOVERFLOW');
+  t.is(await errnoOf(() => r.iommufd.map(r.ioas, (1n << 64n) - PAGE, PAGE + 1n)), 'EOVERFLOW'); // inclusive end 2^64: past u64
   r.iommufd.map(r.ioas, BASE, HUGE, { huge: true });
   t.is(await errnoOf(() => r.iommufd.map(r.ioas, BASE + HUGE - PAGE, 2n * PAGE)), 'EINVAL'); // overlap
   t.is(await errnoOf(() => r.iommufd.unmap(r.ioas, BASE, PAGE)), 'EINVAL'); // would split
@@ -223,4 +224,18 @@ test('a mapping whose log would not fit → ENOMEM, and nothing is mapped', asyn
   t.is(await errnoOf(() => fd.map(ioas, 0n, 1n << 30n)), 'ENOMEM'); // 32 KiB of log at 4 KiB
   t.deepEqual(fd.mappings(ioas), []);
   t.is(await errnoOf(() => fd.map(ioas, 0n, 1n << 30n, { huge: true })), 0); // 64 bytes at 2 MiB
+});
+
+test('the top of the IOVA space: a mapping may end exactly at 2^64 (the inclusive end fits in u64), and its writes are logged and reported', async (t) => {
+  const TOP = 1n << 64n;
+  const r = tracked([{ iova: TOP - 4n * HUGE, length: 2n * HUGE, huge: true }, { iova: TOP - 4n * PAGE, length: 4n * PAGE }]);
+  t.is(r.iommufd.dmaWrite(r.dev, TOP - 1n, 1n), 1); // the last byte of u64 IOVA
+  t.is(r.iommufd.dmaWrite(r.dev, TOP - 3n * PAGE - 1n, 2n), 2); // straddles two 4 KiB granules
+  t.is(r.iommufd.dmaWrite(r.dev, TOP - 2n * HUGE - 1n, 1n), 1); // the last byte of the huge mapping: all 2 MiB
+  t.is(await errnoOf(() => r.iommufd.dmaWrite(r.dev, TOP - 1n, 2n)), 'EOVERFLOW');
+  t.deepEqual(get(r, TOP - 4n * PAGE, 4n * PAGE), { bits: [0, 1, 3], count: 3 });
+  t.deepEqual(get(r, TOP - 4n * HUGE, 2n * HUGE, HUGE).bits, [1]);
+  t.deepEqual(get(r, TOP - 4n * PAGE, 4n * PAGE).bits, [], 'cleared by the first GET');
+  r.iommufd.unmap(r.ioas, TOP - 4n * PAGE, 4n * PAGE);
+  t.deepEqual(r.iommufd.mappings(r.ioas).map((m) => m.iova), [TOP - 4n * HUGE]);
 });
