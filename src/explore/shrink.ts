@@ -1,4 +1,5 @@
-// Shrinking a failing schedule: fewest preemptions first, then the shortest printed schedule.
+// Shrinking a failing schedule: fewest preemptions first, then the fewest steps, then the
+// shortest printed schedule; a candidate is kept only when it is better in that order.
 // Greedy deletion over the choice list (each candidate replayed leniently: a choice naming an
 // actor that cannot step is skipped), then, for fewer preemptions, a DFS at each lower bound.
 import { defaultChoice, type Chooser } from './execution.js';
@@ -18,8 +19,9 @@ export function replayChooser(choices: readonly number[], lenient: boolean): Cho
   };
 }
 
+/** Fewest preemptions, then fewest steps (the trace to read), then the shortest printed schedule. */
 function key(run: Run): [number, number, number] {
-  return [run.exec.preemptions, trimDefaults(run.exec.choices, run.exec.defaults).length, run.exec.choices.length];
+  return [run.exec.preemptions, run.exec.choices.length, trimDefaults(run.exec.choices, run.exec.defaults).length];
 }
 
 function better(a: Run, b: Run): boolean {

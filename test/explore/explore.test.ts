@@ -107,6 +107,41 @@ test('read-and-clear as load-then-store (wrong on purpose) is caught, shrunk fro
   t.deepEqual(fixed.pages, [[1], [2]]);
 });
 
+// Off the bundled shapes: six actors, three writers (one writing twice), two trackers whose
+// REPORTs run concurrently, two report sets zeroed between, 100 pages. Under the plain contract a
+// tracker's bit is overwritten; the shrinker once traded steps for a shorter printed schedule
+// (61 steps became 66): it must never make a counterexample longer.
+const WIDE = {
+  name: 'wide',
+  description: 'three writers, two trackers reporting concurrently, two report sets zeroed between',
+  pages: 100,
+  trackers: 2,
+  sets: [{ firstPage: 0, pages: 100 }, { firstPage: 0, pages: 100 }],
+  actors: [
+    { name: 'w0', ops: [{ do: 'write', tracker: 0, page: 1 }, { do: 'write', tracker: 1, page: 33 }] },
+    { name: 'w1', ops: [{ do: 'write', tracker: 0, page: 2 }, { do: 'write', tracker: 0, page: 99 }] },
+    { name: 'w2', ops: [{ do: 'write', tracker: 1, page: 31 }] },
+    { name: 'd0', ops: [{ do: 'report', tracker: 0, set: 0, after: ['co#0'] }, { do: 'report', tracker: 0, set: 1, after: ['co#1'] }] },
+    { name: 'd1', ops: [{ do: 'report', tracker: 1, set: 0, after: ['co#0'] }, { do: 'report', tracker: 1, set: 1, after: ['co#1'] }] },
+    { name: 'co', ops: [{ do: 'zero', set: 0 }, { do: 'zero', set: 1, after: ['d0#0', 'd1#0'] }] },
+  ],
+} as const;
+
+test('six actors, plain contract: caught, and the shrunk counterexample has no more preemptions or steps than the one found', (t) => {
+  const r = explore(parseScenario({ ...WIDE, contract: 'plain' }), DFS2);
+  t.is(r.verdict, 'violation');
+  const c = r.counterexample!;
+  t.is(c.violations[0]!.rule, 'lost');
+  t.true(c.preemptions <= c.foundPreemptions, `${c.preemptions} > ${c.foundPreemptions}`);
+  t.true(c.steps <= c.foundSteps, `${c.steps} steps > ${c.foundSteps}`);
+  t.is(c.steps, c.trace.length);
+  // The same schedule under the atomic contract loses nothing.
+  const world = new World(parseScenario({ ...WIDE }));
+  const names = WIDE.actors.map((a) => a.name);
+  const atomic = runOnce(world, replayChooser(parseSchedule(c.schedule, names), false));
+  t.deepEqual(atomic.violations, []);
+});
+
 test('a printed schedule replays to the same steps and the same memory', (t) => {
   for (const name of ['restart-mark', 'report-set-plain', 'granule-edge']) {
     const s = scenario(name);
