@@ -1,7 +1,7 @@
 // `dmalog explore` without the command line: run one scenario under a scheduler, check every
 // execution with the oracle, shrink the first counterexample and print it step by step.
 import { opLabel, type Scenario } from './scenario.js';
-import { dfs, pctSearch, randomSearch, runOnce, type Mode, type Reduction, type Run, type SearchResult } from './search.js';
+import { dfs, pctSearch, randomSearch, runOnce, type Mode, type Reduction, type Run, type SearchProgress, type SearchResult } from './search.js';
 import { formatSchedule, parseSchedule, trimDefaults } from './schedule.js';
 import { replayChooser, shrink } from './shrink.js';
 import type { TraceStep } from './execution.js';
@@ -145,7 +145,7 @@ function counterexample(world: World, found: Run, scenarioArg: string): Countere
 }
 
 /** `scenarioArg`: how the command line named the scenario (a bundled name or a file), for the replay line. */
-export function explore(scenario: Scenario, opts: ExploreOptions, scenarioArg = scenario.name): ExploreReport {
+export function explore(scenario: Scenario, opts: ExploreOptions, scenarioArg = scenario.name, onProgress?: (p: SearchProgress) => void): ExploreReport {
   const world = new World(scenario);
   const began = performance.now();
   const base = { scenario: scenario.name, description: scenario.description };
@@ -166,7 +166,7 @@ export function explore(scenario: Scenario, opts: ExploreOptions, scenarioArg = 
     };
   }
   let result: SearchResult;
-  const search = { budget: opts.schedules, keepGoing: opts.keepGoing ?? false };
+  const search = { budget: opts.schedules, keepGoing: opts.keepGoing ?? false, ...(onProgress ? { onProgress } : {}) };
   if (opts.mode === 'dfs') result = dfs(world, opts.preemptions, opts.reduction, search);
   else if (opts.mode === 'random') result = randomSearch(world, opts.seed, search);
   else result = pctSearch(world, opts.seed, opts.depth, search);

@@ -57,6 +57,24 @@ export interface SearchOptions {
   keepGoing?: boolean;
   /** Called with every complete execution. */
   onRun?: (run: Run) => void;
+  /** Called every PROGRESS_EVERY executions (run or pruned), for progress on long searches. */
+  onProgress?: (p: SearchProgress) => void;
+}
+
+/** Where a search stands. */
+export interface SearchProgress {
+  schedules: number;
+  pruned: number;
+  violating: number;
+}
+
+/** Executions between two onProgress calls: cheap to count, often enough for a status line. */
+export const PROGRESS_EVERY = 256;
+
+function tick(result: SearchResult, opts: SearchOptions): void {
+  if (opts.onProgress && (result.schedules + result.pruned) % PROGRESS_EVERY === 0) {
+    opts.onProgress({ schedules: result.schedules, pruned: result.pruned, violating: result.violating });
+  }
 }
 
 interface Node {
@@ -125,6 +143,7 @@ export function dfs(world: World, bound: number, reduction: Reduction, opts: Sea
     } else {
       if (counted(result, world, run, opts)) return result;
     }
+    tick(result, opts);
     // Backtrack to the deepest node with a choice left.
     while (stack.length > 0) {
       const n = stack[stack.length - 1]!;
@@ -182,6 +201,7 @@ function sample(world: World, opts: SearchOptions, chooserFor: () => Chooser): S
   while (result.schedules < opts.budget) {
     const run = runOnce(world, chooserFor());
     if (counted(result, world, run, opts)) break;
+    tick(result, opts);
   }
   return result;
 }

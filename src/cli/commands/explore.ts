@@ -5,9 +5,11 @@ import { parseScenario, type Scenario } from '../../explore/scenario.js';
 import { BUNDLED, bundled } from '../../explore/scenarios.js';
 import { EXPLORE_DEFAULTS, explore, formatReport, type ExploreOptions, type ExploreReport } from '../../explore/explore.js';
 import type { Mode, Reduction } from '../../explore/search.js';
+import type { SearchProgress } from '../../explore/search.js';
 import { randomSeed } from '../../util/prng.js';
 import { EXIT, UsageError, parseChoice, parseFlags, parseIntArg, parseSeed } from '../args.js';
 import { readInputFile } from '../files.js';
+import { createProgress } from '../progress.js';
 
 const MODES: readonly Mode[] = ['dfs', 'random', 'pct'];
 const REDUCTIONS: readonly Reduction[] = ['sleep-sets', 'none'];
@@ -44,11 +46,32 @@ before → after) with the command that replays it.
   --json           print the report(s) as JSON on stdout instead of text
   --list           list the bundled scenarios and what each expects
 
+A search still running after 2 s prints where it stands on stderr (schedules run, pruned,
+violating): every second on a terminal, else every 10 s. Results go to stdout.
+
 Exit codes: 0 no violation within the bound (with --scenario all: every bundled scenario gave the
 verdict it expects, three of them a violation on purpose), 1 a violation found (all: a verdict not
 the expected one), 2 bad usage (an unknown scenario, a file failing the schema, a bad schedule),
 70 internal error (a bug in dmalog).
 `;
+
+/** Progress of a search that runs long, on stderr: nothing in its first 2 s, then a status at most every second on a terminal (else every 10 s). */
+function searchProgress(name: string, opts: ExploreOptions) {
+  const progress = createProgress(process.stderr);
+  const began = performance.now();
+  let last = 0;
+  const of = opts.mode === 'dfs' ? '' : ` of ${opts.schedules.toLocaleString('en-US')}`;
+  return {
+    update(p: SearchProgress): void {
+      const now = performance.now();
+      if (now - began < 2000 || now - last < 1000) return;
+      last = now;
+      const pruned = p.pruned > 0 ? `, ${p.pruned.toLocaleString('en-US')} pruned` : '';
+      progress.status(`explore ${name}: ${p.schedules.toLocaleString('en-US')}${of} schedules run${pruned}, ${p.violating} violating, ${((now - began) / 1000).toFixed(0)} s`, name);
+    },
+    end: () => progress.end(),
+  };
+}
 
 function loadScenario(arg: string): Scenario {
   const found = bundled(arg);
@@ -103,7 +126,9 @@ export async function run(argv: string[]): Promise<number> {
   if (mode !== 'dfs' && opts.replay === undefined) process.stderr.write(`dmalog explore: seed ${opts.seed}\n`);
   const reports: ExploreReport[] = [];
   for (const s of scenarios) {
-    const report = explore(s, opts, arg === 'all' ? s.name : arg);
+    const progress = searchProgress(s.name, opts);
+    const report = explore(s, opts, arg === 'all' ? s.name : arg, (p) => progress.update(p));
+    progress.end();
     reports.push(report);
     if (!values.json) process.stdout.write(`${formatReport(report)}\n`);
   }
