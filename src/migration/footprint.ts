@@ -62,6 +62,9 @@ export function checkFootprint(o: FilledMigrationOptions, limitBytes = o.maxMemo
   return f;
 }
 
+/** 1.2 GiB, 512 MiB; below 1 MiB exact (a limit of 1 byte is not "0 MiB"). */
 function gib(bytes: number): string {
-  return bytes >= GiB ? `${(bytes / GiB).toFixed(1)} GiB` : `${(bytes / MiB).toFixed(0)} MiB`;
+  if (bytes >= GiB) return `${(bytes / GiB).toFixed(1)} GiB`;
+  if (bytes >= MiB) return `${(bytes / MiB).toFixed(0)} MiB`;
+  return bytes % 1024 === 0 && bytes > 0 ? `${bytes / 1024} KiB` : `${bytes} byte${bytes === 1 ? '' : 's'}`;
 }

@@ -117,6 +117,9 @@ test('sizes are whole bytes: a fraction that leaves part of a byte is refused, n
   // 128.5M and 1.5G are whole numbers of bytes.
   const ok = dmalog(['migrate', '--ram', '16M', '--bandwidth', '128.5M', '--link-speed', '1.5G', '--max-iterations', '1', '--max-memory', '1']);
   t.true(ok.stderr.includes("--ram '16M'"), ok.stderr); // refused by the memory cap only, after the sizes parsed
+  t.true(ok.stderr.includes('more than the maxMemory limit of 1 byte'), ok.stderr); // not "0 MiB"
+  // Without --ram, the limit given is the flag named.
+  isUsageError(t, dmalog(['migrate', '--max-memory', '512K']), "--max-memory '512K': a 512 MiB guest needs about 1.2 GiB");
 });
 
 test('sweep: more than 10 points queued at once print no MaxListenersExceededWarning on stderr', (t) => {

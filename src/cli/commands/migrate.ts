@@ -233,6 +233,10 @@ export function optionsFromArgs(argv: string[]): { options: MigrationOptions; fi
     // Refused here, before the output path is touched; migrate() checks again for library callers.
     checkFootprint(filled);
   } catch (error) {
+    // A guest past the memory limit is blamed on --ram when given, else on the --max-memory given.
+    if (error instanceof DmalogError && error.code === 'DMALOG_NO_MEMORY' && v.ram === undefined && v['max-memory'] !== undefined) {
+      asFlagUsage(new DmalogError(error.code, error.message.replace(/^ram: /, 'maxMemory: ')), FIELD_FLAGS, v);
+    }
     asFlagUsage(error, FIELD_FLAGS, v);
   }
   const report = v.report ?? null;
