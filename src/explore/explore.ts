@@ -188,7 +188,7 @@ export function explore(scenario: Scenario, opts: ExploreOptions, scenarioArg = 
 
 export function formatReport(r: ExploreReport): string {
   const lines: string[] = [];
-  const how = r.mode === 'replay' ? 'replay of one schedule' : r.mode === 'dfs' ? `dfs, at most ${r.preemptions} preemptions` : `${r.mode}, seed ${r.seed}`;
+  const how = r.mode === 'replay' ? 'replay of one schedule' : r.mode === 'dfs' ? `dfs, at most ${r.preemptions} preemption${r.preemptions === 1 ? '' : 's'}` : `${r.mode}, seed ${r.seed}`;
   lines.push(`scenario ${r.scenario}: ${r.description}`);
   const end = r.mode !== 'dfs' ? '' : r.exhausted ? ', bound exhausted' : r.counterexample && r.violating === 1 ? ', stopped at the first violation' : ', bound NOT exhausted';
   const bad = r.violating > 1 ? `, ${r.violating} of them violating` : '';
