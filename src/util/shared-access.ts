@@ -11,10 +11,10 @@
 // layer"): about 1 % of the logging rate and of a dense REPORT, 1-3 % of a sparse one. Measured
 // and worse: wrapper methods calling Atomics (4-5 % of a sparse REPORT), an access object in a
 // field (4-6 % of the logging rate), a module-level object (8 % of a REPORT), module-level
-// functions testing a hook (19 %). `dmalog explore` subclasses each data-path class with methods that ask a scheduler
-// before each access (src/explore/memory.ts); only a process that explores ever sees those second
-// maps. One method per element type, so that each method's own type feedback stays monomorphic.
-// DIRECT_ACCESS serves plain functions (the DMA engine).
+// functions testing a hook (19 %). `dmalog explore` subclasses each data-path class with methods
+// that ask a scheduler before each access (src/explore/memory.ts); only a process that explores
+// ever sees those second maps. One method per element type, so that each method's own type
+// feedback stays monomorphic. DIRECT_ACCESS serves plain functions (the DMA engine).
 export class SharedAccess {
   /** Plain read of a[i]. */
   load32(a: Int32Array, i: number): number {

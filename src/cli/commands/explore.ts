@@ -4,8 +4,7 @@
 import { parseScenario, type Scenario } from '../../explore/scenario.js';
 import { BUNDLED, bundled } from '../../explore/scenarios.js';
 import { EXPLORE_DEFAULTS, explore, formatReport, type ExploreOptions, type ExploreReport } from '../../explore/explore.js';
-import type { Mode, Reduction } from '../../explore/search.js';
-import type { SearchProgress } from '../../explore/search.js';
+import type { Mode, Reduction, SearchProgress } from '../../explore/search.js';
 import { randomSeed } from '../../util/prng.js';
 import { EXIT, UsageError, parseChoice, parseFlags, parseIntArg, parseSeed } from '../args.js';
 import { readInputFile } from '../files.js';
