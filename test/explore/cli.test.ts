@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { SIX_ACTORS } from '../helpers/explore.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dmalog-explore-'));
@@ -57,17 +58,7 @@ test('--scenario all: every bundled scenario gives the verdict it expects, exit 
 
 test('a search running past 2 s says where it stands on stderr; stdout keeps only the JSON; a DFS budget leaves the bound NOT exhausted', (t) => {
   const file = path.join(dir, 'six-actors.json');
-  writeFileSync(file, JSON.stringify({
-    name: 'six-actors', trackers: 2, pages: 100, sets: [{ firstPage: 0, pages: 100 }, { firstPage: 0, pages: 100 }],
-    actors: [
-      { name: 'w0', ops: [{ do: 'write', tracker: 0, page: 1 }, { do: 'write', tracker: 1, page: 33 }] },
-      { name: 'w1', ops: [{ do: 'write', tracker: 0, page: 2 }, { do: 'write', tracker: 0, page: 99 }] },
-      { name: 'w2', ops: [{ do: 'write', tracker: 1, page: 31 }] },
-      { name: 'd0', ops: [{ do: 'report', tracker: 0, set: 0, after: ['co#0'] }, { do: 'report', tracker: 0, set: 1, after: ['co#1'] }] },
-      { name: 'd1', ops: [{ do: 'report', tracker: 1, set: 0, after: ['co#0'] }, { do: 'report', tracker: 1, set: 1, after: ['co#1'] }] },
-      { name: 'co', ops: [{ do: 'zero', set: 0 }, { do: 'zero', set: 1, after: ['d0#0', 'd1#0'] }] },
-    ],
-  }));
+  writeFileSync(file, JSON.stringify(SIX_ACTORS));
   const r = dmalog(['--scenario', file, '--schedules', '30000', '--json']);
   t.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { schedules: number; exhausted: boolean; verdict: string };

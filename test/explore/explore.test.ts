@@ -14,6 +14,7 @@ import { formatSchedule, parseSchedule, trimDefaults } from '../../src/explore/s
 import { dfs, pctSearch, randomSearch, runOnce } from '../../src/explore/search.js';
 import { replayChooser } from '../../src/explore/shrink.js';
 import { World } from '../../src/explore/world.js';
+import { SIX_ACTORS } from '../helpers/explore.js';
 
 const DFS2: ExploreOptions = { mode: 'dfs', preemptions: 2, schedules: 1_000_000, seed: 1n, depth: 3, reduction: 'sleep-sets' };
 
@@ -107,28 +108,12 @@ test('read-and-clear as load-then-store (wrong on purpose) is caught, shrunk fro
   t.deepEqual(fixed.pages, [[1], [2]]);
 });
 
-// Off the bundled shapes: six actors, three writers (one writing twice), two trackers whose
-// REPORTs run concurrently, two report sets zeroed between, 100 pages. Under the plain contract a
-// tracker's bit is overwritten; the shrinker once traded steps for a shorter printed schedule
-// (61 steps became 66): it must never make a counterexample longer.
-const WIDE = {
-  name: 'wide',
-  description: 'three writers, two trackers reporting concurrently, two report sets zeroed between',
-  pages: 100,
-  trackers: 2,
-  sets: [{ firstPage: 0, pages: 100 }, { firstPage: 0, pages: 100 }],
-  actors: [
-    { name: 'w0', ops: [{ do: 'write', tracker: 0, page: 1 }, { do: 'write', tracker: 1, page: 33 }] },
-    { name: 'w1', ops: [{ do: 'write', tracker: 0, page: 2 }, { do: 'write', tracker: 0, page: 99 }] },
-    { name: 'w2', ops: [{ do: 'write', tracker: 1, page: 31 }] },
-    { name: 'd0', ops: [{ do: 'report', tracker: 0, set: 0, after: ['co#0'] }, { do: 'report', tracker: 0, set: 1, after: ['co#1'] }] },
-    { name: 'd1', ops: [{ do: 'report', tracker: 1, set: 0, after: ['co#0'] }, { do: 'report', tracker: 1, set: 1, after: ['co#1'] }] },
-    { name: 'co', ops: [{ do: 'zero', set: 0 }, { do: 'zero', set: 1, after: ['d0#0', 'd1#0'] }] },
-  ],
-} as const;
+// Off the bundled shapes (test/helpers/explore.ts): under the plain contract a tracker's bit is
+// overwritten; the shrinker once traded steps for a shorter printed schedule (61 steps became 66):
+// it must never make a counterexample longer.
 
 test('six actors, plain contract: caught, and the shrunk counterexample has no more preemptions or steps than the one found', (t) => {
-  const r = explore(parseScenario({ ...WIDE, contract: 'plain' }), DFS2);
+  const r = explore(parseScenario({ ...SIX_ACTORS, contract: 'plain' }), DFS2);
   t.is(r.verdict, 'violation');
   const c = r.counterexample!;
   t.is(c.violations[0]!.rule, 'lost');
@@ -136,8 +121,8 @@ test('six actors, plain contract: caught, and the shrunk counterexample has no m
   t.true(c.steps <= c.foundSteps, `${c.steps} steps > ${c.foundSteps}`);
   t.is(c.steps, c.trace.length);
   // The same schedule under the atomic contract loses nothing.
-  const world = new World(parseScenario({ ...WIDE }));
-  const names = WIDE.actors.map((a) => a.name);
+  const world = new World(parseScenario({ ...SIX_ACTORS }));
+  const names = SIX_ACTORS.actors.map((a) => a.name);
   const atomic = runOnce(world, replayChooser(parseSchedule(c.schedule, names), false));
   t.deepEqual(atomic.violations, []);
 });
