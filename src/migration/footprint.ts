@@ -52,12 +52,15 @@ export function availableMemory(): number {
   return bytes;
 }
 
-/** Refuses (DMALOG_NO_MEMORY) a run whose estimate exceeds `limitBytes` (default: available memory). */
-export function checkFootprint(o: FilledMigrationOptions, limitBytes = o.maxMemory ?? availableMemory()): Footprint {
+/**
+ * Refuses (DMALOG_NO_MEMORY) a run whose estimate exceeds `limitBytes` (default: available
+ * memory). `blame` is the option the message starts with (a front end names its flag from it).
+ */
+export function checkFootprint(o: FilledMigrationOptions, limitBytes = o.maxMemory ?? availableMemory(), blame: 'ram' | 'maxMemory' = 'ram'): Footprint {
   const f = estimateFootprint(o);
   if (f.bytes > limitBytes) {
     const limit = o.maxMemory !== undefined ? `the maxMemory limit of ${gib(limitBytes)}` : `the ${gib(limitBytes)} available on this machine now`;
-    throw new DmalogError('DMALOG_NO_MEMORY', `ram: a ${gib(o.ram)} guest needs about ${gib(f.bytes)} (${f.parts}), more than ${limit}`);
+    throw new DmalogError('DMALOG_NO_MEMORY', `${blame}: a ${gib(o.ram)} guest needs about ${gib(f.bytes)} (${f.parts}), more than ${limit}`);
   }
   return f;
 }

@@ -231,12 +231,9 @@ export function optionsFromArgs(argv: string[]): { options: MigrationOptions; fi
   try {
     filled = fillMigrationOptions(options);
     // Refused here, before the output path is touched; migrate() checks again for library callers.
-    checkFootprint(filled);
-  } catch (error) {
     // A guest past the memory limit is blamed on --ram when given, else on the --max-memory given.
-    if (error instanceof DmalogError && error.code === 'DMALOG_NO_MEMORY' && v.ram === undefined && v['max-memory'] !== undefined) {
-      asFlagUsage(new DmalogError(error.code, error.message.replace(/^ram: /, 'maxMemory: ')), FIELD_FLAGS, v);
-    }
+    checkFootprint(filled, undefined, v.ram === undefined && v['max-memory'] !== undefined ? 'maxMemory' : 'ram');
+  } catch (error) {
     asFlagUsage(error, FIELD_FLAGS, v);
   }
   const report = v.report ?? null;
